@@ -1,0 +1,64 @@
+# mamori: `make demo` and `make test` work on a fresh clone with Python 3.11+ and the package index.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help install template lint typecheck check-template build pytest test demo bench lock clean
+
+help:
+	@echo "make demo   - replay the incidents on an embedded moto (no AWS account)"
+	@echo "make test   - lint, type checks, template checks, sam build, pytest"
+	@echo "make bench  - API calls and time per evaluation at scale"
+	@echo "make template - regenerate template.yaml from its sources"
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -c 'import sys; sys.exit("mamori needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The repository root on the venv's path: rules, remediations and tools import `mamori` from here.
+	echo "$(CURDIR)" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/mamori-repo.pth"
+	touch $@
+
+install: $(VENV)/.installed
+
+template: install
+	$(BIN)/python tools/build_template.py
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+check-template: install
+	$(BIN)/python tools/build_template.py --check
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/sam validate --lint --template template.yaml
+
+build: install
+	SAM="$(BIN)/sam" bash tools/sam_build.sh
+
+pytest: install
+	$(BIN)/pytest
+
+test: lint typecheck check-template build pytest
+
+demo: install
+	$(BIN)/python demo/run.py
+
+bench: install
+	$(BIN)/python bench/run.py
+
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet rdklib aws-sam-cli "moto[ec2,ssm,config,sns,sqs,events,iam,sts]" ruff mypy pytest hypothesis cfn-lint pyyaml
+	(echo "# Pinned development and test environment (pip freeze of a clean install). Regenerate with \`make lock\`."; .lock-venv/bin/pip freeze | grep -v '^pip==') > requirements-dev.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,67 @@
+"""The two documents of the open-proxy-ports remediation and what each may call."""
+
+from mamori.catalog import DocumentParameter, DocumentSpec, Permission, RemediationSpec
+from mamori.exposure import DEFAULT_PROXY_PORTS, format_ports
+
+SECURITY_GROUP = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/*"
+RECORDS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/mamori/open-proxy-ports/*"
+
+ROLE = DocumentParameter(
+    "AutomationAssumeRole", "String", "The role the automation runs as.", allowed_pattern=r"^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
+)
+GROUP = DocumentParameter("GroupId", "String", "The security group to fix.", allowed_pattern=r"^sg-[0-9a-f]{8,17}$")
+DRY_RUN = DocumentParameter("DryRun", "Boolean", "Report what would change and change nothing.", default=False)
+OUTPUTS = (("Status", "String"), ("Message", "String"))
+
+REMEDIATION = RemediationSpec(
+    id="open-proxy-ports",
+    remediate=DocumentSpec(
+        name="mamori-open-proxy-ports",
+        description=(
+            "Revokes the inbound entries of a security group that let the internet reach a proxy port "
+            "(re-checked on the live group), keeps other ports of a wide entry open, records what it "
+            "changed for mamori-open-proxy-ports-restore. Skips groups tagged mamori:exempt."
+        ),
+        script="remediate.py",
+        parameters=(
+            ROLE,
+            GROUP,
+            DocumentParameter(
+                "ProxyPorts", "String", "Comma-separated proxy ports (the rule's ProxyPorts).", default=format_ports(DEFAULT_PROXY_PORTS)
+            ),
+            DocumentParameter("TrustedCidrs", "String", "Sources that are never the internet (the rule's TrustedCidrs).", default=""),
+            DRY_RUN,
+        ),
+        permissions=(
+            Permission("ec2:DescribeSecurityGroups"),
+            Permission("ec2:DescribeSecurityGroupRules"),
+            Permission("ec2:DescribeManagedPrefixLists"),
+            Permission("ec2:GetManagedPrefixListEntries"),
+            Permission("ec2:AuthorizeSecurityGroupIngress", SECURITY_GROUP),
+            Permission("ec2:RevokeSecurityGroupIngress", SECURITY_GROUP),
+            Permission("ec2:CreateTags", SECURITY_GROUP),
+            Permission("ssm:GetParameter", RECORDS),
+            Permission("ssm:PutParameter", RECORDS),
+        ),
+        outputs=OUTPUTS + (("Revoked", "StringList"), ("KeptOpen", "StringList")),
+    ),
+    restore=DocumentSpec(
+        name="mamori-open-proxy-ports-restore",
+        description=(
+            "Puts back the inbound entries mamori-open-proxy-ports revoked from a security group and removes "
+            "the narrower entries it added. Tag the group mamori:exempt first, or automatic remediation revokes them again."
+        ),
+        script="restore.py",
+        parameters=(ROLE, GROUP, DRY_RUN),
+        permissions=(
+            Permission("ec2:DescribeSecurityGroups"),
+            Permission("ec2:DescribeSecurityGroupRules"),
+            Permission("ec2:AuthorizeSecurityGroupIngress", SECURITY_GROUP),
+            Permission("ec2:RevokeSecurityGroupIngress", SECURITY_GROUP),
+            Permission("ec2:DeleteTags", SECURITY_GROUP),
+            Permission("ssm:GetParameter", RECORDS),
+            Permission("ssm:DeleteParameter", RECORDS),
+        ),
+        outputs=OUTPUTS + (("Restored", "StringList"), ("Removed", "StringList")),
+    ),
+)
