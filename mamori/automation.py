@@ -29,3 +29,7 @@ def utc_now() -> datetime.datetime:
 
 def timestamp(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def entries_text(count: int) -> str:
+    return f"{count} entry" if count == 1 else f"{count} entries"

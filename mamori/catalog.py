@@ -139,6 +139,11 @@ class RemediationSpec:
         return (self.remediate,) + ((self.restore,) if self.restore else ())
 
 
+def pascal(text: str) -> str:
+    """'open-proxy-ports' -> 'OpenProxyPorts': how ids become CloudFormation logical ids."""
+    return "".join(part.capitalize() for part in text.replace("_", "-").split("-"))
+
+
 def _load_module(path: Path, name: str) -> ModuleType:
     module_spec = importlib.util.spec_from_file_location(name, path)
     if module_spec is None or module_spec.loader is None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from mamori.automation import flag, required_input, timestamp, utc_now
+from mamori.automation import entries_text, flag, required_input, timestamp, utc_now
 from mamori.exemption import exemption_status
 from mamori.exposure import (
     DEFAULT_PROXY_PORTS,
@@ -64,7 +64,7 @@ def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
     result["KeptOpen"] = [describe_entry(entry) for entry in plan.keep_open]
     result["Dropped"] = list(plan.dropped)
     if dry_run:
-        return {**result, "Status": "DRY_RUN", "Message": f"Would revoke {len(plan.revoke)} entr(ies) of {group_id}; changed nothing."}
+        return {**result, "Status": "DRY_RUN", "Message": f"Would revoke {entries_text(len(plan.revoke))} of {group_id}; changed nothing."}
 
     # Record first, so that nothing is lost even if a call below fails half-way.
     path = record_path(REMEDIATION_ID, group_id)
@@ -101,7 +101,7 @@ def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
     return {
         **result,
         "Status": "REMEDIATED",
-        "Message": f"Revoked {len(plan.revoke)} entr(ies) of {group_id}; recorded at {path}.",
+        "Message": f"Revoked {entries_text(len(plan.revoke))} of {group_id}; recorded at {path}.",
     }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from mamori.automation import flag, required_input, utc_now
+from mamori.automation import entries_text, flag, required_input, utc_now
 from mamori.exemption import exemption_status
 from mamori.exposure import describe_entry, entry_from_record
 from mamori.records import delete_record, load_record, record_path
@@ -41,7 +41,7 @@ def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
     result["Restored"] = [describe_entry(entry) for entry in to_restore]
     result["Removed"] = [describe_entry(entry) for entry in to_remove]
     if dry_run:
-        return {**result, "Status": "DRY_RUN", "Message": f"Would restore {len(to_restore)} entr(ies) of {group_id}; changed nothing."}
+        return {**result, "Status": "DRY_RUN", "Message": f"Would restore {entries_text(len(to_restore))} of {group_id}; changed nothing."}
 
     # Put the originals back before removing their narrower stand-ins: no gap in access.
     failures = authorize_entries(ec2, group_id, to_restore, [entry.source.description for entry in to_restore])
@@ -58,5 +58,5 @@ def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
     return {
         **result,
         "Status": "RESTORED",
-        "Message": f"Restored {len(to_restore)} entr(ies) of {group_id}.{warning}",
+        "Message": f"Restored {entries_text(len(to_restore))} of {group_id}.{warning}",
     }

@@ -1,0 +1,174 @@
+"""Real-shaped AWS Config rule events, as Config sends them to a rule Lambda.
+
+The event envelope follows `sam local generate-event config item-change-notification`
+(and oversized-item-change-notification, periodic-rule); configuration items of security
+groups follow awslabs/aws-config-resource-schema (AWS::EC2::SecurityGroup), built here
+from the live (moto) group so that the rule sees what Config would record.
+"""
+
+import datetime
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from harness.aws import ACCOUNT, REGION, result_token
+
+_serial = 0
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _config_permission(permission: Mapping[str, Any], ipv4_shape: str) -> dict[str, Any]:
+    """EC2 API IpPermission -> Config's ipPermissions item."""
+    cidrs = [r["CidrIp"] for r in permission.get("IpRanges", [])]
+    item: dict[str, Any] = {"ipProtocol": permission["IpProtocol"]}
+    if "FromPort" in permission:
+        item["fromPort"] = permission["FromPort"]
+        item["toPort"] = permission["ToPort"]
+    item["userIdGroupPairs"] = [
+        {"groupId": pair["GroupId"], "userId": pair.get("UserId", ACCOUNT), **({"description": pair["Description"]} if pair.get("Description") else {})}
+        for pair in permission.get("UserIdGroupPairs", [])
+    ]
+    if ipv4_shape in ("both", "ipRanges"):
+        item["ipRanges"] = cidrs
+    if ipv4_shape in ("both", "ipv4Ranges"):
+        item["ipv4Ranges"] = [
+            {"cidrIp": r["CidrIp"], **({"description": r["Description"]} if r.get("Description") else {})}
+            for r in permission.get("IpRanges", [])
+        ]
+    item["ipv6Ranges"] = [
+        {"cidrIpv6": r["CidrIpv6"], **({"description": r["Description"]} if r.get("Description") else {})}
+        for r in permission.get("Ipv6Ranges", [])
+    ]
+    item["prefixListIds"] = [{"prefixListId": p["PrefixListId"]} for p in permission.get("PrefixListIds", [])]
+    return item
+
+
+def security_group_item(ec2: Any, group_id: str, ipv4_shape: str = "both") -> dict[str, Any]:
+    """The configuration item Config would record for this (moto) security group now.
+
+    ipv4_shape: "both" (what Config records today), "ipRanges" or "ipv4Ranges" (older items).
+    """
+    group = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+    tags = {tag["Key"]: tag["Value"] for tag in group.get("Tags", [])}
+    configuration = {
+        "description": group["Description"],
+        "groupName": group["GroupName"],
+        "ipPermissions": [_config_permission(p, ipv4_shape) for p in group.get("IpPermissions", [])],
+        "ownerId": group.get("OwnerId", ACCOUNT),
+        "groupId": group_id,
+        "ipPermissionsEgress": [_config_permission(p, ipv4_shape) for p in group.get("IpPermissionsEgress", [])],
+        "vpcId": group.get("VpcId"),
+        "tags": [{"key": key, "value": value} for key, value in tags.items()],
+    }
+    return configuration_item("AWS::EC2::SecurityGroup", group_id, configuration, tags, resource_name=group["GroupName"],
+                              arn=f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/{group_id}",
+                              relationships=[{"resourceId": group.get("VpcId"), "resourceName": None,
+                                              "resourceType": "AWS::EC2::VPC", "name": "Is contained in Vpc"}])
+
+
+def configuration_item(
+    resource_type: str,
+    resource_id: str,
+    configuration: Mapping[str, Any] | None,
+    tags: Mapping[str, str] | None = None,
+    status: str = "OK",
+    resource_name: str | None = None,
+    arn: str = "",
+    relationships: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "relatedEvents": [],
+        "relationships": relationships or [],
+        "configuration": dict(configuration) if configuration is not None else None,
+        "supplementaryConfiguration": {},
+        "tags": dict(tags or {}),
+        "configurationItemVersion": "1.3",
+        "configurationItemCaptureTime": _now(),
+        "configurationStateId": int(time.time() * 1000),
+        "awsAccountId": ACCOUNT,
+        "configurationItemStatus": status,
+        "resourceType": resource_type,
+        "resourceId": resource_id,
+        "resourceName": resource_name,
+        "ARN": arn,
+        "awsRegion": REGION,
+        "availabilityZone": "Not Applicable",
+        "configurationStateMd5Hash": "",
+        "resourceCreationTime": None,
+    }
+
+
+def deleted_item(resource_type: str, resource_id: str) -> dict[str, Any]:
+    """What Config sends when the resource is deleted: status ResourceDeleted, no configuration."""
+    return configuration_item(resource_type, resource_id, None, status="ResourceDeleted")
+
+
+def _envelope(rule_name: str, invoking_event: Mapping[str, Any], rule_parameters: Mapping[str, str] | None) -> dict[str, Any]:
+    global _serial
+    _serial += 1
+    event: dict[str, Any] = {
+        "invokingEvent": json.dumps(invoking_event),
+        "resultToken": result_token(rule_name, _serial),
+        "eventLeftScope": False,
+        "executionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig",
+        "configRuleArn": f"arn:aws:config:{REGION}:{ACCOUNT}:config-rule/config-rule-{_serial:06d}",
+        "configRuleName": rule_name,
+        "configRuleId": f"config-rule-{_serial:06d}",
+        "accountId": ACCOUNT,
+        "version": "1.0",
+    }
+    if rule_parameters is not None:
+        event["ruleParameters"] = json.dumps(dict(rule_parameters))
+    return event
+
+
+def change_event(rule_name: str, item: Mapping[str, Any], rule_parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
+    invoking = {
+        "configurationItemDiff": None,
+        "configurationItem": dict(item),
+        "notificationCreationTime": _now(),
+        "messageType": "ConfigurationItemChangeNotification",
+        "recordVersion": "1.3",
+    }
+    return _envelope(rule_name, invoking, rule_parameters)
+
+
+def oversized_event(rule_name: str, item: Mapping[str, Any], rule_parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Config sends only a summary when the item is over 256 KB; the rule fetches the rest."""
+    summary = {
+        "changeType": "UPDATE",
+        "configurationItemVersion": "1.3",
+        "configurationItemCaptureTime": item["configurationItemCaptureTime"],
+        "configurationStateId": item["configurationStateId"],
+        "awsAccountId": item["awsAccountId"],
+        "configurationItemStatus": item["configurationItemStatus"],
+        "resourceType": item["resourceType"],
+        "resourceId": item["resourceId"],
+        "resourceName": item.get("resourceName"),
+        "ARN": item.get("ARN"),
+        "awsRegion": item["awsRegion"],
+        "availabilityZone": item.get("availabilityZone"),
+        "configurationStateMd5Hash": item.get("configurationStateMd5Hash", ""),
+        "resourceCreationTime": item.get("resourceCreationTime"),
+    }
+    invoking = {
+        "configurationItemSummary": summary,
+        "messageType": "OversizedConfigurationItemChangeNotification",
+        "notificationCreationTime": _now(),
+        "recordVersion": "1.3",
+    }
+    return _envelope(rule_name, invoking, rule_parameters)
+
+
+def periodic_event(rule_name: str, rule_parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
+    invoking = {
+        "awsAccountId": ACCOUNT,
+        "notificationCreationTime": _now(),
+        "messageType": "ScheduledNotification",
+        "recordVersion": "1.0",
+    }
+    return _envelope(rule_name, invoking, rule_parameters)

@@ -1,0 +1,210 @@
+"""Run the pack as deployed: rule Lambdas invoked the way Config invokes them, and SSM
+Automation documents executed step by step from template.yaml (moto runs no automation).
+
+Both run under the IAM actions template.yaml grants their role (see harness.aws.Sandbox).
+"""
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.aws import ACCOUNT, Sandbox
+from mamori.catalog import RuleSpec, load_rules, load_unit_module, pascal
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+# Passed as AutomationAssumeRole; the sandbox enforces the role's actions from the template.
+AUTOMATION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mamori-automation"
+RUNTIME_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})  # used by Lambda itself, not the code
+
+
+@functools.cache
+def template() -> dict[str, Any]:
+    return yaml.safe_load(TEMPLATE.read_text())
+
+
+def granted_actions(role_logical_id: str) -> frozenset[str]:
+    """Every action the role's inline policies allow, as written in template.yaml."""
+    role = template()["Resources"][role_logical_id]
+    actions: set[str] = set()
+    for policy in role["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Allow":
+                listed = statement["Action"]
+                actions.update([listed] if isinstance(listed, str) else listed)
+    return frozenset(actions)
+
+
+def rule_spec(rule_id: str) -> RuleSpec:
+    return next(rule for rule in load_rules() if rule.id == rule_id)
+
+
+def _function_role(function_name: str) -> str:
+    for logical_id, resource in template()["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function" and resource["Properties"]["FunctionName"] == function_name:
+            return str(resource["Properties"]["Role"]["Fn::GetAtt"][0])
+    raise KeyError(function_name)
+
+
+def deployed_rule_parameters(rule_id: str, **overrides: str) -> dict[str, str]:
+    """The InputParameters the template gives the rule with default pack parameters."""
+    parameters = {"AssumeRoleMode": "false"}
+    for parameter in rule_spec(rule_id).parameters:
+        if parameter.default != "":
+            parameters[parameter.name] = parameter.default
+    parameters.update(overrides)
+    return parameters
+
+
+def invoke_rule(sandbox: Sandbox, rule_id: str, event: Any) -> Any:
+    """Call the rule's real lambda_handler as Config would, with its deployed role's actions."""
+    spec = rule_spec(rule_id)
+    module = load_unit_module("rule", rule_id, spec.handler.split(".")[0] + ".py")
+    handler = getattr(module, spec.handler.split(".")[1])
+    with sandbox.acting_as(spec.config_rule_name, granted_actions(_function_role(spec.config_rule_name)) - RUNTIME_ACTIONS):
+        return handler(event, LambdaContext(spec.config_rule_name))
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+
+# --- SSM Automation ----------------------------------------------------------------------
+
+SUPPORTED_ACTIONS = ("aws:executeScript",)
+_REFERENCE = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
+
+
+@dataclass
+class AutomationResult:
+    status: str  # "Success" or "Failed", as SSM reports it
+    outputs: dict[str, Any] = field(default_factory=dict)
+    failure: str = ""
+
+
+def documents() -> dict[str, tuple[str, dict[str, Any]]]:
+    """{document name: (logical id, content)} from template.yaml."""
+    found = {}
+    for logical_id, resource in template()["Resources"].items():
+        if resource["Type"] == "AWS::SSM::Document":
+            found[resource["Properties"]["Name"]] = (logical_id, resource["Properties"]["Content"])
+    return found
+
+
+def document_role(document_name: str) -> str:
+    """The role a RemediationConfiguration or the stack outputs pair with the document."""
+    logical_id, _ = documents()[document_name]
+    return logical_id.removesuffix("Document") + "AutomationRole"
+
+
+def _typed(name: str, spec: Mapping[str, Any], value: Any) -> Any:
+    kind = spec["type"]
+    if kind == "Boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ValueError(f"Parameter {name} must be a Boolean")
+    if kind == "String":
+        if isinstance(value, list) and len(value) == 1:  # Config passes static values as lists
+            value = value[0]
+        if not isinstance(value, str):
+            raise ValueError(f"Parameter {name} must be a String")
+        pattern = spec.get("allowedPattern")
+        if pattern and not re.search(pattern, value):
+            raise ValueError(f"Parameter {name} value {value!r} does not match allowedPattern {pattern}")
+        return value
+    raise ValueError(f"Parameter type {kind} is not supported by this runner")
+
+
+def _resolve(value: Any, context: Mapping[str, Any]) -> Any:
+    if isinstance(value, str):
+        whole = _REFERENCE.fullmatch(value.strip())
+        if whole:
+            return context[whole.group(1)]
+        return _REFERENCE.sub(lambda m: str(context[m.group(1)]), value)
+    if isinstance(value, dict):
+        return {k: _resolve(v, context) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, context) for v in value]
+    return value
+
+
+def run_document(sandbox: Sandbox, name: str, parameters: Mapping[str, Any]) -> AutomationResult:
+    """Execute the document's steps as SSM Automation would: parameters validated against
+    the document, {{ }} resolved, each aws:executeScript step's Script exec'd and its
+    handler called with the InputPayload, outputs selected. A step that raises fails the
+    automation, as SSM does."""
+    _, content = documents()[name]
+    declared = content["parameters"]
+    unknown = set(parameters) - set(declared)
+    if unknown:
+        return AutomationResult("Failed", failure=f"InvalidAutomationExecutionParametersException: unknown {sorted(unknown)}")
+    context: dict[str, Any] = {}
+    try:
+        for parameter, spec in declared.items():
+            if parameter in parameters:
+                context[parameter] = _typed(parameter, spec, parameters[parameter])
+            elif "default" in spec:
+                context[parameter] = spec["default"]
+            else:
+                raise ValueError(f"Parameter {parameter} is required")
+    except ValueError as error:
+        return AutomationResult("Failed", failure=f"InvalidAutomationExecutionParametersException: {error}")
+
+    outputs: dict[str, Any] = {}
+    actions = granted_actions(document_role(name))
+    for step in content["mainSteps"]:
+        if step["action"] not in SUPPORTED_ACTIONS:
+            raise NotImplementedError(f"this runner does not run {step['action']}")
+        inputs = step["inputs"]
+        payload = _resolve(inputs.get("InputPayload", {}), context)
+        namespace: dict[str, Any] = {"__name__": f"ssm_{step['name']}"}
+        try:
+            exec(compile(inputs["Script"], f"<{name}:{step['name']}>", "exec"), namespace)
+            with sandbox.acting_as(name, actions):
+                result = namespace[inputs["Handler"]](payload, None)
+        except Exception as error:  # SSM reports any exception of the script as the step's failure
+            return AutomationResult("Failed", outputs, f"Step {step['name']} failed: {type(error).__name__}: {error}")
+        for output in step.get("outputs", []):
+            key = output["Selector"].removeprefix("$.Payload.")
+            value = result.get(key) if isinstance(result, dict) else None
+            if output["Type"] == "StringList" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                return AutomationResult("Failed", outputs, f"output {output['Name']} is not a StringList: {value!r}")
+            if output["Type"] == "String" and not isinstance(value, str):
+                return AutomationResult("Failed", outputs, f"output {output['Name']} is not a String: {value!r}")
+            outputs[f"{step['name']}.{output['Name']}"] = value
+            context[f"{step['name']}.{output['Name']}"] = value
+    return AutomationResult("Success", outputs)
+
+
+def remediation_parameters(rule_id: str, resource_id: str, **overrides: Any) -> dict[str, Any]:
+    """The parameters the RemediationConfiguration passes for this resource (default pack
+    parameters), as Config would start the automation."""
+    for resource in template()["Resources"].values():
+        if resource["Type"] != "AWS::Config::RemediationConfiguration":
+            continue
+        if resource["Properties"]["ConfigRuleName"] != {"Ref": f"{pascal(rule_id)}Rule"}:
+            continue
+        parameters: dict[str, Any] = {}
+        defaults = {p.name: p.default for p in rule_spec(rule_id).parameters}
+        for name, value in resource["Properties"]["Parameters"].items():
+            if "Fn::If" in value:
+                continue  # present only when the pack parameter is set; unset by default
+            if "ResourceValue" in value:
+                parameters[name] = resource_id
+            elif name == "AutomationAssumeRole":
+                parameters[name] = AUTOMATION_ROLE_ARN
+            else:
+                ref = value["StaticValue"]["Values"][0]["Ref"]
+                parameters[name] = defaults[ref]
+        parameters.update(overrides)
+        return parameters
+    raise KeyError(f"no RemediationConfiguration for {rule_id}")
