@@ -1,0 +1,257 @@
+"""mamori-open-proxy-ports and -restore, run from template.yaml by the document runner
+(moto runs no SSM Automation: harness.pack executes each aws:executeScript step's inlined
+script, under the IAM actions the template grants the document's role). Every test
+re-reads the live group afterwards."""
+
+import json
+from typing import Any
+
+import boto3
+import botocore.client
+import botocore.exceptions
+import pytest
+
+from harness.aws import Sandbox
+from harness.config_events import change_event, security_group_item
+from harness.pack import AUTOMATION_ROLE_ARN, deployed_rule_parameters, invoke_rule, remediation_parameters, run_document
+from tests.conftest import inbound, make_group, tcp
+
+RULE = "mamori-open-proxy-ports"
+REMEDIATE = "mamori-open-proxy-ports"
+RESTORE = "mamori-open-proxy-ports-restore"
+PROXY = (1080, 3128, 3129, 8080, 8118, 8888, 9050)
+
+
+def evaluate(sandbox: Sandbox, ec2: Any, group_id: str) -> str:
+    item = security_group_item(ec2, group_id)
+    invoke_rule(sandbox, "open-proxy-ports", change_event(RULE, item, deployed_rule_parameters("open-proxy-ports")))
+    return sandbox.config.compliance(RULE)[group_id][0]
+
+
+def remediate(sandbox: Sandbox, group_id: str, **overrides: Any) -> Any:
+    return run_document(sandbox, REMEDIATE, remediation_parameters("open-proxy-ports", group_id, **overrides))
+
+
+def restore(sandbox: Sandbox, group_id: str, **extra: Any) -> Any:
+    return run_document(sandbox, RESTORE, {"AutomationAssumeRole": AUTOMATION_ROLE_ARN, "GroupId": group_id, **extra})
+
+
+def tags(ec2: Any, group_id: str) -> dict[str, str]:
+    group = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+    return {t["Key"]: t["Value"] for t in group.get("Tags", [])}
+
+
+def record(group_id: str) -> Any:
+    value = boto3.client("ssm").get_parameter(Name=f"/mamori/open-proxy-ports/{group_id}")["Parameter"]["Value"]
+    return json.loads(value)
+
+
+def test_closed_loop(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    """NON_COMPLIANT -> remediate -> COMPLIANT -> remediate again (no change) -> restore -> NON_COMPLIANT."""
+    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0", "::/0"), tcp(22, "203.0.113.0/24", description="office ssh")])
+    original = inbound(ec2, group)
+    assert evaluate(sandbox, ec2, group) == "NON_COMPLIANT"
+
+    first = remediate(sandbox, group)
+
+    assert first.status == "Success", first.failure
+    assert first.outputs["Remediate.Status"] == "REMEDIATED"
+    assert first.outputs["Remediate.Revoked"] == ["tcp 3128 from 0.0.0.0/0", "tcp 3128 from ::/0"]
+    assert inbound(ec2, group) == {("tcp", 22, 22, "203.0.113.0/24")}
+    assert tags(ec2, group)["mamori:remediated"].endswith("(restore: mamori-open-proxy-ports-restore)")
+    assert [entry["source"] for entry in record(group)["changes"][0]["revoked"]] == ["0.0.0.0/0", "::/0"]
+    assert evaluate(sandbox, ec2, group) == "COMPLIANT"
+
+    second = remediate(sandbox, group)
+
+    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
+    assert inbound(ec2, group) == {("tcp", 22, 22, "203.0.113.0/24")}
+    assert len(record(group)["changes"]) == 1
+
+    restored = restore(sandbox, group)
+
+    assert restored.status == "Success", restored.failure
+    assert inbound(ec2, group) == original
+    assert "mamori:remediated" not in tags(ec2, group)
+    assert evaluate(sandbox, ec2, group) == "NON_COMPLIANT"
+
+    again = restore(sandbox, group)
+    assert (again.status, again.outputs["Restore.Status"]) == ("Success", "NOTHING_TO_RESTORE")
+    assert inbound(ec2, group) == original
+
+
+def test_wide_tcp_range_is_narrowed_not_lost(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    group = make_group(ec2, vpc_id, [tcp(0, "0.0.0.0/0", to_port=65535, description="everything")])
+
+    result = remediate(sandbox, group)
+
+    assert result.status == "Success", result.failure
+    live = inbound(ec2, group)
+    assert all(source == "0.0.0.0/0" and protocol == "tcp" for protocol, _, _, source in live)
+    open_ports = {port for _, low, high, _ in live for port in range(low, high + 1)}
+    assert open_ports == set(range(65536)) - set(PROXY)
+    descriptions = {
+        r.get("Description") for r in ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
+        if not r["IsEgress"]
+    }
+    assert descriptions == {"everything"}
+    assert evaluate(sandbox, ec2, group) == "COMPLIANT"
+
+    assert restore(sandbox, group).status == "Success"
+    assert inbound(ec2, group) == {("tcp", 0, 65535, "0.0.0.0/0")}
+
+
+def test_all_traffic_keeps_udp_icmp_and_other_tcp_ports(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    group = make_group(ec2, vpc_id, [{"IpProtocol": "-1", "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}])
+
+    result = remediate(sandbox, group)
+
+    assert result.status == "Success", result.failure
+    live = inbound(ec2, group)
+    assert ("udp", 0, 65535, "::/0") in live
+    assert ("icmpv6", -1, -1, "::/0") in live
+    assert ("-1", -1, -1, "::/0") not in live
+    assert evaluate(sandbox, ec2, group) == "COMPLIANT"
+
+
+def test_legitimate_entries_survive_untouched(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    other = make_group(ec2, vpc_id)
+    group = make_group(
+        ec2,
+        vpc_id,
+        [
+            tcp(3128, "0.0.0.0/0", "10.0.0.0/8"),  # one permission, two sources: only the first goes
+            tcp(443, "0.0.0.0/0"),
+            {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": other}]},
+        ],
+    )
+
+    assert remediate(sandbox, group).status == "Success"
+
+    assert inbound(ec2, group) == {("tcp", 3128, 3128, "10.0.0.0/8"), ("tcp", 443, 443, "0.0.0.0/0"), ("-1", -1, -1, other)}
+
+
+def test_dry_run_changes_nothing(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    group = make_group(ec2, vpc_id, [tcp(8080, "0.0.0.0/0")])
+    before = inbound(ec2, group)
+
+    result = remediate(sandbox, group, DryRun="true")
+
+    assert result.status == "Success"
+    assert result.outputs["Remediate.Status"] == "DRY_RUN"
+    assert result.outputs["Remediate.Revoked"] == ["tcp 8080 from 0.0.0.0/0"]
+    assert inbound(ec2, group) == before
+    assert "mamori:remediated" not in tags(ec2, group)
+    assert not boto3.client("ssm").get_parameters_by_path(Path="/mamori", Recursive=True)["Parameters"]
+
+
+def test_exempt_group_is_skipped(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    group = make_group(ec2, vpc_id, [tcp(8080, "0.0.0.0/0")], tags={"mamori:exempt": "demo proxy until=2999-12-31"})
+
+    result = remediate(sandbox, group)
+
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "SKIPPED_EXEMPT")
+    assert "demo proxy" in result.outputs["Remediate.Message"]
+    assert inbound(ec2, group) == {("tcp", 8080, 8080, "0.0.0.0/0")}
+
+
+def test_expired_exemption_does_not_protect(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    group = make_group(ec2, vpc_id, [tcp(8080, "0.0.0.0/0")], tags={"mamori:exempt": "demo until=2001-01-01"})
+
+    assert remediate(sandbox, group).outputs["Remediate.Status"] == "REMEDIATED"
+    assert inbound(ec2, group) == set()
+
+
+def test_stale_evaluation_never_changes_a_compliant_group(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    """The group was fixed by hand after the evaluation: the live re-check finds nothing to do."""
+    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0"), tcp(3128, "10.0.0.0/8")])
+    assert evaluate(sandbox, ec2, group) == "NON_COMPLIANT"
+    ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=[tcp(3128, "0.0.0.0/0")])
+
+    result = remediate(sandbox, group)
+
+    assert result.outputs["Remediate.Status"] == "NOTHING_TO_DO"
+    assert inbound(ec2, group) == {("tcp", 3128, 3128, "10.0.0.0/8")}
+
+
+def test_custom_ports_and_trusted_cidrs_are_honoured(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0"), tcp(9999, "0.0.0.0/0"), tcp(9999, "0.0.0.0/1")])
+
+    result = remediate(sandbox, group, ProxyPorts="9999", TrustedCidrs="0.0.0.0/1")
+
+    assert result.outputs["Remediate.Revoked"] == ["tcp 9999 from 0.0.0.0/0"]
+    assert inbound(ec2, group) == {("tcp", 3128, 3128, "0.0.0.0/0"), ("tcp", 9999, 9999, "0.0.0.0/1")}
+
+
+def test_deleted_group_is_nothing_to_do(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")])
+    ec2.delete_security_group(GroupId=group)
+
+    result = remediate(sandbox, group)
+
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "GROUP_NOT_FOUND")
+
+
+@pytest.mark.parametrize(
+    ("parameters", "failure"),
+    [
+        ({"GroupId": "i-0123456789abcdef0"}, "does not match allowedPattern"),
+        ({"GroupId": "sg-0123456789abcdef0", "DryRun": "maybe"}, "must be a Boolean"),
+        ({"GroupId": "sg-0123456789abcdef0", "ProxyPorts": "proxy"}, "ProxyPorts: 'proxy' is not a port"),
+        ({"GroupId": "sg-0123456789abcdef0", "Bogus": "1"}, "unknown ['Bogus']"),
+    ],
+)
+def test_bad_input_fails_clearly_and_changes_nothing(
+    sandbox: Sandbox, ec2: Any, vpc_id: str, parameters: dict[str, Any], failure: str
+) -> None:
+    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")])
+
+    result = run_document(sandbox, REMEDIATE, {"AutomationAssumeRole": AUTOMATION_ROLE_ARN, **parameters})
+
+    assert result.status == "Failed"
+    assert failure in result.failure
+    assert inbound(ec2, group) == {("tcp", 3128, 3128, "0.0.0.0/0")}
+
+
+def test_a_failed_revocation_fails_the_automation_loudly(sandbox: Sandbox, ec2: Any, vpc_id: str, monkeypatch: Any) -> None:
+    """ASR #209: an automation must not report success when the fix did not happen."""
+    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")])
+    real = botocore.client.BaseClient._make_api_call
+
+    def refuse_revoke(self: Any, operation: str, params: Any) -> Any:
+        if operation == "RevokeSecurityGroupIngress":
+            raise botocore.exceptions.ClientError({"Error": {"Code": "RequestLimitExceeded", "Message": "slow down"}}, operation)
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", refuse_revoke)
+
+    result = remediate(sandbox, group)
+
+    assert result.status == "Failed"
+    assert "RequestLimitExceeded" in result.failure
+    assert inbound(ec2, group) == {("tcp", 3128, 3128, "0.0.0.0/0")}
+    # The record was written first: nothing the remediation meant to change is lost.
+    assert record(group)["changes"][0]["revoked"][0]["source"] == "0.0.0.0/0"
+
+
+def test_repeated_remediations_accumulate_in_one_record(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")])
+    assert remediate(sandbox, group).status == "Success"
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[tcp(1080, "::/0")])
+    assert remediate(sandbox, group).status == "Success"
+
+    assert len(record(group)["changes"]) == 2
+    assert restore(sandbox, group).status == "Success"
+    assert inbound(ec2, group) == {("tcp", 3128, 3128, "0.0.0.0/0"), ("tcp", 1080, 1080, "::/0")}
+
+
+def test_restore_dry_run_changes_nothing(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")])
+    remediate(sandbox, group)
+
+    result = restore(sandbox, group, DryRun=True)
+
+    assert result.outputs["Restore.Status"] == "DRY_RUN"
+    assert result.outputs["Restore.Restored"] == ["tcp 3128 from 0.0.0.0/0"]
+    assert inbound(ec2, group) == set()
+    assert record(group)["changes"]

@@ -1,0 +1,236 @@
+"""The exposure decision (mamori.exposure), exhaustively and against a reference.
+
+The property tests throw random permissions and CIDRs at find_exposures and compare with a
+deliberately simple reference written from DESIGN.md's words, with integer arithmetic
+instead of the ipaddress module."""
+
+import ipaddress
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mamori.exposure import (
+    DEFAULT_PROXY_PORTS,
+    Entry,
+    Source,
+    annotation,
+    entries_from_configuration,
+    entries_from_rules,
+    find_exposures,
+    format_ports,
+    is_internet,
+    parse_proxy_ports,
+    parse_trusted,
+    plan_revocation,
+)
+
+# --- the reference ----------------------------------------------------------------------
+
+PRIVATE_V4 = [("10.0.0.0", 8), ("172.16.0.0", 12), ("192.168.0.0", 16), ("100.64.0.0", 10), ("169.254.0.0", 16), ("127.0.0.0", 8)]
+PRIVATE_V6 = [("fc00::", 7), ("fe80::", 10), ("::1", 128)]
+
+
+def _inside(address: int, length: int, bits: int, block: int, block_length: int) -> bool:
+    """Is address/length within block/block_length (all as integers of `bits` bits)?"""
+    if length < block_length:
+        return False
+    shift = bits - block_length
+    return address >> shift == block >> shift
+
+
+def reference_is_internet(cidr: str) -> bool:
+    text, length_text = cidr.split("/")
+    length = int(length_text)
+    if ":" in text:
+        bits, address, private, widest = 128, int(ipaddress.IPv6Address(text)), PRIVATE_V6, 16
+        private_ints = [(int(ipaddress.IPv6Address(a)), n) for a, n in private]
+    else:
+        bits, address, private, widest = 32, int(ipaddress.IPv4Address(text)), PRIVATE_V4, 8
+        private_ints = [(int(ipaddress.IPv4Address(a)), n) for a, n in private]
+    if any(_inside(address, length, bits, block, n) for block, n in private_ints):
+        return False
+    return length <= widest
+
+
+def reference_exposed(protocol: str, low: int, high: int, cidr: str, ports: tuple[int, ...]) -> bool:
+    reaches = protocol == "-1" or (protocol == "tcp" and any(low <= p <= high for p in ports))
+    return reaches and reference_is_internet(cidr)
+
+
+# --- strategies -------------------------------------------------------------------------
+
+interesting_v4 = st.sampled_from(["0.0.0.0", "10.0.0.0", "172.16.0.0", "192.168.1.0", "100.64.0.0", "169.254.0.0", "3.0.0.0", "128.0.0.0"])
+ipv4_cidrs = st.one_of(
+    st.tuples(interesting_v4, st.integers(0, 32)),
+    st.tuples(st.integers(0, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n))), st.integers(0, 32)),
+).map(lambda t: str(ipaddress.ip_network(f"{t[0]}/{t[1]}", strict=False)))
+interesting_v6 = st.sampled_from(["::", "fc00::", "fd12::", "fe80::", "2001:db8::", "2600::", "::1"])
+ipv6_cidrs = st.one_of(
+    st.tuples(interesting_v6, st.integers(0, 128)),
+    st.tuples(st.integers(0, 2**128 - 1).map(lambda n: str(ipaddress.IPv6Address(n))), st.integers(0, 128)),
+).map(lambda t: str(ipaddress.ip_network(f"{t[0]}/{t[1]}", strict=False)))
+cidrs = st.one_of(ipv4_cidrs, ipv6_cidrs)
+port_pairs = st.tuples(st.integers(0, 65535), st.integers(0, 65535)).map(sorted)
+protocols = st.sampled_from(["tcp", "udp", "icmp", "-1", "6", "17"])
+proxy_ports = st.lists(st.integers(1, 65535), min_size=1, max_size=8).map(lambda p: tuple(sorted(set(p))))
+
+
+@st.composite
+def config_permissions(draw: Any) -> dict[str, Any]:
+    protocol = draw(protocols)
+    low, high = draw(port_pairs)
+    v4 = draw(st.lists(ipv4_cidrs, max_size=3, unique=True))
+    v6 = draw(st.lists(ipv6_cidrs, max_size=2, unique=True))
+    shape = draw(st.sampled_from(["ipRanges", "ipv4Ranges", "both"]))
+    permission: dict[str, Any] = {"ipProtocol": protocol, "ipv6Ranges": [{"cidrIpv6": c} for c in v6], "userIdGroupPairs": []}
+    if protocol not in ("-1", "icmp"):
+        permission.update(fromPort=low, toPort=high)
+    if shape in ("ipRanges", "both"):
+        permission["ipRanges"] = v4
+    if shape in ("ipv4Ranges", "both"):
+        permission["ipv4Ranges"] = [{"cidrIp": c} for c in v4]
+    if draw(st.booleans()):
+        permission["userIdGroupPairs"] = [{"groupId": "sg-0123456789abcdef0", "userId": "123456789012"}]
+    return permission
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(config_permissions(), max_size=4), proxy_ports)
+def test_find_exposures_matches_the_reference(permissions: list[dict[str, Any]], ports: tuple[int, ...]) -> None:
+    entries = entries_from_configuration({"ipPermissions": permissions})
+    found = {(e.entry.protocol, e.entry.from_port, e.entry.to_port, e.entry.source.value) for e in find_exposures(entries, ports)}
+
+    expected = set()
+    for permission in permissions:
+        protocol = {"6": "tcp", "17": "udp"}.get(permission["ipProtocol"], permission["ipProtocol"])
+        low, high = (permission.get("fromPort", -1), permission.get("toPort", -1))
+        if protocol in ("-1", "icmp"):
+            low, high = -1, -1
+        sources = set(permission.get("ipRanges", [])) | {r["cidrIp"] for r in permission.get("ipv4Ranges", [])}
+        sources |= {r["cidrIpv6"] for r in permission["ipv6Ranges"]}
+        for cidr in sources:
+            if reference_exposed(protocol, low, high, cidr, ports):
+                expected.add((protocol, low, high, cidr))
+    assert found == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(cidrs)
+def test_is_internet_matches_the_reference(cidr: str) -> None:
+    assert is_internet(ipaddress.ip_network(cidr)) == reference_is_internet(cidr)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(config_permissions(), max_size=4), proxy_ports)
+def test_narrowing_closes_exactly_the_proxy_ports(permissions: list[dict[str, Any]], ports: tuple[int, ...]) -> None:
+    """After the plan: no exposure remains, and every non-proxy tcp port a revoked entry opened stays open."""
+    entries = entries_from_configuration({"ipPermissions": permissions})
+    exposures = find_exposures(entries, ports)
+    plan = plan_revocation(exposures, ports, entries)
+    after = [e for e in entries if e not in plan.revoke] + list(plan.keep_open)
+
+    assert find_exposures(after, ports) == []
+    for entry in plan.revoke:
+        low, high = (0, 65535) if entry.protocol == "-1" else (entry.from_port, entry.to_port)
+        kept = {
+            p
+            for e in after
+            if e.source == entry.source and e.protocol == "tcp"
+            for p in range(e.from_port, e.to_port + 1)
+        }
+        wanted = set(range(low, high + 1)) - set(ports)
+        assert wanted <= kept
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(config_permissions(), max_size=5), proxy_ports)
+def test_annotation_always_fits(permissions: list[dict[str, Any]], ports: tuple[int, ...]) -> None:
+    exposures = find_exposures(entries_from_configuration({"ipPermissions": permissions}), ports)
+    if exposures:
+        assert 0 < len(annotation(exposures)) <= 256
+
+
+@settings(max_examples=200, deadline=None)
+@given(proxy_ports)
+def test_port_lists_round_trip(ports: tuple[int, ...]) -> None:
+    assert parse_proxy_ports(format_ports(ports)) == ports
+
+
+# --- both shapes mean the same ---------------------------------------------------------
+
+
+def test_config_item_and_live_rules_normalize_alike() -> None:
+    configuration = {
+        "ipPermissions": [
+            {
+                "ipProtocol": "tcp",
+                "fromPort": 3128,
+                "toPort": 3128,
+                "ipRanges": ["0.0.0.0/0"],
+                "ipv4Ranges": [{"cidrIp": "0.0.0.0/0", "description": "x"}],
+                "ipv6Ranges": [{"cidrIpv6": "::/0"}],
+                "prefixListIds": [{"prefixListId": "pl-0123"}],
+                "userIdGroupPairs": [{"groupId": "sg-1", "userId": "123456789012"}],
+            },
+            {"ipProtocol": "-1", "ipRanges": ["10.0.0.0/8"], "ipv6Ranges": [], "userIdGroupPairs": []},
+        ]
+    }
+    rules = [
+        {"SecurityGroupRuleId": "sgr-1", "IsEgress": False, "IpProtocol": "tcp", "FromPort": 3128, "ToPort": 3128, "CidrIpv4": "0.0.0.0/0"},
+        {"SecurityGroupRuleId": "sgr-2", "IsEgress": False, "IpProtocol": "tcp", "FromPort": 3128, "ToPort": 3128, "CidrIpv6": "::/0"},
+        {"SecurityGroupRuleId": "sgr-3", "IsEgress": False, "IpProtocol": "tcp", "FromPort": 3128, "ToPort": 3128, "PrefixListId": "pl-0123"},
+        {"SecurityGroupRuleId": "sgr-4", "IsEgress": False, "IpProtocol": "tcp", "FromPort": 3128, "ToPort": 3128,
+         "ReferencedGroupInfo": {"GroupId": "sg-1", "UserId": "123456789012"}},
+        {"SecurityGroupRuleId": "sgr-5", "IsEgress": False, "IpProtocol": "-1", "FromPort": -1, "ToPort": -1, "CidrIpv4": "10.0.0.0/8"},
+        {"SecurityGroupRuleId": "sgr-6", "IsEgress": True, "IpProtocol": "-1", "FromPort": -1, "ToPort": -1, "CidrIpv4": "0.0.0.0/0"},
+    ]
+    assert len(entries_from_configuration(configuration)) == 5
+    assert set(entries_from_configuration(configuration)) == set(entries_from_rules(rules))
+
+
+# --- examples ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cidr", "internet"),
+    [
+        ("0.0.0.0/0", True),
+        ("::/0", True),
+        ("0.0.0.0/1", True),
+        ("128.0.0.0/1", True),
+        ("3.0.0.0/8", True),
+        ("3.0.0.0/9", False),
+        ("2600::/16", True),
+        ("2600::/17", False),
+        ("10.0.0.0/8", False),
+        ("100.64.0.0/10", False),
+        ("169.254.0.0/16", False),
+        ("fc00::/7", False),
+        ("fe80::/10", False),
+        ("203.0.113.7/32", False),
+    ],
+)
+def test_what_counts_as_the_internet(cidr: str, internet: bool) -> None:
+    assert is_internet(ipaddress.ip_network(cidr)) is internet
+
+
+def test_trusted_sources_are_never_the_internet() -> None:
+    trusted = parse_trusted("0.0.0.0/1, pl-0abc")
+    assert not is_internet(ipaddress.ip_network("0.0.0.0/1"), trusted)
+    assert is_internet(ipaddress.ip_network("128.0.0.0/1"), trusted)
+    entry = Entry("tcp", 3128, 3128, Source("prefix-list", "pl-0abc"))
+    assert find_exposures([entry], DEFAULT_PROXY_PORTS, trusted, {"pl-0abc": ["0.0.0.0/0"]}) == []
+
+
+def test_default_ports_are_the_documented_ones() -> None:
+    assert DEFAULT_PROXY_PORTS == (1080, 3128, 3129, 8080, 8118, 8888, 9050)
+    assert format_ports(DEFAULT_PROXY_PORTS) == "1080,3128,3129,8080,8118,8888,9050"
+    assert parse_proxy_ports("8000-8002, 9050") == (8000, 8001, 8002, 9050)
+
+
+@pytest.mark.parametrize("text", ["", "abc", "0", "65536", "9000-8000", "1-2-3"])
+def test_bad_port_lists_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="ProxyPorts"):
+        parse_proxy_ports(text)
