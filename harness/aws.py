@@ -31,6 +31,9 @@ CONFIG_STANDIN_OPERATIONS = ("PutEvaluations", "GetComplianceDetailsByConfigRule
 
 
 def fake_credentials() -> None:
+    """Credentials and region for moto; a profile or endpoint from the user's shell must not leak in."""
+    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        os.environ.pop(key, None)
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -118,7 +121,9 @@ def history_shape(item: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "version": item.get("configurationItemVersion", "1.3"),
         "accountId": item["awsAccountId"],
-        "configurationItemCaptureTime": datetime.datetime.fromisoformat(item["configurationItemCaptureTime"].replace("Z", "+00:00")),
+        "configurationItemCaptureTime": datetime.datetime.fromisoformat(
+            item["configurationItemCaptureTime"].replace("Z", "+00:00")
+        ),
         "configurationItemStatus": item["configurationItemStatus"],
         "configurationStateId": str(item.get("configurationStateId", "")),
         "configurationItemMD5Hash": item.get("configurationStateMd5Hash", ""),

@@ -18,7 +18,7 @@ _serial = 0
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _config_permission(permission: Mapping[str, Any], ipv4_shape: str) -> dict[str, Any]:
@@ -29,7 +29,11 @@ def _config_permission(permission: Mapping[str, Any], ipv4_shape: str) -> dict[s
         item["fromPort"] = permission["FromPort"]
         item["toPort"] = permission["ToPort"]
     item["userIdGroupPairs"] = [
-        {"groupId": pair["GroupId"], "userId": pair.get("UserId", ACCOUNT), **({"description": pair["Description"]} if pair.get("Description") else {})}
+        {
+            "groupId": pair["GroupId"],
+            "userId": pair.get("UserId", ACCOUNT),
+            **({"description": pair["Description"]} if pair.get("Description") else {}),
+        }
         for pair in permission.get("UserIdGroupPairs", [])
     ]
     if ipv4_shape in ("both", "ipRanges"):
@@ -64,10 +68,22 @@ def security_group_item(ec2: Any, group_id: str, ipv4_shape: str = "both") -> di
         "vpcId": group.get("VpcId"),
         "tags": [{"key": key, "value": value} for key, value in tags.items()],
     }
-    return configuration_item("AWS::EC2::SecurityGroup", group_id, configuration, tags, resource_name=group["GroupName"],
-                              arn=f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/{group_id}",
-                              relationships=[{"resourceId": group.get("VpcId"), "resourceName": None,
-                                              "resourceType": "AWS::EC2::VPC", "name": "Is contained in Vpc"}])
+    return configuration_item(
+        "AWS::EC2::SecurityGroup",
+        group_id,
+        configuration,
+        tags,
+        resource_name=group["GroupName"],
+        arn=f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/{group_id}",
+        relationships=[
+            {
+                "resourceId": group.get("VpcId"),
+                "resourceName": None,
+                "resourceType": "AWS::EC2::VPC",
+                "name": "Is contained in Vpc",
+            }
+        ],
+    )
 
 
 def configuration_item(

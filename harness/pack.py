@@ -45,7 +45,7 @@ def rule_spec(rule_id: str) -> RuleSpec:
 
 
 def _function_role(function_name: str) -> str:
-    for logical_id, resource in template()["Resources"].items():
+    for _logical_id, resource in template()["Resources"].items():
         if resource["Type"] == "AWS::Serverless::Function" and resource["Properties"]["FunctionName"] == function_name:
             return str(resource["Properties"]["Role"]["Fn::GetAtt"][0])
     raise KeyError(function_name)
@@ -66,8 +66,20 @@ def invoke_rule(sandbox: Sandbox, rule_id: str, event: Any) -> Any:
     spec = rule_spec(rule_id)
     module = load_unit_module("rule", rule_id, spec.handler.split(".")[0] + ".py")
     handler = getattr(module, spec.handler.split(".")[1])
-    with sandbox.acting_as(spec.config_rule_name, granted_actions(_function_role(spec.config_rule_name)) - RUNTIME_ACTIONS):
+    with sandbox.acting_as(
+        lambda_principal(spec.config_rule_name), granted_actions(_function_role(spec.config_rule_name)) - RUNTIME_ACTIONS
+    ):
         return handler(event, LambdaContext(spec.config_rule_name))
+
+
+def lambda_principal(function_name: str) -> str:
+    """How the sandbox names a rule Lambda in its call counts."""
+    return f"lambda:{function_name}"
+
+
+def automation_principal(document_name: str) -> str:
+    """How the sandbox names an SSM document's automation in its call counts."""
+    return f"automation:{document_name}"
 
 
 @dataclass
@@ -169,7 +181,7 @@ def run_document(sandbox: Sandbox, name: str, parameters: Mapping[str, Any]) -> 
         namespace: dict[str, Any] = {"__name__": f"ssm_{step['name']}"}
         try:
             exec(compile(inputs["Script"], f"<{name}:{step['name']}>", "exec"), namespace)
-            with sandbox.acting_as(name, actions):
+            with sandbox.acting_as(automation_principal(name), actions):
                 result = namespace[inputs["Handler"]](payload, None)
         except Exception as error:  # SSM reports any exception of the script as the step's failure
             return AutomationResult("Failed", outputs, f"Step {step['name']} failed: {type(error).__name__}: {error}")

@@ -24,7 +24,7 @@ def flag(events: Mapping[str, object], name: str = "DryRun") -> bool:
 
 
 def utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def timestamp(moment: datetime.datetime) -> str:

@@ -24,7 +24,7 @@ SCHEDULED = "ScheduledNotification"
 
 
 def today() -> datetime.date:
-    return datetime.datetime.now(datetime.timezone.utc).date()
+    return datetime.datetime.now(datetime.UTC).date()
 
 
 def check_parameter_names(rule_parameters: Mapping[str, object], known: frozenset[str] | set[str]) -> None:

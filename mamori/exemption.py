@@ -58,9 +58,7 @@ def exemption_status(tags: object, today: datetime.date) -> ExemptionStatus | No
         try:
             until = datetime.date.fromisoformat(match.group("date"))
         except ValueError:
-            return ExemptionStatus(
-                False, f"{EXEMPT_TAG} ignored: until={match.group('date')!r} is not a YYYY-MM-DD date"
-            )
+            return ExemptionStatus(False, f"{EXEMPT_TAG} ignored: until={match.group('date')!r} is not a YYYY-MM-DD date")
     if not reason:
         return ExemptionStatus(False, f"{EXEMPT_TAG} ignored: it gives no reason")
     if until is not None and today > until:

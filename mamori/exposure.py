@@ -112,9 +112,7 @@ def parse_trusted(text: str, name: str = "TrustedCidrs") -> Trusted:
         try:
             networks.append(ipaddress.ip_network(item, strict=False))
         except ValueError:
-            raise ValueError(
-                f"{name}: {item!r} is neither a CIDR (e.g. 203.0.113.0/24) nor a prefix list id (pl-…)"
-            ) from None
+            raise ValueError(f"{name}: {item!r} is neither a CIDR (e.g. 203.0.113.0/24) nor a prefix list id (pl-…)") from None
     return Trusted(tuple(networks), frozenset(prefix_lists))
 
 
@@ -231,9 +229,7 @@ def ports_reached(entry: Entry, proxy_ports: Sequence[int]) -> tuple[int, ...]:
     return tuple(port for port in proxy_ports if entry.from_port <= port <= entry.to_port)
 
 
-def internet_range(
-    source: Source, trusted: Trusted, prefix_lists: Mapping[str, Sequence[str]]
-) -> str | None:
+def internet_range(source: Source, trusted: Trusted, prefix_lists: Mapping[str, Sequence[str]]) -> str | None:
     """The internet-wide range this source lets in, or None.
 
     Security-group references are never the internet. A prefix list counts only when it is
@@ -320,9 +316,9 @@ class RevocationPlan:
     dropped: tuple[str, ...]
 
 
-def plan_revocation(
-    exposures: Sequence[Exposure], proxy_ports: Sequence[int], existing: Iterable[Entry] = ()
-) -> RevocationPlan:
+def plan_revocation(exposures: Sequence[Exposure], proxy_ports: Sequence[int], existing: Iterable[Entry] = ()) -> RevocationPlan:
+    """Revoke each exposed entry; keep open, for the same source, what it opened besides the
+    proxy ports. A kept entry carries its origin's description, or says what it came from."""
     already = set(existing)
     revoke: list[Entry] = []
     keep: list[Entry] = []
@@ -330,17 +326,18 @@ def plan_revocation(
     for exposure in exposures:
         entry = exposure.entry
         revoke.append(entry)
+        what = describe_entry(entry).split(" from ")[0]
+        note = entry.source.description or f"kept open by mamori (was {what})"
+        source = Source(entry.source.kind, entry.source.value, note)
         if entry.protocol == ALL_PROTOCOLS:
             low, high = 0, 65535
-            version6 = _network(exposure.via) is not None and ":" in exposure.via
-            keep.append(Entry("udp", 0, 65535, entry.source))
-            keep.append(Entry("icmpv6" if version6 else "icmp", -1, -1, entry.source))
+            keep.append(Entry("udp", 0, 65535, source))
+            keep.append(Entry("icmpv6" if ":" in exposure.via else "icmp", -1, -1, source))
             dropped.append(f"protocols other than tcp, udp and icmp from {entry.source.value}")
         else:
             low, high = entry.from_port, entry.to_port
         closed = [port for port in proxy_ports if low <= port <= high]
-        for first, last in _gaps(low, high, closed):
-            keep.append(Entry("tcp", first, last, entry.source))
+        keep.extend(Entry("tcp", first, last, source) for first, last in _gaps(low, high, closed))
     kept = tuple(dict.fromkeys(item for item in keep if item not in already and item not in revoke))
     return RevocationPlan(tuple(revoke), kept, tuple(dropped))
 

@@ -33,7 +33,5 @@ def resolve_customer_prefix_lists(ec2: object, prefix_list_ids: Sequence[str]) -
             continue
         pl_id = prefix_list["PrefixListId"]
         paginator = ec2.get_paginator("get_managed_prefix_list_entries")  # type: ignore[attr-defined]
-        resolved[pl_id] = [
-            entry["Cidr"] for page in paginator.paginate(PrefixListId=pl_id) for entry in page.get("Entries", [])
-        ]
+        resolved[pl_id] = [entry["Cidr"] for page in paginator.paginate(PrefixListId=pl_id) for entry in page.get("Entries", [])]
     return resolved

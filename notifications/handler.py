@@ -72,7 +72,9 @@ def format_abuse_event(event: Mapping[str, Any]) -> tuple[str, str]:
         str(item.get("latestDescription", "")) for item in detail.get("eventDescription") or [] if isinstance(item, Mapping)
     ]
     entities = [
-        str(item.get("entityValue")) for item in detail.get("affectedEntities") or [] if isinstance(item, Mapping) and item.get("entityValue")
+        str(item.get("entityValue"))
+        for item in detail.get("affectedEntities") or []
+        if isinstance(item, Mapping) and item.get("entityValue")
     ]
     entities = entities or [str(resource) for resource in event.get("resources") or []]
     subject = f"[mamori] URGENT AWS abuse report {code} - reply by {deadline}"
@@ -107,7 +109,10 @@ def format_event(event: Any) -> tuple[str, str] | None:
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     message = format_event(event)
     if message is None:
-        LOG.warning("Ignored an event that is neither a mamori compliance change nor an abuse event: %s", json.dumps(event, default=str)[:500])
+        LOG.warning(
+            "Ignored an event that is neither a mamori compliance change nor an abuse event: %s",
+            json.dumps(event, default=str)[:500],
+        )
         return {"published": False}
     subject, body = message
     boto3.client("sns").publish(TopicArn=os.environ["TOPIC_ARN"], Subject=subject, Message=body)

@@ -61,7 +61,9 @@ def reference_exposed(protocol: str, low: int, high: int, cidr: str, ports: tupl
 
 # --- strategies -------------------------------------------------------------------------
 
-interesting_v4 = st.sampled_from(["0.0.0.0", "10.0.0.0", "172.16.0.0", "192.168.1.0", "100.64.0.0", "169.254.0.0", "3.0.0.0", "128.0.0.0"])
+interesting_v4 = st.sampled_from(
+    ["0.0.0.0", "10.0.0.0", "172.16.0.0", "192.168.1.0", "100.64.0.0", "169.254.0.0", "3.0.0.0", "128.0.0.0"]
+)
 ipv4_cidrs = st.one_of(
     st.tuples(interesting_v4, st.integers(0, 32)),
     st.tuples(st.integers(0, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n))), st.integers(0, 32)),
@@ -134,12 +136,7 @@ def test_narrowing_closes_exactly_the_proxy_ports(permissions: list[dict[str, An
     assert find_exposures(after, ports) == []
     for entry in plan.revoke:
         low, high = (0, 65535) if entry.protocol == "-1" else (entry.from_port, entry.to_port)
-        kept = {
-            p
-            for e in after
-            if e.source == entry.source and e.protocol == "tcp"
-            for p in range(e.from_port, e.to_port + 1)
-        }
+        kept = {p for e in after if e.source == entry.source and e.protocol == "tcp" for p in range(e.from_port, e.to_port + 1)}
         wanted = set(range(low, high + 1)) - set(ports)
         assert wanted <= kept
 
@@ -178,13 +175,54 @@ def test_config_item_and_live_rules_normalize_alike() -> None:
         ]
     }
     rules = [
-        {"SecurityGroupRuleId": "sgr-1", "IsEgress": False, "IpProtocol": "tcp", "FromPort": 3128, "ToPort": 3128, "CidrIpv4": "0.0.0.0/0"},
-        {"SecurityGroupRuleId": "sgr-2", "IsEgress": False, "IpProtocol": "tcp", "FromPort": 3128, "ToPort": 3128, "CidrIpv6": "::/0"},
-        {"SecurityGroupRuleId": "sgr-3", "IsEgress": False, "IpProtocol": "tcp", "FromPort": 3128, "ToPort": 3128, "PrefixListId": "pl-0123"},
-        {"SecurityGroupRuleId": "sgr-4", "IsEgress": False, "IpProtocol": "tcp", "FromPort": 3128, "ToPort": 3128,
-         "ReferencedGroupInfo": {"GroupId": "sg-1", "UserId": "123456789012"}},
-        {"SecurityGroupRuleId": "sgr-5", "IsEgress": False, "IpProtocol": "-1", "FromPort": -1, "ToPort": -1, "CidrIpv4": "10.0.0.0/8"},
-        {"SecurityGroupRuleId": "sgr-6", "IsEgress": True, "IpProtocol": "-1", "FromPort": -1, "ToPort": -1, "CidrIpv4": "0.0.0.0/0"},
+        {
+            "SecurityGroupRuleId": "sgr-1",
+            "IsEgress": False,
+            "IpProtocol": "tcp",
+            "FromPort": 3128,
+            "ToPort": 3128,
+            "CidrIpv4": "0.0.0.0/0",
+        },
+        {
+            "SecurityGroupRuleId": "sgr-2",
+            "IsEgress": False,
+            "IpProtocol": "tcp",
+            "FromPort": 3128,
+            "ToPort": 3128,
+            "CidrIpv6": "::/0",
+        },
+        {
+            "SecurityGroupRuleId": "sgr-3",
+            "IsEgress": False,
+            "IpProtocol": "tcp",
+            "FromPort": 3128,
+            "ToPort": 3128,
+            "PrefixListId": "pl-0123",
+        },
+        {
+            "SecurityGroupRuleId": "sgr-4",
+            "IsEgress": False,
+            "IpProtocol": "tcp",
+            "FromPort": 3128,
+            "ToPort": 3128,
+            "ReferencedGroupInfo": {"GroupId": "sg-1", "UserId": "123456789012"},
+        },
+        {
+            "SecurityGroupRuleId": "sgr-5",
+            "IsEgress": False,
+            "IpProtocol": "-1",
+            "FromPort": -1,
+            "ToPort": -1,
+            "CidrIpv4": "10.0.0.0/8",
+        },
+        {
+            "SecurityGroupRuleId": "sgr-6",
+            "IsEgress": True,
+            "IpProtocol": "-1",
+            "FromPort": -1,
+            "ToPort": -1,
+            "CidrIpv4": "0.0.0.0/0",
+        },
     ]
     assert len(entries_from_configuration(configuration)) == 5
     assert set(entries_from_configuration(configuration)) == set(entries_from_rules(rules))

@@ -64,7 +64,11 @@ def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
     result["KeptOpen"] = [describe_entry(entry) for entry in plan.keep_open]
     result["Dropped"] = list(plan.dropped)
     if dry_run:
-        return {**result, "Status": "DRY_RUN", "Message": f"Would revoke {entries_text(len(plan.revoke))} of {group_id}; changed nothing."}
+        return {
+            **result,
+            "Status": "DRY_RUN",
+            "Message": f"Would revoke {entries_text(len(plan.revoke))} of {group_id}; changed nothing.",
+        }
 
     # Record first, so that nothing is lost even if a call below fails half-way.
     path = record_path(REMEDIATION_ID, group_id)
@@ -74,12 +78,12 @@ def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
             "at": timestamp(now),
             "revoked": [entry_to_record(entry) for entry in plan.revoke],
             "authorized": [entry_to_record(entry) for entry in plan.keep_open],
+            "dropped": list(plan.dropped),
         }
     )
     save_record(boto3.client("ssm"), path, record)
 
-    descriptions = [_kept_description(entry, plan) for entry in plan.keep_open]
-    failures = authorize_entries(ec2, group_id, plan.keep_open, descriptions)
+    failures = authorize_entries(ec2, group_id, plan.keep_open, [entry.source.description for entry in plan.keep_open])
     revoke_rules(ec2, group_id, [entry.rule_id for entry in plan.revoke if entry.rule_id])
     summary = f"{timestamp(now)} open-proxy-ports revoked " + "; ".join(result["Revoked"])
     restore_hint = " (restore: mamori-open-proxy-ports-restore)"
@@ -103,11 +107,3 @@ def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
         "Status": "REMEDIATED",
         "Message": f"Revoked {entries_text(len(plan.revoke))} of {group_id}; recorded at {path}.",
     }
-
-
-def _kept_description(entry: Any, plan: Any) -> str:
-    original = next((e for e in plan.revoke if e.source == entry.source), None)
-    if original is not None and original.source.description:
-        return str(original.source.description)
-    was = describe_entry(original).split(" from ")[0] if original is not None else "a wider entry"
-    return f"kept open by mamori (was {was})"

@@ -41,7 +41,11 @@ def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
     result["Restored"] = [describe_entry(entry) for entry in to_restore]
     result["Removed"] = [describe_entry(entry) for entry in to_remove]
     if dry_run:
-        return {**result, "Status": "DRY_RUN", "Message": f"Would restore {entries_text(len(to_restore))} of {group_id}; changed nothing."}
+        return {
+            **result,
+            "Status": "DRY_RUN",
+            "Message": f"Would restore {entries_text(len(to_restore))} of {group_id}; changed nothing.",
+        }
 
     # Put the originals back before removing their narrower stand-ins: no gap in access.
     failures = authorize_entries(ec2, group_id, to_restore, [entry.source.description for entry in to_restore])
@@ -52,8 +56,12 @@ def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
     delete_record(ssm, path)
 
     exemption = exemption_status(group.get("Tags"), utc_now().date())
-    warning = "" if exemption is not None and exemption.applies else (
-        " The group is not tagged mamori:exempt: the rule will flag it again and automatic remediation will revoke it again."
+    warning = (
+        ""
+        if exemption is not None and exemption.applies
+        else (
+            " The group is not tagged mamori:exempt: the rule will flag it again and automatic remediation will revoke it again."
+        )
     )
     return {
         **result,

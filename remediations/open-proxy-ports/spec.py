@@ -7,7 +7,10 @@ SECURITY_GROUP = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:sec
 RECORDS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/mamori/open-proxy-ports/*"
 
 ROLE = DocumentParameter(
-    "AutomationAssumeRole", "String", "The role the automation runs as.", allowed_pattern=r"^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
+    "AutomationAssumeRole",
+    "String",
+    "The role the automation runs as.",
+    allowed_pattern=r"^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
 )
 GROUP = DocumentParameter("GroupId", "String", "The security group to fix.", allowed_pattern=r"^sg-[0-9a-f]{8,17}$")
 DRY_RUN = DocumentParameter("DryRun", "Boolean", "Report what would change and change nothing.", default=False)
@@ -27,9 +30,14 @@ REMEDIATION = RemediationSpec(
             ROLE,
             GROUP,
             DocumentParameter(
-                "ProxyPorts", "String", "Comma-separated proxy ports (the rule's ProxyPorts).", default=format_ports(DEFAULT_PROXY_PORTS)
+                "ProxyPorts",
+                "String",
+                "Comma-separated proxy ports (the rule's ProxyPorts).",
+                default=format_ports(DEFAULT_PROXY_PORTS),
             ),
-            DocumentParameter("TrustedCidrs", "String", "Sources that are never the internet (the rule's TrustedCidrs).", default=""),
+            DocumentParameter(
+                "TrustedCidrs", "String", "Sources that are never the internet (the rule's TrustedCidrs).", default=""
+            ),
             DRY_RUN,
         ),
         permissions=(
@@ -43,7 +51,7 @@ REMEDIATION = RemediationSpec(
             Permission("ssm:GetParameter", RECORDS),
             Permission("ssm:PutParameter", RECORDS),
         ),
-        outputs=OUTPUTS + (("Revoked", "StringList"), ("KeptOpen", "StringList")),
+        outputs=(*OUTPUTS, ("Revoked", "StringList"), ("KeptOpen", "StringList"), ("Dropped", "StringList")),
     ),
     restore=DocumentSpec(
         name="mamori-open-proxy-ports-restore",
@@ -62,6 +70,6 @@ REMEDIATION = RemediationSpec(
             Permission("ssm:GetParameter", RECORDS),
             Permission("ssm:DeleteParameter", RECORDS),
         ),
-        outputs=OUTPUTS + (("Restored", "StringList"), ("Removed", "StringList")),
+        outputs=(*OUTPUTS, ("Restored", "StringList"), ("Removed", "StringList")),
     ),
 )

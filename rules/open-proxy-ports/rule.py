@@ -37,7 +37,11 @@ class OpenProxyPorts(ConfigRule):  # type: ignore[misc]
         }
 
     def evaluate_change(
-        self, event: dict[str, Any], client_factory: Any, configuration_item: dict[str, Any], valid_rule_parameters: dict[str, Any]
+        self,
+        event: dict[str, Any],
+        client_factory: Any,
+        configuration_item: dict[str, Any],
+        valid_rule_parameters: dict[str, Any],
     ) -> list[Evaluation]:
         exempt, note = config_rule.exemption_evaluation(configuration_item.get("tags"))
         if exempt is not None:
@@ -50,7 +54,9 @@ class OpenProxyPorts(ConfigRule):  # type: ignore[misc]
         if referenced := referenced_prefix_lists(entries):
             ec2 = client_factory.build_client("ec2", region=configuration_item.get("awsRegion"))
             prefix_lists = resolve_customer_prefix_lists(ec2, referenced)
-        exposures = find_exposures(entries, valid_rule_parameters["ProxyPorts"], valid_rule_parameters["TrustedCidrs"], prefix_lists)
+        exposures = find_exposures(
+            entries, valid_rule_parameters["ProxyPorts"], valid_rule_parameters["TrustedCidrs"], prefix_lists
+        )
         if exposures:
             return [Evaluation(ComplianceType.NON_COMPLIANT, annotation=config_rule.with_note(annotation(exposures), note))]
         return [Evaluation(ComplianceType.COMPLIANT, annotation=note)]

@@ -91,7 +91,8 @@ def test_wide_tcp_range_is_narrowed_not_lost(sandbox: Sandbox, ec2: Any, vpc_id:
     open_ports = {port for _, low, high, _ in live for port in range(low, high + 1)}
     assert open_ports == set(range(65536)) - set(PROXY)
     descriptions = {
-        r.get("Description") for r in ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
+        r.get("Description")
+        for r in ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
         if not r["IsEgress"]
     }
     assert descriptions == {"everything"}
@@ -216,7 +217,7 @@ def test_bad_input_fails_clearly_and_changes_nothing(
 def test_a_failed_revocation_fails_the_automation_loudly(sandbox: Sandbox, ec2: Any, vpc_id: str, monkeypatch: Any) -> None:
     """ASR #209: an automation must not report success when the fix did not happen."""
     group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")])
-    real = botocore.client.BaseClient._make_api_call
+    real = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
 
     def refuse_revoke(self: Any, operation: str, params: Any) -> Any:
         if operation == "RevokeSecurityGroupIngress":
@@ -255,3 +256,26 @@ def test_restore_dry_run_changes_nothing(sandbox: Sandbox, ec2: Any, vpc_id: str
     assert result.outputs["Restore.Restored"] == ["tcp 3128 from 0.0.0.0/0"]
     assert inbound(ec2, group) == set()
     assert record(group)["changes"]
+
+
+def test_each_narrowed_entry_keeps_its_own_origins_description(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0", description="squid test"), tcp(8000, "0.0.0.0/0", to_port=8100)])
+
+    result = remediate(sandbox, group)
+
+    assert result.status == "Success", result.failure
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
+    described = {(r["FromPort"], r["ToPort"]): r.get("Description") for r in rules if not r["IsEgress"]}
+    assert described == {
+        (8000, 8079): "kept open by mamori (was tcp 8000-8100)",
+        (8081, 8100): "kept open by mamori (was tcp 8000-8100)",
+    }
+
+
+def test_dropped_protocols_are_reported_and_recorded(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    group = make_group(ec2, vpc_id, [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+
+    result = remediate(sandbox, group)
+
+    assert result.outputs["Remediate.Dropped"] == ["protocols other than tcp, udp and icmp from 0.0.0.0/0"]
+    assert record(group)["changes"][0]["dropped"] == result.outputs["Remediate.Dropped"]

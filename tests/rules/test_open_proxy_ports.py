@@ -9,7 +9,7 @@ import pytest
 
 from harness.aws import Sandbox
 from harness.config_events import change_event, deleted_item, oversized_event, security_group_item
-from harness.pack import deployed_rule_parameters, invoke_rule
+from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal
 from tests.conftest import make_group, tcp
 
 RULE = "mamori-open-proxy-ports"
@@ -41,7 +41,10 @@ def test_both_ipv4_shapes_config_records(sandbox: Sandbox, ec2: Any, vpc_id: str
 
     compliance, annotation = evaluate(sandbox, security_group_item(ec2, group, ipv4_shape=shape))
 
-    assert (compliance, annotation) == ("NON_COMPLIANT", "Proxy port open to the internet: tcp 8080 from 0.0.0.0/0; remediation revokes it.")
+    assert (compliance, annotation) == (
+        "NON_COMPLIANT",
+        "Proxy port open to the internet: tcp 8080 from 0.0.0.0/0; remediation revokes it.",
+    )
 
 
 @pytest.mark.parametrize(
@@ -89,13 +92,20 @@ def test_wide_entries_are_named(sandbox: Sandbox, ec2: Any, vpc_id: str, permiss
 
 def test_customer_prefix_list_is_resolved(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
     world = ec2.create_managed_prefix_list(
-        PrefixListName="partners", MaxEntries=5, AddressFamily="IPv4", Entries=[{"Cidr": "198.51.100.0/24"}, {"Cidr": "0.0.0.0/0"}]
+        PrefixListName="partners",
+        MaxEntries=5,
+        AddressFamily="IPv4",
+        Entries=[{"Cidr": "198.51.100.0/24"}, {"Cidr": "0.0.0.0/0"}],
     )["PrefixList"]["PrefixListId"]
     office = ec2.create_managed_prefix_list(
         PrefixListName="office", MaxEntries=5, AddressFamily="IPv4", Entries=[{"Cidr": "203.0.113.0/24"}]
     )["PrefixList"]["PrefixListId"]
-    exposed = make_group(ec2, vpc_id, [{"IpProtocol": "tcp", "FromPort": 3128, "ToPort": 3128, "PrefixListIds": [{"PrefixListId": world}]}])
-    fine = make_group(ec2, vpc_id, [{"IpProtocol": "tcp", "FromPort": 3128, "ToPort": 3128, "PrefixListIds": [{"PrefixListId": office}]}])
+    exposed = make_group(
+        ec2, vpc_id, [{"IpProtocol": "tcp", "FromPort": 3128, "ToPort": 3128, "PrefixListIds": [{"PrefixListId": world}]}]
+    )
+    fine = make_group(
+        ec2, vpc_id, [{"IpProtocol": "tcp", "FromPort": 3128, "ToPort": 3128, "PrefixListIds": [{"PrefixListId": office}]}]
+    )
 
     compliance, annotation = evaluate_group(sandbox, ec2, exposed)
 
@@ -105,10 +115,10 @@ def test_customer_prefix_list_is_resolved(sandbox: Sandbox, ec2: Any, vpc_id: st
 
 
 def test_aws_managed_prefix_list_is_not_the_internet(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
-    s3_list = next(
-        pl["PrefixListId"] for pl in ec2.describe_managed_prefix_lists()["PrefixLists"] if pl["OwnerId"] == "AWS"
+    s3_list = next(pl["PrefixListId"] for pl in ec2.describe_managed_prefix_lists()["PrefixLists"] if pl["OwnerId"] == "AWS")
+    group = make_group(
+        ec2, vpc_id, [{"IpProtocol": "tcp", "FromPort": 3128, "ToPort": 3128, "PrefixListIds": [{"PrefixListId": s3_list}]}]
     )
-    group = make_group(ec2, vpc_id, [{"IpProtocol": "tcp", "FromPort": 3128, "ToPort": 3128, "PrefixListIds": [{"PrefixListId": s3_list}]}])
 
     assert evaluate_group(sandbox, ec2, group) == ("COMPLIANT", "")
 
@@ -118,7 +128,10 @@ def test_trusted_cidrs_and_custom_ports(sandbox: Sandbox, ec2: Any, vpc_id: str)
 
     assert evaluate_group(sandbox, ec2, group, TrustedCidrs="0.0.0.0/1")[0] == "COMPLIANT"
     compliance, annotation = evaluate_group(sandbox, ec2, group, ProxyPorts="9999", TrustedCidrs="0.0.0.0/1")
-    assert (compliance, annotation) == ("NON_COMPLIANT", "Proxy port open to the internet: tcp 9999 from 0.0.0.0/0; remediation revokes it.")
+    assert (compliance, annotation) == (
+        "NON_COMPLIANT",
+        "Proxy port open to the internet: tcp 9999 from 0.0.0.0/0; remediation revokes it.",
+    )
 
 
 def test_exempt_group_is_not_applicable_with_its_reason(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
@@ -172,8 +185,11 @@ def test_oversized_item_is_fetched_and_evaluated(sandbox: Sandbox, ec2: Any, vpc
 
     invoke_rule(sandbox, "open-proxy-ports", oversized_event(RULE, item, deployed_rule_parameters("open-proxy-ports")))
 
-    assert sandbox.config.compliance(RULE)[group] == ("NON_COMPLIANT", "Proxy port open to the internet: tcp 1080 from ::/0; remediation revokes it.")
-    assert sandbox.calls_by(RULE)["config:GetResourceConfigHistory"] == 1
+    assert sandbox.config.compliance(RULE)[group] == (
+        "NON_COMPLIANT",
+        "Proxy port open to the internet: tcp 1080 from ::/0; remediation revokes it.",
+    )
+    assert sandbox.calls_by(lambda_principal(RULE))["config:GetResourceConfigHistory"] == 1
 
 
 def test_annotation_stays_within_256_characters_and_counts_the_rest(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
@@ -194,7 +210,7 @@ def test_change_event_makes_exactly_one_call(sandbox: Sandbox, ec2: Any, vpc_id:
 
     invoke_rule(sandbox, "open-proxy-ports", change_event(RULE, item, deployed_rule_parameters("open-proxy-ports")))
 
-    assert dict(sandbox.calls_by(RULE)) == {"config:PutEvaluations": 1}
+    assert dict(sandbox.calls_by(lambda_principal(RULE))) == {"config:PutEvaluations": 1}
 
 
 # --- bad input: a clear error or NOT_APPLICABLE, never a traceback --------------------------

@@ -1,0 +1,619 @@
+"""`make bench`: AWS API calls and time per evaluation of mamori-open-proxy-ports at scale, and artifact sizes.
+
+What is measured
+* The real rule Lambda handler (rules/open-proxy-ports/rule.py through rdklib), invoked the way
+  Config invokes it (harness.pack.invoke_rule) with a configuration-change event for each of
+  at least 10,000 synthetic AWS::EC2::SecurityGroup configuration items. The items are built
+  in-process in the shape Config records (seeded, a realistic mix: mostly compliant groups,
+  some proxy ports open to the internet, wide tcp ranges, all traffic, exemptions, and ~1%
+  referencing a customer-managed prefix list that lives in moto).
+* Per evaluation: wall time of the handler call (time.perf_counter) and every AWS API call the
+  rule's principal made, by action.
+* The performance budget: a change event costs exactly one config:PutEvaluations; a group that
+  references a customer-managed prefix list adds one ec2:DescribeManagedPrefixLists and one
+  page of ec2:GetManagedPrefixListEntries, nothing else. The bench exits non-zero otherwise.
+* The size of each `sam build` artifact (.aws-sam/build), raw and zipped, and that none ships
+  boto3 or botocore (the Lambda runtime already has them).
+
+moto stands in for AWS and harness.aws.Sandbox for what moto lacks: it counts calls per
+principal, enforces the role's IAM actions from template.yaml, and captures PutEvaluations as
+Config would store them. Times therefore include moto's and the harness's own overhead; they
+are an upper bound on the rule's CPU time, not a Lambda latency.
+"""
+
+import argparse
+import collections
+import contextlib
+import io
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import moto
+
+from harness.aws import ACCOUNT, REGION, Sandbox, fake_credentials
+from harness.config_events import change_event, configuration_item
+from harness.pack import deployed_rule_parameters, invoke_rule, rule_spec, template
+from mamori.catalog import load_unit_module
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = ROOT / ".aws-sam" / "build"
+RULE_ID = "open-proxy-ports"
+RESOURCE_TYPE = "AWS::EC2::SecurityGroup"
+MINIMUM_ITEMS = 10_000
+
+PUT = "config:PutEvaluations"
+DESCRIBE_PL = "ec2:DescribeManagedPrefixLists"
+PL_ENTRIES = "ec2:GetManagedPrefixListEntries"
+ACTIONS_SHOWN = (PUT, DESCRIBE_PL, PL_ENTRIES)
+
+NO_PL, CUSTOMER_PL, AWS_PL = (
+    "change event, no prefix list",
+    "change event, customer prefix list",
+    "change event, AWS-managed list",
+)
+ROWS = (NO_PL, CUSTOMER_PL, AWS_PL)
+# The budget: the exact calls one evaluation may make, per row.
+BUDGET: dict[str, collections.Counter[str]] = {
+    NO_PL: collections.Counter({PUT: 1}),
+    CUSTOMER_PL: collections.Counter({PUT: 1, DESCRIBE_PL: 1, PL_ENTRIES: 1}),
+    # Config's item does not say who owns a list: one DescribeManagedPrefixLists tells, entries are not read.
+    AWS_PL: collections.Counter({PUT: 1, DESCRIBE_PL: 1}),
+}
+WHY = {AWS_PL: " (Config's item does not say who owns a list)"}
+# The runtime provides these; an artifact must not ship another copy.
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer")
+
+PROXY_PORTS = (1080, 3128, 3129, 8080, 8118, 8888, 9050)
+PRIVATE = ("10.0.0.0/8", "10.20.0.0/16", "172.16.0.0/12", "172.31.0.0/16", "192.168.1.0/24", "100.64.0.0/10")
+OFFICE = ("203.0.113.0/24", "198.51.100.0/24")
+
+
+# --- synthetic configuration items ---------------------------------------------------------------
+
+
+def permission(
+    protocol: str,
+    ports: tuple[int, int] | None = None,
+    ipv4: Sequence[str] = (),
+    ipv6: Sequence[str] = (),
+    prefix_lists: Sequence[str] = (),
+    groups: Sequence[str] = (),
+    ipv4_shape: str = "both",
+) -> dict[str, Any]:
+    """One configuration.ipPermissions item as Config records it."""
+    item: dict[str, Any] = {"ipProtocol": protocol}
+    if ports is not None:
+        item["fromPort"], item["toPort"] = ports
+    item["userIdGroupPairs"] = [{"groupId": group, "userId": ACCOUNT} for group in groups]
+    if ipv4_shape in ("both", "ipRanges"):
+        item["ipRanges"] = list(ipv4)
+    if ipv4_shape in ("both", "ipv4Ranges"):
+        item["ipv4Ranges"] = [{"cidrIp": cidr} for cidr in ipv4]
+    item["ipv6Ranges"] = [{"cidrIpv6": cidr} for cidr in ipv6]
+    item["prefixListIds"] = [{"prefixListId": pl} for pl in prefix_lists]
+    return item
+
+
+@dataclass(frozen=True)
+class Lists:
+    """Prefix lists that exist in moto."""
+
+    office: str  # customer-managed, public /24s only
+    anywhere: str  # customer-managed, holds 0.0.0.0/0
+    aws: str  # AWS-managed (CloudFront origin-facing)
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    weight: float
+    expected: str  # the compliance the rule must return
+    row: str
+    build: Callable[[random.Random, Lists, str], list[dict[str, Any]]]
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _sg(rng: random.Random) -> str:
+    return f"sg-{rng.getrandbits(68):017x}"
+
+
+def _proxy(rng: random.Random) -> tuple[int, int]:
+    port = rng.choice(PROXY_PORTS)
+    return port, port
+
+
+KINDS = (
+    # Compliant.
+    Kind("web", 30, "COMPLIANT", NO_PL, lambda r, _, s: [
+        permission("tcp", (80, 80), ["0.0.0.0/0"], ["::/0"], ipv4_shape=s),
+        permission("tcp", (443, 443), ["0.0.0.0/0"], ["::/0"], ipv4_shape=s),
+    ]),
+    Kind("private ranges", 25, "COMPLIANT", NO_PL, lambda r, _, s: [
+        permission("tcp", _proxy(r), r.sample(PRIVATE, 2), ["fd00:10::/48"], ipv4_shape=s),
+        permission("tcp", (5432, 5432), [r.choice(PRIVATE)], ipv4_shape=s),
+    ]),
+    Kind("security-group references", 20, "COMPLIANT", NO_PL, lambda r, _, s: [
+        permission("tcp", _proxy(r), groups=[_sg(r)], ipv4_shape=s),
+        permission("-1", groups=[_sg(r)], ipv4_shape=s),
+    ]),
+    Kind("wide tcp, private", 5, "COMPLIANT", NO_PL, lambda r, _, s: [
+        permission("tcp", (0, 65535), ["10.0.0.0/8"], ipv4_shape=s),
+    ]),
+    Kind("udp to the world", 3, "COMPLIANT", NO_PL, lambda r, _, s: [
+        permission("udp", _proxy(r), ["0.0.0.0/0"], ipv4_shape=s),
+    ]),
+    Kind("public /24 (office)", 4, "COMPLIANT", NO_PL, lambda r, _, s: [
+        permission("tcp", _proxy(r), [r.choice(OFFICE)], ipv4_shape=s),
+    ]),
+    Kind("no inbound", 3, "COMPLIANT", NO_PL, lambda r, _, s: []),
+    # NON_COMPLIANT.
+    Kind("proxy port, 0.0.0.0/0", 4, "NON_COMPLIANT", NO_PL, lambda r, _, s: [
+        permission("tcp", _proxy(r), ["0.0.0.0/0"], ipv4_shape=s),
+    ]),
+    Kind("proxy port, ::/0", 1.5, "NON_COMPLIANT", NO_PL, lambda r, _, s: [
+        permission("tcp", _proxy(r), ipv6=["::/0"], ipv4_shape=s),
+    ]),
+    Kind("wide tcp, 0.0.0.0/0", 2, "NON_COMPLIANT", NO_PL, lambda r, _, s: [
+        permission("tcp", r.choice([(0, 65535), (1024, 65535), (3000, 9999)]), ["0.0.0.0/0"], ipv4_shape=s),
+    ]),
+    Kind("all traffic, world", 2, "NON_COMPLIANT", NO_PL, lambda r, _, s: [
+        permission("-1", None, *r.choice([(["0.0.0.0/0"], []), ([], ["::/0"])]), ipv4_shape=s),
+    ]),
+    Kind("near-world range", 0.5, "NON_COMPLIANT", NO_PL, lambda r, _, s: [
+        permission("tcp", _proxy(r), [r.choice(["0.0.0.0/1", "3.0.0.0/8", "128.0.0.0/2"])], ipv4_shape=s),
+    ]),
+    Kind("exempt (proxy open)", 0.5, "NOT_APPLICABLE", NO_PL, lambda r, _, s: [
+        permission("tcp", (3128, 3128), ["0.0.0.0/0"], ipv4_shape=s),
+    ], tags={"mamori:exempt": "load test until=2999-12-31"}),
+    # Prefix lists.
+    Kind("customer list, office", 0.5, "COMPLIANT", CUSTOMER_PL, lambda r, pl, s: [
+        permission("tcp", _proxy(r), prefix_lists=[pl.office], ipv4_shape=s),
+    ]),
+    Kind("customer list, 0.0.0.0/0", 0.5, "NON_COMPLIANT", CUSTOMER_PL, lambda r, pl, s: [
+        permission("tcp", _proxy(r), prefix_lists=[pl.anywhere], ipv4_shape=s),
+    ]),
+    Kind("AWS-managed list", 0.5, "COMPLIANT", AWS_PL, lambda r, pl, s: [
+        permission("tcp", (8080, 8080), prefix_lists=[pl.aws], ipv4_shape=s),
+    ]),
+)  # fmt: skip
+
+
+def noise(rng: random.Random, shape: str) -> list[dict[str, Any]]:
+    """Ordinary compliant entries most real groups carry beside the interesting one."""
+    pool = [
+        lambda: permission("tcp", (22, 22), [rng.choice(PRIVATE + OFFICE)], ipv4_shape=shape),
+        lambda: permission("tcp", (443, 443), ["0.0.0.0/0"], ipv4_shape=shape),
+        lambda: permission("icmp", (-1, -1), [rng.choice(PRIVATE)], ipv4_shape=shape),
+        lambda: permission("tcp", (6379, 6379), groups=[_sg(rng)], ipv4_shape=shape),
+    ]
+    return [rng.choice(pool)() for _ in range(rng.randint(0, 3))]
+
+
+@dataclass(frozen=True)
+class Synthetic:
+    kind: Kind
+    item: dict[str, Any]
+
+
+def synthetic_items(count: int, seed: int, lists: Lists) -> list[Synthetic]:
+    rng = random.Random(seed)
+    weights = [kind.weight for kind in KINDS]
+    items = []
+    for index in range(count):
+        kind = rng.choices(KINDS, weights)[0]
+        shape = rng.choices(["both", "ipRanges", "ipv4Ranges"], [90, 5, 5])[0]
+        group_id = f"sg-{index:017x}"
+        permissions = kind.build(rng, lists, shape) + noise(rng, shape)
+        rng.shuffle(permissions)
+        tags = {"Name": f"bench-{index}", **kind.tags}
+        configuration = {
+            "description": f"bench group {index} ({kind.name})",
+            "groupName": f"bench-{index}",
+            "ipPermissions": permissions,
+            "ownerId": ACCOUNT,
+            "groupId": group_id,
+            "ipPermissionsEgress": [permission("-1", None, ["0.0.0.0/0"])],
+            "vpcId": "vpc-0bench000000000001",
+            "tags": [{"key": key, "value": value} for key, value in tags.items()],
+        }
+        item = configuration_item(
+            RESOURCE_TYPE,
+            group_id,
+            configuration,
+            tags,
+            resource_name=f"bench-{index}",
+            arn=f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/{group_id}",
+            relationships=[
+                {
+                    "resourceId": "vpc-0bench000000000001",
+                    "resourceName": None,
+                    "resourceType": "AWS::EC2::VPC",
+                    "name": "Is contained in Vpc",
+                }
+            ],
+        )
+        items.append(Synthetic(kind, item))
+    return items
+
+
+def create_prefix_lists(ec2: Any) -> Lists:
+    office = ec2.create_managed_prefix_list(
+        PrefixListName="bench-office",
+        AddressFamily="IPv4",
+        MaxEntries=10,
+        Entries=[{"Cidr": cidr, "Description": "office"} for cidr in OFFICE],
+    )["PrefixList"]["PrefixListId"]
+    anywhere = ec2.create_managed_prefix_list(
+        PrefixListName="bench-anywhere",
+        AddressFamily="IPv4",
+        MaxEntries=10,
+        Entries=[{"Cidr": "0.0.0.0/0", "Description": "temporary"}, {"Cidr": "10.0.0.0/8", "Description": "vpc"}],
+    )["PrefixList"]["PrefixListId"]
+    managed = ec2.describe_managed_prefix_lists(Filters=[{"Name": "owner-id", "Values": ["AWS"]}])["PrefixLists"]
+    aws = next((pl for pl in managed if "cloudfront" in pl["PrefixListName"]), managed[0])["PrefixListId"]
+    return Lists(str(office), str(anywhere), str(aws))
+
+
+# --- the evaluation run -------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    times: list[float] = field(default_factory=list)
+    in_rule: list[float] = field(default_factory=list)  # of which inside the rule's evaluate_change
+    calls: collections.Counter[str] = field(default_factory=collections.Counter)
+    results: collections.Counter[str] = field(default_factory=collections.Counter)
+    over_budget: collections.Counter[tuple[tuple[str, int], ...]] = field(default_factory=collections.Counter)
+
+
+@dataclass
+class Run:
+    rows: dict[str, Row]
+    cold_seconds: float
+    wall_seconds: float
+    mismatches: int  # items whose result differs from what the generator expects
+    examples: list[str]
+    stored: int  # evaluations Config (the stand-in) holds at the end
+    principals: list[str]  # who the sandbox counted the calls for
+
+
+@contextlib.contextmanager
+def timing_rule_logic(spent: list[float]) -> Iterator[None]:
+    """Append the time each call of the rule's own evaluate_change takes (its decision, and its
+    prefix-list look-ups) to `spent`; the rest of an evaluation is rdklib, boto3 and the stand-ins."""
+    rule_class = load_unit_module("rule", RULE_ID, rule_spec(RULE_ID).handler.split(".")[0] + ".py").OpenProxyPorts
+    original = rule_class.evaluate_change
+
+    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - started)
+
+    rule_class.evaluate_change = timed
+    try:
+        yield
+    finally:
+        rule_class.evaluate_change = original
+
+
+def evaluate(count: int, seed: int) -> Run:
+    fake_credentials()
+    spent: list[float] = []
+    with moto.mock_aws(), timing_rule_logic(spent):
+        sandbox = Sandbox()
+        lists = create_prefix_lists(boto3.client("ec2", region_name=REGION))
+        rule_name = rule_spec(RULE_ID).config_rule_name
+        principals: set[str] = set()
+        parameters = deployed_rule_parameters(RULE_ID)
+        items = synthetic_items(count, seed, lists)
+
+        # A cold start (imports rdklib and the rule) is not an evaluation at scale: time it apart.
+        warm_up = configuration_item(
+            RESOURCE_TYPE, "sg-0000000000warmup", {"groupId": "sg-0000000000warmup", "ipPermissions": []}
+        )
+        started = time.perf_counter()
+        invoke_rule(sandbox, RULE_ID, change_event(rule_name, warm_up, parameters))
+        cold = time.perf_counter() - started
+        sandbox.reset_counts()
+
+        rows = {name: Row() for name in ROWS}
+        mismatches = 0
+        examples: list[str] = []
+        wall = time.perf_counter()
+        for synthetic in items:
+            event = change_event(rule_name, synthetic.item, parameters)
+            sandbox.reset_counts()
+            spent.clear()
+            started = time.perf_counter()
+            response = invoke_rule(sandbox, RULE_ID, event)
+            elapsed = time.perf_counter() - started
+            # Only the rule runs between reset and here: every call counted is the rule Lambda's,
+            # whatever name the sandbox gives its principal.
+            calls: collections.Counter[str] = collections.Counter()
+            for (who, action), n in sandbox.calls.items():
+                principals.add(who)
+                calls[action] += n
+            row = rows[synthetic.kind.row]
+            row.times.append(elapsed)
+            row.in_rule.append(sum(spent))
+            row.calls.update(calls)
+            if +calls != BUDGET[synthetic.kind.row]:
+                row.over_budget[tuple(sorted(calls.items()))] += 1
+            result = str(response[0]["ComplianceType"]) if isinstance(response, list) and len(response) == 1 else "ERROR"
+            row.results[result] += 1
+            if result != synthetic.kind.expected:
+                mismatches += 1
+                if len(examples) < 3:
+                    examples.append(
+                        f"{synthetic.item['resourceId']} ({synthetic.kind.name}): {result}, expected {synthetic.kind.expected}"
+                    )
+        wall = time.perf_counter() - wall
+        stored = len(sandbox.config.compliance(rule_name)) - 1  # less the warm-up item
+    return Run(rows, cold, wall, mismatches, examples, stored, sorted(principals))
+
+
+# --- printing ----------------------------------------------------------------------------------
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True)))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+    return "\n".join(lines)
+
+
+def p95(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+# Column names of the API calls per evaluation.
+SHORT = {PUT: "Put", DESCRIBE_PL: "DescribePL", PL_ENTRIES: "PLEntries"}
+
+
+def evaluation_table(run: Run) -> str:
+    headers = [
+        "",
+        "evaluations",
+        *(SHORT[action] for action in ACTIONS_SHOWN),
+        "other",
+        "mean ms",
+        "p95 ms",
+        "max ms",
+        "in rule ms",
+    ]
+    headers += ["NON_COMPLIANT", "COMPLIANT", "NOT_APPLICABLE", "errors"]
+    lines = []
+    total = Row()
+    for name, row in [*run.rows.items(), ("total", total)]:
+        if name != "total":
+            total.times += row.times
+            total.in_rule += row.in_rule
+            total.calls.update(row.calls)
+            total.results.update(row.results)
+        n = len(row.times)
+        if n == 0:
+            lines.append([name, "0", *("-" for _ in headers[2:])])
+            continue
+        other = sum(count for action, count in row.calls.items() if action not in ACTIONS_SHOWN)
+        lines.append(
+            [
+                name,
+                f"{n:,}",
+                *(f"{row.calls[action] / n:.2f}" for action in ACTIONS_SHOWN),
+                f"{other / n:.2f}",
+                f"{statistics.fmean(row.times) * 1000:.2f}",
+                f"{p95(row.times) * 1000:.2f}",
+                f"{max(row.times) * 1000:.2f}",
+                f"{statistics.fmean(row.in_rule) * 1000:.2f}",
+                f"{row.results['NON_COMPLIANT']:,}",
+                f"{row.results['COMPLIANT']:,}",
+                f"{row.results['NOT_APPLICABLE']:,}",
+                f"{row.results['ERROR']:,}",
+            ]
+        )
+    return table(headers, lines)
+
+
+def budget_lines(run: Run) -> tuple[list[str], bool]:
+    lines = []
+    met = True
+    for name in ROWS:
+        row = run.rows[name]
+        allowed = " + ".join(f"{n} {a}" for a, n in sorted(BUDGET[name].items()))
+        if not row.times:
+            lines.append(f"budget: {name}: {allowed} each: NOT MEASURED (no such items)")
+            continue
+        if row.over_budget:
+            met = False
+            seen = "; ".join(
+                f"{count:,}x [{', '.join(f'{n} {a}' for a, n in calls) or 'no call'}]"
+                for calls, count in row.over_budget.most_common(3)
+            )
+            lines.append(f"budget: {name}: exactly {allowed} each: NOT MET ({seen})")
+        else:
+            lines.append(
+                f"budget: {name}: exactly {allowed} each{WHY.get(name, '')}: MET ({len(row.times):,} of {len(row.times):,})"
+            )
+    return lines, met
+
+
+# --- artifacts -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Artifact:
+    logical_id: str
+    kind: str  # "function" or "layer"
+    files: int
+    size: int
+    zipped: int
+    runtime_copies: tuple[str, ...]  # boto3/botocore/… paths found inside
+
+
+def measure_artifact(logical_id: str, kind: str, directory: Path) -> Artifact:
+    buffer = io.BytesIO()
+    files = size = 0
+    found: set[str] = set()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            relative = path.relative_to(directory)
+            for depth, part in enumerate(relative.parts):
+                name = part.split("-", 1)[0] if part.endswith(".dist-info") else part.removesuffix(".py")
+                if name in RUNTIME_PACKAGES:
+                    found.add(Path(*relative.parts[: depth + 1]).as_posix())
+                    break
+            if path.is_file():
+                files += 1
+                size += path.stat().st_size
+                archive.write(path, relative.as_posix())
+    return Artifact(logical_id, kind, files, size, len(buffer.getvalue()), tuple(sorted(found)))
+
+
+def built_units() -> list[tuple[str, str, list[str]]]:
+    """(logical id, "function" or "layer", layers it uses) of everything sam build builds."""
+    units = []
+    for logical_id, resource in template()["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            layers = [
+                layer["Ref"] for layer in resource["Properties"].get("Layers", []) if isinstance(layer, dict) and "Ref" in layer
+            ]
+            units.append((logical_id, "function", layers))
+        elif resource["Type"] == "AWS::Serverless::LayerVersion":
+            units.append((logical_id, "layer", []))
+    return units
+
+
+def ensure_build() -> str | None:
+    """None when .aws-sam/build is there (building it if need be); otherwise why it is not."""
+    if BUILD_DIR.is_dir():
+        return None
+    print("no .aws-sam/build: running tools/sam_build.sh …", flush=True)
+    env = {**os.environ, "SAM": str(ROOT / ".venv" / "bin" / "sam"), "SAM_CLI_TELEMETRY": "0"}
+    try:
+        done = subprocess.run(
+            ["bash", "tools/sam_build.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"sam build did not run: {error}"
+    output = (done.stdout + done.stderr).strip()
+    if "SKIPPED" in output:
+        return next(line for line in output.splitlines() if "SKIPPED" in line)
+    if done.returncode != 0 or not BUILD_DIR.is_dir():
+        tail = " | ".join(output.splitlines()[-3:])
+        return f"sam build failed (exit {done.returncode}): {tail}"
+    return None
+
+
+def stale_sources() -> list[str]:
+    """Sources changed after the build, so that old sizes are not taken for current ones."""
+    built = min((path.stat().st_mtime for path in BUILD_DIR.iterdir()), default=0.0)
+    sources = [ROOT / "template.yaml", *(ROOT / "layer").iterdir(), *(ROOT / "mamori").glob("*.py")]
+    sources += [*(ROOT / "rules").glob("*/*.py"), *(ROOT / "notifications").glob("*.py")]
+    return sorted(str(path.relative_to(ROOT)) for path in sources if path.is_file() and path.stat().st_mtime > built)
+
+
+def artifact_report() -> tuple[list[str], bool]:
+    reason = ensure_build()
+    if reason is not None:
+        return [f"artifact size: NOT MEASURED ({reason})"], True
+    artifacts: dict[str, Artifact] = {}
+    missing = []
+    units = built_units()
+    for logical_id, kind, _ in units:
+        directory = BUILD_DIR / logical_id
+        if directory.is_dir():
+            artifacts[logical_id] = measure_artifact(logical_id, kind, directory)
+        else:
+            missing.append(logical_id)
+    rows = []
+    for logical_id, kind, layers in units:
+        artifact = artifacts.get(logical_id)
+        if artifact is None:
+            continue
+        with_layers = [artifact, *(artifacts[layer] for layer in layers if layer in artifacts)]
+        rows.append(
+            [
+                logical_id,
+                kind,
+                f"{artifact.files:,}",
+                f"{artifact.size:,}",
+                f"{artifact.zipped:,}",
+                f"{sum(a.zipped for a in with_layers):,}" if kind == "function" else "-",
+                ", ".join(artifact.runtime_copies) or "none",
+            ]
+        )
+    lines = [table(["artifact", "kind", "files", "bytes", "zipped bytes", "zipped + layers", "boto3/botocore copies"], rows)]
+    if missing:
+        lines.append(f"not built: {', '.join(missing)} (run make build)")
+    if stale := stale_sources():
+        changed = ", ".join(stale[:5]) + (" …" if len(stale) > 5 else "")
+        lines.append(f"note: .aws-sam/build is older than {changed}; make build for current sizes")
+    copies = [f"{a.logical_id}: {', '.join(a.runtime_copies)}" for a in artifacts.values() if a.runtime_copies]
+    if copies:
+        lines.append(f"budget: no artifact ships {'/'.join(RUNTIME_PACKAGES)}: NOT MET ({'; '.join(copies)})")
+    else:
+        lines.append(f"budget: no artifact ships {'/'.join(RUNTIME_PACKAGES)}: MET ({len(artifacts)} artifacts)")
+    return lines, not copies
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser.add_argument("--items", type=int, default=MINIMUM_ITEMS, help="security-group configuration items (default 10000)")
+    parser.add_argument("--seed", type=int, default=20240611, help="seed of the synthetic items")
+    args = parser.parse_args(argv)
+    if args.items < 1:
+        parser.error("--items must be at least 1")
+
+    started = time.perf_counter()
+    run = evaluate(args.items, args.seed)
+    print(
+        f"mamori bench: {RULE_ID}, {args.items:,} security-group configuration items (seed {args.seed}), moto + harness stand-ins"
+    )
+    if args.items < MINIMUM_ITEMS:
+        print(f"note: fewer items than the {MINIMUM_ITEMS:,} the bench is meant to run")
+    print()
+    print(evaluation_table(run))
+    legend = ", ".join(f"{name} = {action}" for action, name in SHORT.items())
+    print(f"API calls per evaluation (counted for {', '.join(run.principals) or 'nobody'}): {legend}, other = any other action")
+    print(
+        "ms per evaluation: the whole handler call; in rule ms = the mean inside the rule's evaluate_change (decision + look-ups)"
+    )
+    print()
+    print(
+        f"cold start (first invocation, imports): {run.cold_seconds * 1000:.0f} ms; "
+        f"{args.items:,} evaluations in {run.wall_seconds:.1f} s; Config stand-in holds {run.stored:,} evaluations"
+    )
+    lines, budget_met = budget_lines(run)
+    print("\n".join(lines))
+    if run.mismatches:
+        print(f"results: NOT AS EXPECTED for {run.mismatches:,} items, e.g. {'; '.join(run.examples)}")
+    else:
+        print(f"results: all {args.items:,} as the generator expects")
+    print()
+    artifact_lines, artifacts_ok = artifact_report()
+    print("\n".join(artifact_lines))
+    print()
+    print(f"bench took {time.perf_counter() - started:.1f} s")
+    return 0 if budget_met and artifacts_ok and not run.mismatches and run.stored == args.items else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

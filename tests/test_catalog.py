@@ -1,0 +1,183 @@
+"""The pack holds together: specs, code, documents, template, permissions and README agree.
+
+Any drift between a rule, its remediation, template.yaml, the IAM grants and the docs
+fails here."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.aws import Sandbox
+from harness.config_events import change_event, deleted_item, oversized_event, security_group_item
+from harness.pack import (
+    AUTOMATION_ROLE_ARN,
+    RUNTIME_ACTIONS,
+    SUPPORTED_ACTIONS,
+    automation_principal,
+    deployed_rule_parameters,
+    document_role,
+    documents,
+    granted_actions,
+    invoke_rule,
+    lambda_principal,
+    remediation_parameters,
+    run_document,
+    template,
+)
+from mamori.catalog import load_remediations, load_rules, pascal
+from tests.conftest import make_group, tcp
+from tools import build_template
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES = load_rules()
+REMEDIATIONS = {r.id: r for r in load_remediations()}
+RESOURCES = template()["Resources"]
+
+
+def test_template_is_generated_from_its_sources() -> None:
+    assert (ROOT / "template.yaml").read_text() == build_template.render(), "run `make template` and commit template.yaml"
+
+
+def test_every_rule_has_its_folder_readme_and_config_rule() -> None:
+    assert RULES, "no rules found"
+    for rule in RULES:
+        assert (rule.folder / "rule.py").exists()
+        readme = (rule.folder / "README.md").read_text()
+        assert rule.config_rule_name in readme
+        config_rule = RESOURCES[f"{pascal(rule.id)}Rule"]["Properties"]
+        assert config_rule["ConfigRuleName"] == rule.config_rule_name
+        assert config_rule["InputParameters"]["AssumeRoleMode"] == "false"  # rdk #338: never assume Config's role
+
+
+def test_readme_lists_every_rule_and_both_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for rule in RULES:
+        assert f"`{rule.config_rule_name}`" in readme
+    assert "make demo" in readme and "make test" in readme
+
+
+def test_every_remediation_exists_and_its_parameters_match_the_document() -> None:
+    for rule in RULES:
+        if rule.remediation is None:
+            continue
+        remediation = REMEDIATIONS[rule.remediation.document]
+        configuration = RESOURCES[f"{pascal(rule.id)}Remediation"]["Properties"]
+        _, content = documents()[remediation.remediate.name]
+        declared = content["parameters"]
+        passed = set(configuration["Parameters"])
+        assert passed <= set(declared), f"{rule.id} passes parameters its document does not declare"
+        required = {name for name, spec in declared.items() if "default" not in spec}
+        assert required <= passed, f"{rule.id} does not pass required parameters {required - passed}"
+        assert configuration["Parameters"][rule.remediation.resource_id_parameter] == {"ResourceValue": {"Value": "RESOURCE_ID"}}
+        assert configuration["TargetId"] == {"Ref": f"{pascal(remediation.id)}Document"}
+        assert configuration["ResourceType"] in rule.resource_types
+
+
+@pytest.mark.parametrize("name", sorted(documents()))
+def test_documents_follow_the_conventions(name: str) -> None:
+    _, content = documents()[name]
+    assert content["schemaVersion"] == "0.3"
+    assert content["assumeRole"] == "{{ AutomationAssumeRole }}"
+    parameters = content["parameters"]
+    assert parameters["DryRun"] == {"type": "Boolean", "description": parameters["DryRun"]["description"], "default": False}
+    for parameter, spec in parameters.items():
+        if spec["type"] == "String" and "default" not in spec:
+            assert spec.get("allowedPattern"), f"{name}.{parameter} takes any string"
+    known = set(parameters)
+    for step in content["mainSteps"]:
+        assert step["action"] in SUPPORTED_ACTIONS
+        assert step["inputs"]["Runtime"] == "python3.11"  # the newest SSM documents for executeScript
+        known |= {f"{step['name']}.{o['Name']}" for o in step.get("outputs", [])}
+        for reference in re.findall(r"\{\{\s*([\w.]+)\s*\}\}", str(step["inputs"]["InputPayload"])):
+            assert reference in known, f"{name}: {{{{ {reference} }}}} does not resolve"
+        assert "{{" not in step["inputs"]["Script"]
+    for output in content["outputs"]:
+        assert output in known
+
+
+def test_remediation_documents_have_restore_documents_named_by_convention() -> None:
+    for remediation in REMEDIATIONS.values():
+        assert remediation.remediate.name == f"mamori-{remediation.id}"
+        if remediation.restore:
+            assert remediation.restore.name == f"mamori-{remediation.id}-restore"
+            assert remediation.restore.name in documents()
+
+
+def _statements() -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    for logical_id, resource in RESOURCES.items():
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                found.extend((logical_id, s) for s in policy["PolicyDocument"]["Statement"])
+    return found
+
+
+def test_no_wildcard_actions_and_trust_bound_to_the_account() -> None:
+    for logical_id, statement in _statements():
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        assert all("*" not in action for action in actions), f"{logical_id} grants a wildcard action"
+    for logical_id, resource in RESOURCES.items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for statement in resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+            if statement["Principal"] == {"Service": "ssm.amazonaws.com"}:
+                assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}, logical_id
+    permission = RESOURCES["OpenProxyPortsRuleInvokePermission"]["Properties"]
+    assert (permission["Principal"], permission["SourceAccount"]) == ("config.amazonaws.com", {"Ref": "AWS::AccountId"})
+
+
+def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    """Run every path of the open-proxy rule and its documents, then compare the API calls
+    made (counted by the sandbox, which also refuses ungranted ones) with the grants."""
+    world = ec2.create_managed_prefix_list(
+        PrefixListName="world", MaxEntries=2, AddressFamily="IPv4", Entries=[{"Cidr": "0.0.0.0/0"}]
+    )["PrefixList"]["PrefixListId"]
+    group = make_group(
+        ec2,
+        vpc_id,
+        [
+            tcp(0, "0.0.0.0/0", to_port=65535),
+            {"IpProtocol": "tcp", "FromPort": 3128, "ToPort": 3128, "PrefixListIds": [{"PrefixListId": world}]},
+        ],
+    )
+    rule = "mamori-open-proxy-ports"
+    parameters = deployed_rule_parameters("open-proxy-ports")
+    item = security_group_item(ec2, group)
+    sandbox.config.record_item(item)
+    for event in (
+        change_event(rule, item, parameters),
+        oversized_event(rule, item, parameters),
+        change_event(rule, deleted_item("AWS::EC2::SecurityGroup", group), parameters),
+    ):
+        invoke_rule(sandbox, "open-proxy-ports", event)
+    assert run_document(sandbox, "mamori-open-proxy-ports", remediation_parameters("open-proxy-ports", group)).status == "Success"
+    restore = run_document(
+        sandbox, "mamori-open-proxy-ports-restore", {"AutomationAssumeRole": AUTOMATION_ROLE_ARN, "GroupId": group}
+    )
+    assert restore.status == "Success"
+
+    principals = {lambda_principal(rule): f"{pascal('open-proxy-ports')}RuleRole"} | {
+        automation_principal(name): document_role(name) for name in documents()
+    }
+    for principal, role in principals.items():
+        called = set(sandbox.calls_by(principal))
+        granted = granted_actions(role) - RUNTIME_ACTIONS
+        assert called == granted, (
+            f"{principal}: granted but never called {granted - called}; called but not granted {called - granted}"
+        )
+
+
+def test_rule_lambda_ships_no_copy_of_boto3() -> None:
+    requirements = (ROOT / "layer" / "requirements.txt").read_text()
+    assert "boto3" not in requirements.split("#")[0]
+    assert "--no-deps" in (ROOT / "layer" / "Makefile").read_text()
+    for rule in RULES:
+        assert not (rule.folder / "requirements.txt").exists()
+
+
+def test_notifier_may_only_publish_to_its_topic() -> None:
+    assert granted_actions("NotifierRole") - RUNTIME_ACTIONS == {"sns:Publish"}
+    publish = next(s for _, s in _statements() if s["Action"] == ["sns:Publish"])
+    assert publish["Resource"] == {"Ref": "NotificationTopic"}
