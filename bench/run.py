@@ -24,6 +24,7 @@ are an upper bound on the rule's CPU time, not a Lambda latency.
 import argparse
 import collections
 import contextlib
+import gc
 import io
 import os
 import random
@@ -318,8 +319,11 @@ def evaluate(count: int, seed: int) -> Run:
         principals: set[str] = set()
         parameters = deployed_rule_parameters(RULE_ID)
         items = synthetic_items(count, seed, lists)
+        # The generated items are the bench's, not the rule's: keep the garbage collector from rescanning them.
+        gc.collect()
+        gc.freeze()
 
-        # A cold start (imports rdklib and the rule) is not an evaluation at scale: time it apart.
+        # The first invocation loads botocore's service models (a cold start does too): time it apart.
         warm_up = configuration_item(
             RESOURCE_TYPE, "sg-0000000000warmup", {"groupId": "sg-0000000000warmup", "ipPermissions": []}
         )
@@ -360,6 +364,7 @@ def evaluate(count: int, seed: int) -> Run:
                         f"{synthetic.item['resourceId']} ({synthetic.kind.name}): {result}, expected {synthetic.kind.expected}"
                     )
         wall = time.perf_counter() - wall
+        gc.unfreeze()
         stored = len(sandbox.config.compliance(rule_name)) - 1  # less the warm-up item
     return Run(rows, cold, wall, mismatches, examples, stored, sorted(principals))
 
@@ -598,7 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print()
     print(
-        f"cold start (first invocation, imports): {run.cold_seconds * 1000:.0f} ms; "
+        f"first invocation (not in the table; botocore loads its models): {run.cold_seconds * 1000:.0f} ms; "
         f"{args.items:,} evaluations in {run.wall_seconds:.1f} s; Config stand-in holds {run.stored:,} evaluations"
     )
     lines, budget_met = budget_lines(run)
@@ -607,6 +612,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"results: NOT AS EXPECTED for {run.mismatches:,} items, e.g. {'; '.join(run.examples)}")
     else:
         print(f"results: all {args.items:,} as the generator expects")
+    if run.stored != args.items:
+        print(f"evaluations stored: NOT AS EXPECTED ({run.stored:,} in the Config stand-in for {args.items:,} items)")
     print()
     artifact_lines, artifacts_ok = artifact_report()
     print("\n".join(artifact_lines))
