@@ -326,7 +326,8 @@ def rule_resources(rule: RuleSpec, remediations: dict[str, RemediationSpec]) -> 
         defaults = {p.name: p.default for p in rule.parameters}
         for linked in link.parameters:
             static: dict[str, Any] = {"StaticValue": {"Values": [{"Ref": linked}]}}
-            parameters[linked] = {"Fn::If": [f"Has{linked}", static, {"Ref": "AWS::NoValue"}]} if defaults[linked] == "" else static
+            optional = defaults[linked] == ""  # an empty pack parameter is left out, not passed as ""
+            parameters[linked] = {"Fn::If": [f"Has{linked}", static, {"Ref": "AWS::NoValue"}]} if optional else static
         resources[f"{name}Remediation"] = {
             "Type": "AWS::Config::RemediationConfiguration",
             "Properties": {
