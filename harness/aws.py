@@ -162,17 +162,96 @@ def rule_name_from_token(token: str) -> str:
     return parts[1]
 
 
+@dataclass
+class RootAccessKey:
+    active: bool = True
+    created: datetime.datetime = field(default_factory=lambda: datetime.datetime(2019, 3, 1, tzinfo=datetime.UTC))
+    last_used: datetime.datetime | None = None
+    last_used_region: str | None = None
+    last_used_service: str | None = None
+
+
+@dataclass
+class RootCredentials:
+    """The root user's state, which no API (and so no moto call) can set up: the sandbox
+    writes it into the credential report's <root_account> row and GetAccountSummary."""
+
+    password: bool = True
+    mfa_active: bool = False
+    access_keys: list[RootAccessKey] = field(default_factory=list)
+    created: datetime.datetime = field(default_factory=lambda: datetime.datetime(2018, 1, 15, tzinfo=datetime.UTC))
+
+    def report_row(self) -> str:
+        def when(moment: datetime.datetime | None) -> str:
+            return moment.strftime("%Y-%m-%dT%H:%M:%S+00:00") if moment else "N/A"
+
+        keys = []
+        for slot in range(2):
+            key = self.access_keys[slot] if slot < len(self.access_keys) else None
+            if key is None:
+                keys += ["false", "N/A", "N/A", "N/A", "N/A"]
+            else:
+                keys += [
+                    str(key.active).lower(),
+                    when(key.created),
+                    when(key.last_used),
+                    key.last_used_region or "N/A",
+                    key.last_used_service or "N/A",
+                ]
+        # As IAM writes it: password columns of the root row say not_supported.
+        return ",".join(
+            [
+                ROOT_ROW_USER,
+                f"arn:aws:iam::{ACCOUNT}:root",
+                when(self.created),
+                "not_supported",
+                "no_information",
+                "not_supported",
+                "not_supported",
+                str(self.mfa_active).lower(),
+                *keys,
+                "false",
+                "N/A",
+                "false",
+                "N/A",
+            ]
+        )
+
+
+ROOT_ROW_USER = "<root_account>"
+
+
 class Sandbox:
     """Install once per moto mock (moto resets boto3's default session when it starts)."""
 
     def __init__(self) -> None:
         self.config = ConfigStandIn()
         self.calls: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.root: RootCredentials | None = None  # None: the report has no root row (as moto's)
+        # action -> [error code or response dict, ...], consumed one per call: faults to inject.
+        self.next_answers: dict[str, list[str | dict[str, Any]]] = {}
         self._principal: str | None = None
         self._allowed: frozenset[str] = frozenset()
         boto3.setup_default_session(region_name=REGION)
         assert boto3.DEFAULT_SESSION is not None
         boto3.DEFAULT_SESSION.events.register("before-call", self._before_call)
+        boto3.DEFAULT_SESSION.events.register("after-call.iam", self._after_iam_call)
+
+    def answer_next(self, action: str, *answers: str | dict[str, Any]) -> None:
+        """The next calls of action (e.g. "iam:GenerateCredentialReport") get these answers
+        instead of moto's: an error code string raises that ClientError, a dict is returned."""
+        self.next_answers.setdefault(action, []).extend(answers)
+
+    def _after_iam_call(self, model: Any, parsed: dict[str, Any], **_: Any) -> None:
+        if self.root is None:
+            return
+        if model.name == "GetCredentialReport" and "Content" in parsed:
+            lines = parsed["Content"].decode("utf-8").splitlines()
+            parsed["Content"] = "\n".join([lines[0], self.root.report_row(), *lines[1:]]).encode("utf-8") + b"\n"
+        elif model.name == "GetAccountSummary" and "SummaryMap" in parsed:
+            parsed["SummaryMap"]["AccountMFAEnabled"] = int(self.root.mfa_active)
+            parsed["SummaryMap"]["AccountAccessKeysPresent"] = int(any(k for k in self.root.access_keys))
+            parsed["SummaryMap"]["AccountPasswordPresent"] = int(self.root.password)
 
     @contextlib.contextmanager
     def acting_as(self, principal: str, allowed_actions: frozenset[str]) -> Iterator[None]:
@@ -199,6 +278,12 @@ class Sandbox:
                 raise botocore.exceptions.ClientError(
                     {"Error": {"Code": "AccessDenied", "Message": f"{self._principal} is not granted {action}"}}, model.name
                 )
+        queued = self.next_answers.get(action)
+        if queued:
+            answer = queued.pop(0)
+            if isinstance(answer, str):
+                raise botocore.exceptions.ClientError({"Error": {"Code": answer, "Message": f"injected {answer}"}}, model.name)
+            return _Response(), answer
         if service == "config" and model.name in CONFIG_STANDIN_OPERATIONS:
             # `params` is the serialized request; Config speaks JSON.
             body = params.get("body") or b"{}"

@@ -197,9 +197,13 @@ def run_document(sandbox: Sandbox, name: str, parameters: Mapping[str, Any]) -> 
     return AutomationResult("Success", outputs)
 
 
-def remediation_parameters(rule_id: str, resource_id: str, **overrides: Any) -> dict[str, Any]:
+def remediation_parameters(
+    rule_id: str, resource_id: str, pack_values: Mapping[str, str] | None = None, **overrides: Any
+) -> dict[str, Any]:
     """The parameters the RemediationConfiguration passes for this resource (default pack
-    parameters), as Config would start the automation."""
+    parameters), as Config would start the automation. pack_values gives what a Ref to a
+    pack resource resolves to here ({"NotificationTopic": <moto topic arn>})."""
+    pack_values = pack_values or {}
     for resource in template()["Resources"].values():
         if resource["Type"] != "AWS::Config::RemediationConfiguration":
             continue
@@ -216,7 +220,7 @@ def remediation_parameters(rule_id: str, resource_id: str, **overrides: Any) -> 
                 parameters[name] = AUTOMATION_ROLE_ARN
             else:
                 ref = value["StaticValue"]["Values"][0]["Ref"]
-                parameters[name] = defaults[ref]
+                parameters[name] = defaults[ref] if ref in defaults else pack_values.get(ref, f"<{ref}>")
         parameters.update(overrides)
         return parameters
     raise KeyError(f"no RemediationConfiguration for {rule_id}")

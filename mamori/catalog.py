@@ -5,9 +5,11 @@ tests fail on any drift between a spec, its code, its document and the template.
 import importlib.util
 import re
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"
@@ -47,6 +49,9 @@ class RemediationLink:
     document: str  # remediation folder id; the document is mamori-<id>
     resource_id_parameter: str  # document parameter that receives the resource id
     parameters: tuple[str, ...] = ()  # rule parameters passed on as static values
+    # (document parameter, logical id of a template resource whose Ref is passed), e.g.
+    # ("TopicArn", "NotificationTopic").
+    pack_values: tuple[tuple[str, str], ...] = ()
     maximum_automatic_attempts: int = 3
     retry_attempt_seconds: int = 60
 
@@ -118,6 +123,9 @@ class RemediationSpec:
     id: str
     remediate: DocumentSpec
     restore: DocumentSpec | None = None
+    # CloudFormation resources the remediation needs besides its documents and roles (e.g. a
+    # managed policy it attaches), by logical id; merged into template.yaml as they are.
+    resources: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.remediate.name != f"mamori-{self.id}":

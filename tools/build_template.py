@@ -328,6 +328,8 @@ def rule_resources(rule: RuleSpec, remediations: dict[str, RemediationSpec]) -> 
             static: dict[str, Any] = {"StaticValue": {"Values": [{"Ref": linked}]}}
             optional = defaults[linked] == ""  # an empty pack parameter is left out, not passed as ""
             parameters[linked] = {"Fn::If": [f"Has{linked}", static, {"Ref": "AWS::NoValue"}]} if optional else static
+        for document_parameter, logical_id in link.pack_values:
+            parameters[document_parameter] = {"StaticValue": {"Values": [{"Ref": logical_id}]}}
         resources[f"{name}Remediation"] = {
             "Type": "AWS::Config::RemediationConfiguration",
             "Properties": {
@@ -370,6 +372,10 @@ def build() -> dict[str, Any]:
         resources.update(rule_resources(rule, remediations))
     for remediation in remediations.values():
         resources.update(document_resources(remediation))
+        for logical_id, resource in remediation.resources.items():
+            if logical_id in resources:
+                raise ValueError(f"remediation {remediation.id} redefines resource {logical_id}")
+            resources[logical_id] = resource
         for document in remediation.documents:
             name = pascal(document.name.removeprefix("mamori-"))
             outputs[f"{name}AutomationRoleArn"] = {
