@@ -1,7 +1,6 @@
 """Fetching and parsing the IAM credential report (mamori.credential_report), on real rows."""
 
 import datetime
-from typing import Any
 
 import boto3
 import pytest
@@ -94,7 +93,7 @@ def test_other_errors_are_not_retried(sandbox: Sandbox) -> None:
         fetch_credential_report(boto3.client("iam"), sleep=lambda _: None)
 
 
-def test_the_sandbox_root_row_reads_like_iams(sandbox: Sandbox, monkeypatch: Any) -> None:
+def test_the_sandbox_root_row_reads_like_iams(sandbox: Sandbox) -> None:
     """The stand-in root row must parse the way a real one does (see REAL_ROWS)."""
     used = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     sandbox.root = RootCredentials(
