@@ -173,21 +173,19 @@ def load_unit_module(kind: str, unit_id: str, file: str) -> ModuleType:
     return sys.modules.get(name) or _load_module(base / unit_id / file, name)
 
 
-def load_rules() -> list[RuleSpec]:
+def _load_specs(kind: str, base: Path, attribute: str) -> list[Any]:
     specs = []
-    for folder in sorted(p for p in RULES_DIR.iterdir() if (p / "spec.py").exists()):
-        spec = load_unit_module("rule", folder.name, "spec.py").RULE
+    for folder in sorted(p for p in base.iterdir() if (p / "spec.py").exists()):
+        spec = getattr(load_unit_module(kind, folder.name, "spec.py"), attribute)
         if spec.id != folder.name:
             raise ValueError(f"{folder}: spec id {spec.id!r} must equal the folder name")
         specs.append(spec)
     return specs
+
+
+def load_rules() -> list[RuleSpec]:
+    return _load_specs("rule", RULES_DIR, "RULE")
 
 
 def load_remediations() -> list[RemediationSpec]:
-    specs = []
-    for folder in sorted(p for p in REMEDIATIONS_DIR.iterdir() if (p / "spec.py").exists()):
-        spec = load_unit_module("remediation", folder.name, "spec.py").REMEDIATION
-        if spec.id != folder.name:
-            raise ValueError(f"{folder}: spec id {spec.id!r} must equal the folder name")
-        specs.append(spec)
-    return specs
+    return _load_specs("remediation", REMEDIATIONS_DIR, "REMEDIATION")

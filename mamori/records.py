@@ -11,6 +11,8 @@ from typing import Any
 import botocore.exceptions
 
 RECORD_ROOT = "/mamori"
+# The tag a remediation leaves on a resource it changed: when, what, and how to undo it.
+REMEDIATED_TAG = "mamori:remediated"
 
 
 def record_path(remediation_id: str, resource_id: str) -> str:

@@ -7,6 +7,8 @@ import botocore.exceptions
 
 from mamori.exposure import Entry, entries_from_rules, to_ip_permission
 
+GROUP_ID_PATTERN = r"sg-[0-9a-f]{8,17}"
+
 
 def describe_group(ec2: Any, group_id: str) -> dict[str, Any] | None:
     """The group, or None when it no longer exists."""

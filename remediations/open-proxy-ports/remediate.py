@@ -26,12 +26,10 @@ from mamori.exposure import (
     referenced_prefix_lists,
 )
 from mamori.prefix_lists import resolve_customer_prefix_lists
-from mamori.records import load_record, record_path, save_record
-from mamori.security_groups import authorize_entries, describe_group, live_entries, revoke_rules
+from mamori.records import REMEDIATED_TAG, load_record, record_path, save_record
+from mamori.security_groups import GROUP_ID_PATTERN, authorize_entries, describe_group, live_entries, revoke_rules
 
 REMEDIATION_ID = "open-proxy-ports"
-GROUP_ID_PATTERN = r"sg-[0-9a-f]{8,17}"
-REMEDIATED_TAG = "mamori:remediated"
 
 
 def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:

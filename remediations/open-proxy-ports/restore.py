@@ -11,12 +11,10 @@ import boto3
 from mamori.automation import entries_text, flag, required_input, utc_now
 from mamori.exemption import exemption_status
 from mamori.exposure import describe_entry, entry_from_record
-from mamori.records import delete_record, load_record, record_path
-from mamori.security_groups import authorize_entries, describe_group, live_entries, revoke_rules
+from mamori.records import REMEDIATED_TAG, delete_record, load_record, record_path
+from mamori.security_groups import GROUP_ID_PATTERN, authorize_entries, describe_group, live_entries, revoke_rules
 
 REMEDIATION_ID = "open-proxy-ports"
-GROUP_ID_PATTERN = r"sg-[0-9a-f]{8,17}"
-REMEDIATED_TAG = "mamori:remediated"
 
 
 def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from mamori.catalog import DocumentParameter, DocumentSpec, Permission, RemediationSpec
 from mamori.exposure import DEFAULT_PROXY_PORTS, format_ports
+from mamori.security_groups import GROUP_ID_PATTERN
 
 SECURITY_GROUP = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/*"
 RECORDS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/mamori/open-proxy-ports/*"
@@ -12,7 +13,7 @@ ROLE = DocumentParameter(
     "The role the automation runs as.",
     allowed_pattern=r"^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
 )
-GROUP = DocumentParameter("GroupId", "String", "The security group to fix.", allowed_pattern=r"^sg-[0-9a-f]{8,17}$")
+GROUP = DocumentParameter("GroupId", "String", "The security group to fix.", allowed_pattern=f"^{GROUP_ID_PATTERN}$")
 DRY_RUN = DocumentParameter("DryRun", "Boolean", "Report what would change and change nothing.", default=False)
 OUTPUTS = (("Status", "String"), ("Message", "String"))
 
