@@ -159,7 +159,7 @@ def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandb
     assert restore.status == "Success"
 
     principals = {lambda_principal(rule): f"{pascal('open-proxy-ports')}RuleRole"} | {
-        automation_principal(name): document_role(name) for name in documents()
+        automation_principal(name): document_role(name) for name in documents() if name.startswith("mamori-open-proxy-ports")
     }
     for principal, role in principals.items():
         called = set(sandbox.calls_by(principal))

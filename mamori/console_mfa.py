@@ -1,0 +1,80 @@
+"""The decision of mamori-iam-user-console-mfa, shared by the rule (on the credential
+report) and its remediation (on the live user): a console password without MFA, past the
+grace period after the user was created, is NON_COMPLIANT, unless the pack's
+deny-without-MFA policy is attached, which limits the console to setting up MFA.
+
+Inlined into SSM documents: standard library only.
+"""
+
+import datetime
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+# The pack's policy is named mamori-deny-without-mfa-<region> under the path /mamori/
+# (IAM is global: one name per region the pack is deployed in).
+DENY_POLICY_NAME = "mamori-deny-without-mfa"
+DENY_POLICY_ARN_PATTERN = r"arn:aws[a-z0-9-]*:iam::\d{12}:policy/mamori/mamori-deny-without-mfa(-[a-z0-9-]+)?"
+DEFAULT_GRACE_HOURS = 24
+MAX_GRACE_HOURS = 24 * 365
+
+COMPLIANT = "COMPLIANT"
+NON_COMPLIANT = "NON_COMPLIANT"
+NOT_APPLICABLE = "NOT_APPLICABLE"
+
+
+@dataclass(frozen=True)
+class ConsoleMfaVerdict:
+    compliance: str
+    annotation: str
+
+
+def parse_grace_hours(text: str) -> int:
+    value = text.strip()
+    if not re.fullmatch(r"\d{1,5}", value):
+        raise ValueError(f"GracePeriodHours: {text!r} is not a whole number of hours")
+    hours = int(value)
+    if hours > MAX_GRACE_HOURS:
+        raise ValueError(f"GracePeriodHours: {hours} is more than {MAX_GRACE_HOURS} (a year)")
+    return hours
+
+
+def is_deny_policy(policy: Mapping[str, str]) -> bool:
+    """An attached policy ({PolicyName, PolicyArn}) is the pack's deny-without-MFA policy."""
+    return re.fullmatch(DENY_POLICY_ARN_PATTERN, str(policy.get("PolicyArn", ""))) is not None
+
+
+def deny_policy_attached(policies: Iterable[Mapping[str, str]]) -> bool:
+    return any(is_deny_policy(policy) for policy in policies)
+
+
+def console_mfa_verdict(
+    *,
+    password_enabled: bool | None,
+    mfa_active: bool,
+    created: datetime.datetime | None,
+    now: datetime.datetime,
+    grace_hours: int,
+    limited: bool = False,
+) -> ConsoleMfaVerdict:
+    """limited: the deny-without-MFA policy is attached. The rule learns that only for users
+    that are NON_COMPLIANT without it, so the grace period is decided first."""
+    if not password_enabled:
+        return ConsoleMfaVerdict(NOT_APPLICABLE, "No console password: console MFA does not apply.")
+    if mfa_active:
+        return ConsoleMfaVerdict(COMPLIANT, "")
+    if created is not None:
+        grace_ends = created + datetime.timedelta(hours=grace_hours)
+        if now < grace_ends:
+            return ConsoleMfaVerdict(
+                COMPLIANT,
+                f"Console password without MFA; the grace period ends {grace_ends.strftime('%Y-%m-%dT%H:%M:%SZ')}.",
+            )
+    if limited:
+        return ConsoleMfaVerdict(COMPLIANT, f"Console access limited until MFA is set up ({DENY_POLICY_NAME} attached).")
+    since = f" (user created {created.strftime('%Y-%m-%d')})" if created is not None else ""
+    return ConsoleMfaVerdict(
+        NON_COMPLIANT,
+        f"Console password without MFA{since}; remediation attaches {DENY_POLICY_NAME}, "
+        "which denies everything but setting up MFA until the user signs in with MFA.",
+    )

@@ -1,0 +1,106 @@
+"""IAM users as the IAM rules and their remediations find them.
+
+The credential report names users by name and ARN; AWS Config records an `AWS::IAM::User`
+by its user id (`AIDA…`). ListUsers maps one to the other at one call per 1,000 users, and
+is also how a remediation, which receives only the user id, finds the user's name (no IAM
+call takes a user id). Tags and attached policies are read per user, so the rules read them
+only for the few users they are about to flag.
+
+Inlined into SSM documents: standard library and botocore only.
+"""
+
+import datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.exceptions
+
+from mamori.credential_report import CredentialRow
+
+# What AWS Config records as the resource id of an AWS::IAM::User.
+USER_ID_PATTERN = r"AIDA[A-Z0-9]{12,}"
+USER_RESOURCE_TYPE = "AWS::IAM::User"
+
+
+@dataclass(frozen=True)
+class IamUser:
+    name: str
+    user_id: str
+    arn: str
+    created: datetime.datetime | None
+
+
+def as_utc(moment: object) -> datetime.datetime | None:
+    """A datetime from boto3 (aware, often tzlocal) in UTC; None for anything else."""
+    if not isinstance(moment, datetime.datetime):
+        return None
+    return moment.replace(tzinfo=datetime.UTC) if moment.tzinfo is None else moment.astimezone(datetime.UTC)
+
+
+def _iam_user(user: Mapping[str, Any]) -> IamUser:
+    return IamUser(str(user["UserName"]), str(user["UserId"]), str(user["Arn"]), as_utc(user.get("CreateDate")))
+
+
+def list_users(iam: Any) -> list[IamUser]:
+    """Every IAM user, 1,000 per ListUsers call."""
+    users: list[IamUser] = []
+    for page in iam.get_paginator("list_users").paginate(PaginationConfig={"PageSize": 1000}):
+        users.extend(_iam_user(user) for user in page["Users"])
+    return users
+
+
+def find_user(iam: Any, user_id: str) -> IamUser | None:
+    """The user with this id, or None when it no longer exists. GetUser takes only a name, so
+    this pages through ListUsers (one call per 1,000 users), stopping at the match."""
+    for page in iam.get_paginator("list_users").paginate(PaginationConfig={"PageSize": 1000}):
+        for user in page["Users"]:
+            if user["UserId"] == user_id:
+                return _iam_user(user)
+    return None
+
+
+def user_tags(iam: Any, user_name: str) -> list[dict[str, str]]:
+    tags: list[dict[str, str]] = []
+    for page in iam.get_paginator("list_user_tags").paginate(UserName=user_name):
+        tags.extend(page["Tags"])
+    return tags
+
+
+def attached_policies(iam: Any, user_name: str) -> list[dict[str, str]]:
+    """The managed policies attached to the user: [{PolicyName, PolicyArn}]."""
+    policies: list[dict[str, str]] = []
+    for page in iam.get_paginator("list_attached_user_policies").paginate(UserName=user_name):
+        policies.extend(page["AttachedPolicies"])
+    return policies
+
+
+def has_console_password(iam: Any, user_name: str) -> bool:
+    """Live: whether the user has a login profile (the report's password_enabled)."""
+    try:
+        iam.get_login_profile(UserName=user_name)
+    except botocore.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] in ("NoSuchEntity", "NoSuchEntityException"):
+            return False
+        raise
+    return True
+
+
+def has_mfa_device(iam: Any, user_name: str) -> bool:
+    """Live: whether any MFA device is assigned to the user (the report's mfa_active)."""
+    return any(page["MFADevices"] for page in iam.get_paginator("list_mfa_devices").paginate(UserName=user_name))
+
+
+def tag_value(parts: Iterable[str]) -> str:
+    """A tag value IAM accepts: letters, digits, spaces and _ . : / = + - @, at most 256."""
+    text = " ".join(parts)
+    cleaned = "".join(c if c.isalnum() or c in " _.:/=+-@" else " " for c in text)
+    return " ".join(cleaned.split())[:256]
+
+
+def report_users(rows: Iterable[CredentialRow], users: Iterable[IamUser]) -> list[tuple[CredentialRow, IamUser]]:
+    """The report's user rows, each with its IAM user (same ARN). The root row is skipped; so
+    is a row whose user was deleted after the report was made. A user created since the
+    report (IAM keeps one for four hours) is evaluated from the next report on."""
+    by_arn = {user.arn: user for user in users}
+    return [(row, by_arn[row.arn]) for row in rows if not row.is_root and row.arn in by_arn]

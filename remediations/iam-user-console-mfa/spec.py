@@ -1,0 +1,154 @@
+"""The two documents of the iam-user-console-mfa remediation, what each may call, and the
+managed policy the remediation attaches."""
+
+from typing import Any
+
+from mamori.catalog import DocumentParameter, DocumentSpec, Permission, RemediationSpec
+from mamori.console_mfa import DEFAULT_GRACE_HOURS, DENY_POLICY_ARN_PATTERN, DENY_POLICY_NAME
+from mamori.iam_users import USER_ID_PATTERN
+
+USER = "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"
+OWN_USER = [
+    "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/${!aws:username}",
+    "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*/${!aws:username}",  # users with a path
+]
+
+# AWS's documented example "BlockMostAccessUnlessSignedInWithMFA" (IAM User Guide: allows
+# MFA-authenticated IAM users to manage their own MFA device): without MFA, a user may only
+# see the password policy, change their own password and set up their own MFA device.
+# BoolIfExists matters: a request signed with a long-term access key carries no
+# aws:MultiFactorAuthPresent at all, and plain Bool would let it through; BoolIfExists
+# denies it too, so a leaked password cannot be turned into working access keys either.
+# The user's own keys work again once used with MFA (sts:GetSessionToken with the device).
+NO_MFA_ALLOWED = [
+    "iam:ChangePassword",
+    "iam:CreateVirtualMFADevice",
+    "iam:EnableMFADevice",
+    "iam:GetAccountPasswordPolicy",
+    "iam:GetUser",
+    "iam:ListMFADevices",
+    "iam:ListVirtualMFADevices",
+    "iam:ResyncMFADevice",
+    "sts:GetSessionToken",
+]
+DENY_WITHOUT_MFA_POLICY: dict[str, Any] = {
+    "Type": "AWS::IAM::ManagedPolicy",
+    "Properties": {
+        "ManagedPolicyName": {"Fn::Sub": f"{DENY_POLICY_NAME}-${{AWS::Region}}"},
+        "Path": "/mamori/",
+        "Description": (
+            "Attached by mamori-iam-user-console-mfa to users with a console password and no MFA: denies everything "
+            "but changing one's own password and setting up one's own MFA device until the user signs in with MFA. "
+            "Detached by mamori-iam-user-console-mfa-restore."
+        ),
+        "PolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AllowViewAccountInfo",
+                    "Effect": "Allow",
+                    "Action": ["iam:GetAccountPasswordPolicy", "iam:ListVirtualMFADevices"],
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "AllowCreateVirtualMFADevice",
+                    "Effect": "Allow",
+                    "Action": "iam:CreateVirtualMFADevice",
+                    "Resource": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:mfa/*"},
+                },
+                {
+                    "Sid": "AllowManageOwnPasswordAndMFA",
+                    "Effect": "Allow",
+                    "Action": [
+                        "iam:ChangePassword",
+                        "iam:DeactivateMFADevice",
+                        "iam:EnableMFADevice",
+                        "iam:GetUser",
+                        "iam:ListMFADevices",
+                        "iam:ResyncMFADevice",
+                    ],
+                    "Resource": [{"Fn::Sub": arn} for arn in OWN_USER],
+                },
+                {
+                    "Sid": "DenyAllExceptListedIfNoMFA",
+                    "Effect": "Deny",
+                    "NotAction": NO_MFA_ALLOWED,
+                    "Resource": "*",
+                    "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+                },
+            ],
+        },
+    },
+}
+
+ROLE = DocumentParameter(
+    "AutomationAssumeRole",
+    "String",
+    "The role the automation runs as.",
+    allowed_pattern=r"^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+)
+USER_ID = DocumentParameter(
+    "UserId", "String", "The IAM user's id (AIDA…), as AWS Config records it.", allowed_pattern=f"^{USER_ID_PATTERN}$"
+)
+DRY_RUN = DocumentParameter("DryRun", "Boolean", "Report what would change and change nothing.", default=False)
+OUTPUTS = (("Status", "String"), ("Message", "String"), ("UserName", "String"))
+
+REMEDIATION = RemediationSpec(
+    id="iam-user-console-mfa",
+    remediate=DocumentSpec(
+        name="mamori-iam-user-console-mfa",
+        description=(
+            "Attaches mamori-deny-without-mfa to an IAM user with a console password and no MFA (re-checked on the "
+            "live user, after the grace period): everything but setting up MFA is denied until the user signs in "
+            "with MFA. Tags the user mamori:remediated. Skips users tagged mamori:exempt."
+        ),
+        script="remediate.py",
+        parameters=(
+            ROLE,
+            USER_ID,
+            DocumentParameter(
+                "PolicyArn",
+                "String",
+                "The pack's mamori-deny-without-mfa policy.",
+                allowed_pattern=f"^{DENY_POLICY_ARN_PATTERN}$",
+            ),
+            DocumentParameter(
+                "GracePeriodHours",
+                "String",
+                "Hours after the user's creation before MFA is required (the rule's GracePeriodHours).",
+                default=str(DEFAULT_GRACE_HOURS),
+            ),
+            DRY_RUN,
+        ),
+        permissions=(
+            Permission("iam:ListUsers"),
+            Permission("iam:ListUserTags", USER),
+            Permission("iam:GetLoginProfile", USER),
+            Permission("iam:ListMFADevices", USER),
+            Permission("iam:ListAttachedUserPolicies", USER),
+            # Resource scoping only: a Permission cannot carry the iam:PolicyARN condition that
+            # would limit this to the pack's policy; the script attaches nothing else.
+            Permission("iam:AttachUserPolicy", USER),
+            Permission("iam:TagUser", USER),
+        ),
+        outputs=OUTPUTS,
+    ),
+    restore=DocumentSpec(
+        name="mamori-iam-user-console-mfa-restore",
+        description=(
+            "Detaches mamori-deny-without-mfa from an IAM user and removes the mamori:remediated tag. Tag the user "
+            "mamori:exempt first, or automatic remediation attaches the policy again."
+        ),
+        script="restore.py",
+        parameters=(ROLE, USER_ID, DRY_RUN),
+        permissions=(
+            Permission("iam:ListUsers"),
+            Permission("iam:ListUserTags", USER),
+            Permission("iam:ListAttachedUserPolicies", USER),
+            Permission("iam:DetachUserPolicy", USER),
+            Permission("iam:UntagUser", USER),
+        ),
+        outputs=(*OUTPUTS, ("Detached", "StringList")),
+    ),
+    resources={"DenyWithoutMfaPolicy": DENY_WITHOUT_MFA_POLICY},
+)

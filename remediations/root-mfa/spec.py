@@ -1,0 +1,48 @@
+"""The document of the root-mfa remediation and what it may call. Notify-only: no restore
+document, because nothing is changed that could be undone."""
+
+from mamori.catalog import DocumentParameter, DocumentSpec, Permission, RemediationSpec
+
+REMEDIATION = RemediationSpec(
+    id="root-mfa",
+    remediate=DocumentSpec(
+        name="mamori-root-mfa",
+        description=(
+            "Re-checks the root user's credentials and MFA (with mamori-root-mfa's own code); if root can sign in "
+            "without (hardware) MFA, opens one OpsItem with the steps to assign it (only root can) and notifies the "
+            "mamori topic. Changes nothing in IAM; a second run opens nothing new."
+        ),
+        script="remediate.py",
+        parameters=(
+            DocumentParameter(
+                "AutomationAssumeRole",
+                "String",
+                "The role the automation runs as.",
+                allowed_pattern=r"^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+            ),
+            DocumentParameter("AccountId", "String", "The account (the rule's resource id).", allowed_pattern=r"^\d{12}$"),
+            DocumentParameter(
+                "TopicArn",
+                "String",
+                "The SNS topic to notify (the pack's mamori-notifications).",
+                allowed_pattern=r"^arn:aws[a-z0-9-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$",
+            ),
+            DocumentParameter(
+                "RequireHardwareMfa",
+                "String",
+                "true: a virtual MFA device on root is a finding too (the rule's RequireHardwareMfa).",
+                default="false",
+                allowed_pattern=r"^(true|false)$",
+            ),
+            DocumentParameter("DryRun", "Boolean", "Report what would change and change nothing.", default=False),
+        ),
+        permissions=(
+            Permission("iam:GetAccountSummary"),
+            Permission("iam:ListVirtualMFADevices"),
+            Permission("ssm:DescribeOpsItems"),
+            Permission("ssm:CreateOpsItem"),
+            Permission("sns:Publish", "${NotificationTopic}"),
+        ),
+        outputs=(("Status", "String"), ("Message", "String"), ("OpsItemId", "String")),
+    ),
+)

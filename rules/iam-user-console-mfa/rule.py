@@ -1,0 +1,77 @@
+"""mamori-iam-user-console-mfa: an IAM user with a console password must have MFA.
+
+The forgotten-root-key incident: credentials without MFA were all an attacker needed. This
+rule holds IAM users to what root is held to: a console password without an MFA device is
+NON_COMPLIANT once the grace period after the user's creation is over.
+
+Reads the IAM credential report (a constant number of IAM calls: generate, get, and one
+ListUsers call per 1,000 users to map ARNs to the user ids Config records). Only for the
+users that would be NON_COMPLIANT, it reads their tags (the mamori:exempt exemption) and
+their attached policies (the pack's deny-without-MFA policy): ListUsers returns no tags,
+and reading every user's tags would cost one call per user.
+"""
+
+import datetime
+import functools
+import time
+from typing import Any
+
+from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator
+
+from mamori import config_rule
+from mamori.console_mfa import DEFAULT_GRACE_HOURS, NON_COMPLIANT, console_mfa_verdict, deny_policy_attached, parse_grace_hours
+from mamori.credential_report import CredentialReportUnavailable, fetch_credential_report, parse_credential_report
+from mamori.iam_users import USER_RESOURCE_TYPE, attached_policies, list_users, report_users, user_tags
+
+# Leaves the Lambda (timeout 300 s) time to evaluate after a slow report.
+REPORT_WAIT_SECONDS = 200.0
+
+
+class IamUserConsoleMfa(ConfigRule):  # type: ignore[misc]
+    def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> dict[str, Any]:
+        config_rule.check_parameter_names(rule_parameters, {"GracePeriodHours"})
+        return {
+            "GracePeriodHours": config_rule.parse_parameter(
+                rule_parameters, "GracePeriodHours", str(DEFAULT_GRACE_HOURS), parse_grace_hours
+            ),
+        }
+
+    def evaluate_periodic(
+        self, event: dict[str, Any], client_factory: Any, valid_rule_parameters: dict[str, Any]
+    ) -> list[Evaluation]:
+        iam = client_factory.build_client("iam")
+        try:
+            report, _ = fetch_credential_report(iam, REPORT_WAIT_SECONDS, sleep=lambda seconds: time.sleep(seconds))
+        except CredentialReportUnavailable as error:
+            # rdklib answers a ValueError with an error response; nothing is evaluated, the next run retries.
+            raise ValueError(f"mamori-iam-user-console-mfa evaluated nothing: {error}") from None
+        now = datetime.datetime.now(datetime.UTC)
+        grace_hours = valid_rule_parameters["GracePeriodHours"]
+        evaluations = []
+        for row, user in report_users(parse_credential_report(report), list_users(iam)):
+            decide = functools.partial(
+                console_mfa_verdict,
+                password_enabled=row.password_enabled,
+                mfa_active=row.mfa_active,
+                created=row.user_creation_time or user.created,
+                now=now,
+                grace_hours=grace_hours,
+            )
+            verdict = decide()
+            note = ""
+            if verdict.compliance == NON_COMPLIANT:
+                exempt, note = config_rule.exemption_evaluation(user_tags(iam, user.name), now.date())
+                if exempt is not None:
+                    evaluations.append(
+                        Evaluation(ComplianceType.NOT_APPLICABLE, user.user_id, USER_RESOURCE_TYPE, exempt.annotation)
+                    )
+                    continue
+                verdict = decide(limited=deny_policy_attached(attached_policies(iam, user.name)))
+            evaluations.append(
+                Evaluation(verdict.compliance, user.user_id, USER_RESOURCE_TYPE, config_rule.with_note(verdict.annotation, note))
+            )
+        return evaluations
+
+
+def lambda_handler(event: Any, context: Any) -> Any:
+    return config_rule.handle(Evaluator(IamUserConsoleMfa(), [USER_RESOURCE_TYPE]), event, context)

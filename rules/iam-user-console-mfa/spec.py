@@ -1,0 +1,45 @@
+"""mamori-iam-user-console-mfa: what the rule is, what it takes, what it may call."""
+
+from mamori.catalog import Parameter, Permission, RemediationLink, RuleSpec
+from mamori.console_mfa import DEFAULT_GRACE_HOURS
+
+RULE = RuleSpec(
+    id="iam-user-console-mfa",
+    description=(
+        "NON_COMPLIANT when an IAM user has a console password but no MFA device, once the grace period "
+        "after the user's creation is over, unless mamori-deny-without-mfa already limits the user to setting up MFA."
+    ),
+    trigger="periodic",
+    frequency="TwentyFour_Hours",
+    resource_types=("AWS::IAM::User",),
+    parameters=(
+        Parameter(
+            "GracePeriodHours",
+            "Hours after a user's creation during which a console password without MFA is still COMPLIANT.",
+            str(DEFAULT_GRACE_HOURS),
+            allowed_pattern=r"^\s*\d{1,5}\s*$",
+        ),
+    ),
+    permissions=(
+        Permission("config:PutEvaluations"),
+        # rdklib marks the evaluations of users that no longer exist NOT_APPLICABLE.
+        Permission("config:GetComplianceDetailsByConfigRule"),
+        Permission("iam:GenerateCredentialReport"),
+        Permission("iam:GetCredentialReport"),
+        # Maps the report's ARNs to the user ids Config records: one call per 1,000 users.
+        Permission("iam:ListUsers"),
+        # Only for users that would be NON_COMPLIANT: exemption tag, and the deny policy.
+        Permission("iam:ListUserTags"),
+        Permission("iam:ListAttachedUserPolicies"),
+    ),
+    remediation=RemediationLink(
+        document="iam-user-console-mfa",
+        resource_id_parameter="UserId",
+        parameters=("GracePeriodHours",),
+        pack_values=(("PolicyArn", "DenyWithoutMfaPolicy"),),
+        maximum_automatic_attempts=3,
+        retry_attempt_seconds=120,
+    ),
+    # The credential report can take a few minutes to generate for a large account.
+    timeout_seconds=300,
+)

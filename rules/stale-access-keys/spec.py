@@ -1,0 +1,50 @@
+"""mamori-stale-access-keys: what the rule is, what it takes, what it may call."""
+
+from mamori.access_keys import DEFAULT_MAX_UNUSED_DAYS
+from mamori.catalog import Parameter, Permission, RemediationLink, RuleSpec
+
+RULE = RuleSpec(
+    id="stale-access-keys",
+    description=(
+        "NON_COMPLIANT when an IAM user has an active access key unused for MaxUnusedDays days or more "
+        "(a never-used key counts from its creation), or MaxKeyAgeDays days old or older when that is set."
+    ),
+    trigger="periodic",
+    frequency="TwentyFour_Hours",
+    resource_types=("AWS::IAM::User",),
+    parameters=(
+        Parameter(
+            "MaxUnusedDays",
+            "An active access key unused for this many days or more (never used: since its creation) is stale.",
+            str(DEFAULT_MAX_UNUSED_DAYS),
+            allowed_pattern=r"^\s*\d{1,4}\s*$",
+        ),
+        Parameter(
+            "MaxKeyAgeDays",
+            "An active access key this many days old or older is stale, used or not. Empty for no age limit.",
+            "",
+            allowed_pattern=r"^\s*(\d{1,4})?\s*$",
+        ),
+    ),
+    permissions=(
+        Permission("config:PutEvaluations"),
+        # rdklib marks the evaluations of users that no longer exist NOT_APPLICABLE.
+        Permission("config:GetComplianceDetailsByConfigRule"),
+        Permission("iam:GenerateCredentialReport"),
+        Permission("iam:GetCredentialReport"),
+        # Maps the report's ARNs to the user ids Config records: one call per 1,000 users.
+        Permission("iam:ListUsers"),
+        # Only for users with a stale key: the exemption tag, and the key ids to name them.
+        Permission("iam:ListUserTags"),
+        Permission("iam:ListAccessKeys"),
+    ),
+    remediation=RemediationLink(
+        document="stale-access-keys",
+        resource_id_parameter="UserId",
+        parameters=("MaxUnusedDays", "MaxKeyAgeDays"),
+        maximum_automatic_attempts=3,
+        retry_attempt_seconds=120,
+    ),
+    # The credential report can take a few minutes to generate for a large account.
+    timeout_seconds=300,
+)

@@ -1,0 +1,249 @@
+"""mamori-root-access-key (notify + OpsItem), run from template.yaml by the document runner
+under the IAM actions the template grants its role. OpsItems are read back from the
+OpsCenter stand-in (moto has none: tests/root_helpers.py), notifications through an SQS
+subscription to the topic. Nothing in IAM may change: only root can delete a root key."""
+
+import datetime
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from harness.aws import ACCOUNT, RootAccessKey, RootCredentials, Sandbox
+from harness.config_events import periodic_event
+from harness.pack import (
+    AUTOMATION_ROLE_ARN,
+    RUNTIME_ACTIONS,
+    automation_principal,
+    deployed_rule_parameters,
+    document_role,
+    granted_actions,
+    invoke_rule,
+    lambda_principal,
+    remediation_parameters,
+    run_document,
+)
+from mamori.catalog import pascal
+from tests.root_helpers import OpsCenter, subscribe_inbox
+
+RULE = "mamori-root-access-key"
+DOCUMENT = "mamori-root-access-key"
+USED = datetime.datetime(2026, 1, 1, 8, 30, tzinfo=datetime.UTC)
+Inbox = tuple[str, Callable[[], list[dict[str, Any]]]]
+
+
+@pytest.fixture
+def ops(sandbox: Sandbox) -> OpsCenter:
+    return OpsCenter()
+
+
+@pytest.fixture
+def inbox(sandbox: Sandbox) -> Inbox:
+    return subscribe_inbox()
+
+
+@pytest.fixture(autouse=True)
+def no_waiting(monkeypatch: Any) -> None:
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+
+
+def leaked_root() -> RootCredentials:
+    return RootCredentials(
+        password=True,
+        mfa_active=False,
+        access_keys=[RootAccessKey(last_used=USED, last_used_region="us-east-1", last_used_service="ec2")],
+    )
+
+
+def evaluate(sandbox: Sandbox) -> str:
+    invoke_rule(sandbox, "root-access-key", periodic_event(RULE, deployed_rule_parameters("root-access-key")))
+    return sandbox.config.compliance(RULE)[ACCOUNT][0]
+
+
+def remediate(sandbox: Sandbox, topic: str, **overrides: Any) -> Any:
+    parameters = remediation_parameters("root-access-key", ACCOUNT, pack_values={"NotificationTopic": topic}, **overrides)
+    return run_document(sandbox, DOCUMENT, parameters)
+
+
+def test_closed_loop(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
+    """NON_COMPLIANT -> remediate (notify + OpsItem) -> still NON_COMPLIANT until a person acts
+    -> remediate again (nothing new) -> the person deletes the key -> COMPLIANT -> remediate
+    again (nothing to do). No restore document: nothing was changed."""
+    topic, received = inbox
+    sandbox.root = leaked_root()
+    assert evaluate(sandbox) == "NON_COMPLIANT"
+
+    first = remediate(sandbox, topic)
+
+    assert first.status == "Success", first.failure
+    assert first.outputs["Remediate.Status"] == "NOTIFIED"
+    [item] = ops.open_items()
+    assert first.outputs["Remediate.OpsItemId"] == item["OpsItemId"]
+    assert item["Title"] == f"Root user of {ACCOUNT} has an access key: delete it"
+    assert (item["Source"], item["Category"], item["Severity"]) == ("mamori", "Security", "1")
+    assert "Security credentials" in item["Description"] and "aws sts assume-root" in item["Description"]
+    assert "last used 2026-01-01 in us-east-1 (ec2)" in item["Description"]
+    assert first.outputs["Remediate.Keys"] == [item["OperationalData"]["mamori:root-access-keys"]["Value"]]
+    assert first.outputs["Remediate.Keys"][0].startswith("access key 1: active, created 2019-03-01")
+    [message] = received()
+    assert message["Subject"] == f"[mamori] ACTION NEEDED: Root user of {ACCOUNT} has an access key: delete it"
+    assert message["Message"].endswith(f"OpsItem: {item['OpsItemId']}")
+    assert sandbox.root.access_keys, "the remediation must not (and cannot) delete a root key"
+    assert evaluate(sandbox) == "NON_COMPLIANT"
+
+    second = remediate(sandbox, topic)
+
+    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "ALREADY_OPEN")
+    assert second.outputs["Remediate.OpsItemId"] == item["OpsItemId"]
+    assert len(ops.items) == 1
+    assert received() == []
+
+    sandbox.root.access_keys.clear()  # the person signed in as root and deleted the key
+    assert evaluate(sandbox) == "COMPLIANT"
+
+    third = remediate(sandbox, topic)
+
+    assert (third.status, third.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
+    assert third.outputs["Remediate.OpsItemId"] == ""
+    assert len(ops.items) == 1
+    assert received() == []
+
+
+def test_a_key_that_comes_back_after_the_item_was_resolved_opens_a_new_one(
+    sandbox: Sandbox, ops: OpsCenter, inbox: Inbox
+) -> None:
+    topic, received = inbox
+    sandbox.root = leaked_root()
+    first = remediate(sandbox, topic).outputs["Remediate.OpsItemId"]
+    ops.resolve(first)
+    received()
+
+    again = remediate(sandbox, topic)
+
+    assert again.outputs["Remediate.Status"] == "NOTIFIED"
+    assert again.outputs["Remediate.OpsItemId"] != first
+    assert [item["OpsItemId"] for item in ops.open_items()] == [again.outputs["Remediate.OpsItemId"]]
+    assert len(received()) == 1
+
+
+def test_dry_run_changes_nothing(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
+    topic, received = inbox
+    sandbox.root = leaked_root()
+
+    result = remediate(sandbox, topic, DryRun="true")
+
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "DRY_RUN")
+    assert result.outputs["Remediate.Message"].endswith("Changed nothing.")
+    assert result.outputs["Remediate.Keys"][0].startswith("access key 1: active")
+    assert ops.items == {}
+    assert received() == []
+
+
+def test_race_lost_to_another_run_is_already_open_not_a_second_item(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
+    """Another run opened the item after this one looked: Systems Manager's /aws/dedup
+    refuses the duplicate, and this run neither opens nor notifies."""
+    topic, received = inbox
+    sandbox.root = leaked_root()
+    opened = remediate(sandbox, topic).outputs["Remediate.OpsItemId"]
+    received()
+    sandbox.answer_next("ssm:DescribeOpsItems", {"OpsItemSummaries": []})  # it looked before the other run created it
+
+    result = remediate(sandbox, topic)
+
+    assert (result.outputs["Remediate.Status"], result.outputs["Remediate.OpsItemId"]) == ("ALREADY_OPEN", opened)
+    assert "deduplicated" in result.outputs["Remediate.Message"]
+    assert len(ops.items) == 1
+    assert received() == []
+
+
+def test_a_failed_notification_fails_the_automation_loudly(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
+    topic, _ = inbox
+    sandbox.root = leaked_root()
+    sandbox.answer_next("sns:Publish", "KMS.KMSAccessDeniedException")
+
+    result = remediate(sandbox, topic)
+
+    assert result.status == "Failed"
+    [item] = ops.open_items()
+    assert f"Opened OpsItem {item['OpsItemId']}" in result.failure and "KMS.KMSAccessDeniedException" in result.failure
+
+
+def test_report_that_takes_several_polls_and_throttles(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
+    topic, _ = inbox
+    sandbox.root = leaked_root()
+    sandbox.answer_next("iam:GenerateCredentialReport", "Throttling", {"State": "STARTED"}, "ReportInProgress")
+
+    result = remediate(sandbox, topic)
+
+    assert result.outputs["Remediate.Status"] == "NOTIFIED", result.failure
+    assert sandbox.calls_by(automation_principal(DOCUMENT))["iam:GenerateCredentialReport"] == 5
+
+
+def test_another_accounts_id_fails_clearly(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
+    topic, received = inbox
+    sandbox.root = leaked_root()
+
+    result = remediate(sandbox, topic, AccountId="210987654321")
+
+    assert result.status == "Failed"
+    assert f"AccountId 210987654321 is not this account ({ACCOUNT})" in result.failure
+    assert ops.items == {} and received() == []
+
+
+@pytest.mark.parametrize(
+    ("parameters", "failure"),
+    [
+        ({"AccountId": "12345"}, "does not match allowedPattern"),
+        ({"AccountId": ACCOUNT, "TopicArn": "mamori-notifications"}, "does not match allowedPattern"),
+        ({"AccountId": ACCOUNT, "DryRun": "maybe"}, "must be a Boolean"),
+        ({"AccountId": ACCOUNT, "Bogus": "1"}, "unknown ['Bogus']"),
+        ({}, "Parameter AccountId is required"),
+    ],
+)
+def test_bad_input_fails_clearly_and_changes_nothing(
+    sandbox: Sandbox, ops: OpsCenter, inbox: Inbox, parameters: dict[str, Any], failure: str
+) -> None:
+    topic, received = inbox
+    sandbox.root = leaked_root()
+
+    result = run_document(sandbox, DOCUMENT, {"AutomationAssumeRole": AUTOMATION_ROLE_ARN, "TopicArn": topic, **parameters})
+
+    assert result.status == "Failed"
+    assert failure in result.failure
+    assert ops.items == {} and received() == []
+
+
+def test_script_refuses_bad_input_itself(sandbox: Sandbox, ops: OpsCenter) -> None:
+    """The script checks its inputs too (SSM validates them, a hand-made call might not)."""
+    from mamori.catalog import load_unit_module
+
+    handler = load_unit_module("remediation", "root-access-key", "remediate.py").handler
+
+    with pytest.raises(ValueError, match=r"AccountId must match"):
+        handler({"AccountId": "root", "TopicArn": "arn:aws:sns:us-east-1:123456789012:t"}, None)
+    with pytest.raises(ValueError, match=r"TopicArn must match"):
+        handler({"AccountId": ACCOUNT, "TopicArn": "arn:aws:sqs:us-east-1:123456789012:q"}, None)
+
+
+def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
+    """Run every path of the rule and its document, then compare the API calls made (counted
+    by the sandbox, which also refuses ungranted ones) with the grants in template.yaml."""
+    topic, _ = inbox
+    sandbox.root = leaked_root()
+    assert evaluate(sandbox) == "NON_COMPLIANT"
+    assert remediate(sandbox, topic).outputs["Remediate.Status"] == "NOTIFIED"
+    assert remediate(sandbox, topic).outputs["Remediate.Status"] == "ALREADY_OPEN"
+    sandbox.root.access_keys.clear()
+    assert evaluate(sandbox) == "COMPLIANT"
+    assert remediate(sandbox, topic).outputs["Remediate.Status"] == "NOTHING_TO_DO"
+
+    for principal, role in (
+        (lambda_principal(RULE), f"{pascal('root-access-key')}RuleRole"),
+        (automation_principal(DOCUMENT), document_role(DOCUMENT)),
+    ):
+        called = set(sandbox.calls_by(principal))
+        granted = granted_actions(role) - RUNTIME_ACTIONS
+        assert called == granted, (
+            f"{principal}: granted but never called {granted - called}; called but not granted {called - granted}"
+        )

@@ -1,0 +1,184 @@
+"""mamori-root-mfa (notify + OpsItem), run from template.yaml by the document runner under
+the IAM actions the template grants its role. OpsItems are read back from the OpsCenter
+stand-in (moto has none: tests/root_helpers.py), notifications through an SQS subscription
+to the topic. Nothing in IAM may change: only root can assign root's MFA."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from harness.aws import ACCOUNT, RootAccessKey, RootCredentials, Sandbox
+from harness.config_events import periodic_event
+from harness.pack import (
+    AUTOMATION_ROLE_ARN,
+    RUNTIME_ACTIONS,
+    automation_principal,
+    deployed_rule_parameters,
+    document_role,
+    granted_actions,
+    invoke_rule,
+    lambda_principal,
+    remediation_parameters,
+    run_document,
+)
+from mamori.catalog import pascal
+from tests.root_helpers import OpsCenter, assign_root_virtual_mfa, subscribe_inbox
+
+RULE = "mamori-root-mfa"
+DOCUMENT = "mamori-root-mfa"
+Inbox = tuple[str, Callable[[], list[dict[str, Any]]]]
+
+
+@pytest.fixture
+def ops(sandbox: Sandbox) -> OpsCenter:
+    return OpsCenter()
+
+
+@pytest.fixture
+def inbox(sandbox: Sandbox) -> Inbox:
+    return subscribe_inbox()
+
+
+def evaluate(sandbox: Sandbox, **parameters: str) -> str:
+    invoke_rule(sandbox, "root-mfa", periodic_event(RULE, deployed_rule_parameters("root-mfa", **parameters)))
+    return sandbox.config.compliance(RULE)[ACCOUNT][0]
+
+
+def remediate(sandbox: Sandbox, topic: str, **overrides: Any) -> Any:
+    parameters = remediation_parameters("root-mfa", ACCOUNT, pack_values={"NotificationTopic": topic}, **overrides)
+    return run_document(sandbox, DOCUMENT, parameters)
+
+
+def test_closed_loop(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
+    """NON_COMPLIANT -> remediate (notify + OpsItem) -> still NON_COMPLIANT until a person acts
+    -> remediate again (nothing new) -> the person assigns MFA -> COMPLIANT -> remediate again
+    (nothing to do). No restore document: nothing was changed."""
+    topic, received = inbox
+    sandbox.root = RootCredentials(password=True, mfa_active=False, access_keys=[RootAccessKey()])
+    assert evaluate(sandbox) == "NON_COMPLIANT"
+
+    first = remediate(sandbox, topic)
+
+    assert first.status == "Success", first.failure
+    assert first.outputs["Remediate.Status"] == "NOTIFIED"
+    [item] = ops.open_items()
+    assert first.outputs["Remediate.OpsItemId"] == item["OpsItemId"]
+    assert item["Title"] == f"Root user of {ACCOUNT} has no MFA: assign MFA"
+    assert "root has a password and an access key and no MFA device" in item["Description"]
+    assert "Assign MFA device" in item["Description"] and "IAMDeleteRootUserCredentials" in item["Description"]
+    [message] = received()
+    assert message["Subject"] == f"[mamori] ACTION NEEDED: Root user of {ACCOUNT} has no MFA: assign MFA"
+    assert sandbox.root.mfa_active is False
+    assert evaluate(sandbox) == "NON_COMPLIANT"
+
+    second = remediate(sandbox, topic)
+
+    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "ALREADY_OPEN")
+    assert second.outputs["Remediate.OpsItemId"] == item["OpsItemId"]
+    assert len(ops.items) == 1 and received() == []
+
+    sandbox.root.mfa_active = True  # the person signed in as root and assigned a security key
+    assert evaluate(sandbox) == "COMPLIANT"
+
+    third = remediate(sandbox, topic)
+
+    assert (third.status, third.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
+    assert third.outputs["Remediate.Message"] == f"Root has MFA. Nothing to do for {ACCOUNT}."
+    assert len(ops.items) == 1 and received() == []
+
+
+def test_virtual_mfa_with_hardware_required(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
+    topic, received = inbox
+    sandbox.root = RootCredentials(password=True, mfa_active=True)
+    serial = assign_root_virtual_mfa()
+    assert evaluate(sandbox, RequireHardwareMfa="true") == "NON_COMPLIANT"
+
+    relaxed = remediate(sandbox, topic)  # the pack's default: RequireHardwareMfa=false
+    strict = remediate(sandbox, topic, RequireHardwareMfa="true")
+
+    assert relaxed.outputs["Remediate.Status"] == "NOTHING_TO_DO"
+    assert strict.outputs["Remediate.Status"] == "NOTIFIED", strict.failure
+    [item] = ops.open_items()
+    assert item["Title"] == f"Root user of {ACCOUNT} has virtual MFA only: assign hardware MFA"
+    assert f"virtual MFA device assigned to root: {serial}" in item["Description"]
+    assert "Passkey or security key" in item["Description"]
+    assert len(received()) == 1
+
+
+def test_root_without_credentials_is_nothing_to_do(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
+    topic, received = inbox
+    sandbox.root = RootCredentials(password=False, mfa_active=False, access_keys=[])
+    assert evaluate(sandbox) == "NOT_APPLICABLE"
+
+    result = remediate(sandbox, topic, RequireHardwareMfa="true")
+
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
+    assert result.outputs["Remediate.Message"].startswith("Root has no password and no access key")
+    assert ops.items == {} and received() == []
+
+
+def test_dry_run_changes_nothing(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
+    topic, received = inbox
+    sandbox.root = RootCredentials(password=True, mfa_active=False)
+
+    result = remediate(sandbox, topic, DryRun=True)
+
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "DRY_RUN")
+    assert f"Root user of {ACCOUNT} has no MFA" in result.outputs["Remediate.Message"]
+    assert ops.items == {} and received() == []
+
+
+@pytest.mark.parametrize(
+    ("parameters", "failure"),
+    [
+        ({"AccountId": ACCOUNT, "RequireHardwareMfa": "yes"}, "does not match allowedPattern"),
+        ({"AccountId": "arn:aws:iam::123456789012:root"}, "does not match allowedPattern"),
+        ({"AccountId": ACCOUNT, "TopicArn": ["a", "b"]}, "must be a String"),
+        ({"AccountId": ACCOUNT, "DryRun": "maybe"}, "must be a Boolean"),
+    ],
+)
+def test_bad_input_fails_clearly_and_changes_nothing(
+    sandbox: Sandbox, ops: OpsCenter, inbox: Inbox, parameters: dict[str, Any], failure: str
+) -> None:
+    topic, received = inbox
+    sandbox.root = RootCredentials(password=True, mfa_active=False)
+
+    result = run_document(sandbox, DOCUMENT, {"AutomationAssumeRole": AUTOMATION_ROLE_ARN, "TopicArn": topic, **parameters})
+
+    assert result.status == "Failed"
+    assert failure in result.failure
+    assert ops.items == {} and received() == []
+
+
+def test_script_refuses_a_bad_require_hardware_value_itself(sandbox: Sandbox, ops: OpsCenter) -> None:
+    from mamori.catalog import load_unit_module
+
+    handler = load_unit_module("remediation", "root-mfa", "remediate.py").handler
+
+    with pytest.raises(ValueError, match=r"RequireHardwareMfa must be true or false, got 'sure'"):
+        handler({"AccountId": ACCOUNT, "TopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:t", "RequireHardwareMfa": "sure"}, None)
+
+
+def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
+    """Run every path of the rule and its document, then compare the API calls made (counted
+    by the sandbox, which also refuses ungranted ones) with the grants in template.yaml."""
+    topic, _ = inbox
+    sandbox.root = RootCredentials(password=True, mfa_active=True)
+    assign_root_virtual_mfa()
+    assert evaluate(sandbox, RequireHardwareMfa="true") == "NON_COMPLIANT"
+    assert remediate(sandbox, topic, RequireHardwareMfa="true").outputs["Remediate.Status"] == "NOTIFIED"
+    assert remediate(sandbox, topic, RequireHardwareMfa="true").outputs["Remediate.Status"] == "ALREADY_OPEN"
+    sandbox.root = RootCredentials(password=False, mfa_active=False)
+    assert evaluate(sandbox) == "NOT_APPLICABLE"
+    assert remediate(sandbox, topic).outputs["Remediate.Status"] == "NOTHING_TO_DO"
+
+    for principal, role in (
+        (lambda_principal(RULE), f"{pascal('root-mfa')}RuleRole"),
+        (automation_principal(DOCUMENT), document_role(DOCUMENT)),
+    ):
+        called = set(sandbox.calls_by(principal))
+        granted = granted_actions(role) - RUNTIME_ACTIONS
+        assert called == granted, (
+            f"{principal}: granted but never called {granted - called}; called but not granted {called - granted}"
+        )

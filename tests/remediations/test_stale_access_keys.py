@@ -1,0 +1,289 @@
+"""mamori-stale-access-keys and -restore, run from template.yaml by the document runner
+(moto runs no SSM Automation: harness.pack executes each aws:executeScript step's inlined
+script, under the IAM actions the template grants the document's role). Every test
+re-reads the live keys afterwards."""
+
+import datetime
+import json
+import time
+from typing import Any
+
+import boto3
+import botocore.client
+import botocore.exceptions
+import pytest
+
+from harness.aws import Sandbox
+from harness.config_events import periodic_event
+from harness.iam_state import key_created_ago, key_ids, key_used_ago, make_user
+from harness.pack import (
+    AUTOMATION_ROLE_ARN,
+    RUNTIME_ACTIONS,
+    automation_principal,
+    deployed_rule_parameters,
+    document_role,
+    granted_actions,
+    invoke_rule,
+    lambda_principal,
+    remediation_parameters,
+    run_document,
+)
+from mamori.catalog import pascal
+
+RULE = "mamori-stale-access-keys"
+RULE_ID = "stale-access-keys"
+REMEDIATE = "mamori-stale-access-keys"
+RESTORE = "mamori-stale-access-keys-restore"
+DAY = datetime.timedelta(days=1)
+
+
+@pytest.fixture(autouse=True)
+def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule waits between polls of the credential report; tests don't."""
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+
+
+def evaluate(sandbox: Sandbox, user_id: str) -> tuple[str, str]:
+    invoke_rule(sandbox, RULE_ID, periodic_event(RULE, deployed_rule_parameters(RULE_ID)))
+    return sandbox.config.compliance(RULE)[user_id]
+
+
+def remediate(sandbox: Sandbox, user_id: str, **overrides: Any) -> Any:
+    return run_document(sandbox, REMEDIATE, remediation_parameters(RULE_ID, user_id, **overrides))
+
+
+def restore(sandbox: Sandbox, user_id: str, **extra: Any) -> Any:
+    return run_document(sandbox, RESTORE, {"AutomationAssumeRole": AUTOMATION_ROLE_ARN, "UserId": user_id, **extra})
+
+
+def statuses(name: str) -> dict[str, str]:
+    keys = boto3.client("iam").list_access_keys(UserName=name)["AccessKeyMetadata"]
+    return {k["AccessKeyId"]: k["Status"] for k in keys}
+
+
+def tags(name: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in boto3.client("iam").list_user_tags(UserName=name)["Tags"]}
+
+
+def record(user_id: str) -> Any:
+    value = boto3.client("ssm").get_parameter(Name=f"/mamori/stale-access-keys/{user_id}")["Parameter"]["Value"]
+    return json.loads(value)
+
+
+def no_records() -> bool:
+    return not boto3.client("ssm").get_parameters_by_path(Path="/mamori", Recursive=True)["Parameters"]
+
+
+def two_key_user(name: str = "alice", **kwargs: Any) -> tuple[str, str, str]:
+    """(user id, stale key, fresh key): the first key unused for 120 days, the second used yesterday."""
+    user_id = make_user(name, keys=2, **kwargs)
+    key_created_ago(name, 0, 400 * DAY)
+    key_used_ago(name, 0, 120 * DAY)
+    key_created_ago(name, 1, 30 * DAY)
+    key_used_ago(name, 1, 1 * DAY)
+    stale, fresh = key_ids(name)
+    return user_id, stale, fresh
+
+
+def test_closed_loop(sandbox: Sandbox) -> None:
+    """NON_COMPLIANT -> remediate -> COMPLIANT -> remediate again (no change) -> restore -> NON_COMPLIANT."""
+    alice, stale, fresh = two_key_user()
+    assert evaluate(sandbox, alice)[0] == "NON_COMPLIANT"
+
+    first = remediate(sandbox, alice)
+
+    assert first.status == "Success", first.failure
+    assert first.outputs["Remediate.Status"] == "REMEDIATED"
+    assert first.outputs["Remediate.Deactivated"] == [
+        f"{stale}: key …{stale[-4:]} unused for 120 days (last used {(datetime.datetime.now(datetime.UTC) - 120 * DAY):%Y-%m-%d})"
+    ]
+    assert statuses("alice") == {stale: "Inactive", fresh: "Active"}  # deactivated, not deleted; the fresh key untouched
+    assert [key["keyId"] for key in record(alice)["changes"][0]["deactivated"]] == [stale]
+    assert tags("alice")["mamori:remediated"].endswith(
+        f"stale-access-keys deactivated {stale} - undo with mamori-stale-access-keys-restore"
+    )
+    assert evaluate(sandbox, alice) == ("COMPLIANT", "")
+
+    second = remediate(sandbox, alice)
+
+    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
+    assert statuses("alice") == {stale: "Inactive", fresh: "Active"}
+    assert len(record(alice)["changes"]) == 1
+
+    restored = restore(sandbox, alice)
+
+    assert restored.status == "Success", restored.failure
+    assert restored.outputs["Restore.Reactivated"] == [stale]
+    assert statuses("alice") == {stale: "Active", fresh: "Active"}
+    assert "mamori:remediated" not in tags("alice")
+    assert no_records()
+    assert evaluate(sandbox, alice)[0] == "NON_COMPLIANT"
+
+    again = restore(sandbox, alice)
+    assert (again.status, again.outputs["Restore.Status"]) == ("Success", "NOTHING_TO_RESTORE")
+
+
+def test_never_used_key_is_deactivated_counting_from_its_creation(sandbox: Sandbox) -> None:
+    old = make_user("old", keys=1)
+    key_created_ago("old", 0, 90 * DAY)
+    new = make_user("new", keys=1)
+    key_created_ago("new", 0, 89 * DAY)
+
+    assert remediate(sandbox, old).outputs["Remediate.Status"] == "REMEDIATED"
+    assert remediate(sandbox, new).outputs["Remediate.Status"] == "NOTHING_TO_DO"
+
+    assert list(statuses("old").values()) == ["Inactive"]
+    assert list(statuses("new").values()) == ["Active"]
+
+
+def test_rule_parameters_are_honoured(sandbox: Sandbox) -> None:
+    user = make_user("alice", keys=1)
+    key_created_ago("alice", 0, 400 * DAY)
+    key_used_ago("alice", 0, 40 * DAY)
+
+    assert remediate(sandbox, user).outputs["Remediate.Status"] == "NOTHING_TO_DO"
+    assert remediate(sandbox, user, MaxKeyAgeDays="365", DryRun=True).outputs["Remediate.Deactivated"][0].endswith("400 days old")
+    assert remediate(sandbox, user, MaxUnusedDays="30").outputs["Remediate.Status"] == "REMEDIATED"
+    assert list(statuses("alice").values()) == ["Inactive"]
+
+
+def test_dry_run_changes_nothing(sandbox: Sandbox) -> None:
+    alice, stale, fresh = two_key_user()
+
+    result = remediate(sandbox, alice, DryRun="true")
+
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "DRY_RUN")
+    assert result.outputs["Remediate.Deactivated"][0].startswith(f"{stale}: ")
+    assert statuses("alice") == {stale: "Active", fresh: "Active"}
+    assert "mamori:remediated" not in tags("alice")
+    assert no_records()
+
+
+def test_exempt_user_is_skipped(sandbox: Sandbox) -> None:
+    alice, stale, fresh = two_key_user(tags={"mamori:exempt": "vendor sync until=2999-12-31"})
+
+    result = remediate(sandbox, alice)
+
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "SKIPPED_EXEMPT")
+    assert statuses("alice") == {stale: "Active", fresh: "Active"}
+
+
+def test_stale_evaluation_never_changes_a_key_used_since(sandbox: Sandbox) -> None:
+    alice, stale, fresh = two_key_user()
+    assert evaluate(sandbox, alice)[0] == "NON_COMPLIANT"
+    key_used_ago("alice", 0, datetime.timedelta(minutes=5))
+
+    result = remediate(sandbox, alice)
+
+    assert result.outputs["Remediate.Status"] == "NOTHING_TO_DO"
+    assert statuses("alice") == {stale: "Active", fresh: "Active"}
+
+
+def test_deleted_user_is_nothing_to_do(sandbox: Sandbox) -> None:
+    result = remediate(sandbox, "AIDA0123456789ABCDEFG")
+
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "USER_NOT_FOUND")
+
+
+@pytest.mark.parametrize(
+    ("parameters", "failure"),
+    [
+        ({"UserId": "alice"}, "does not match allowedPattern"),
+        ({"UserId": "AROA0123456789ABCDEFG"}, "does not match allowedPattern"),  # a role, not a user
+        ({"DryRun": "maybe"}, "must be a Boolean"),
+        ({"MaxUnusedDays": "soon"}, "MaxUnusedDays: 'soon' is not a number of days"),
+        ({"MaxKeyAgeDays": "0"}, "MaxKeyAgeDays: '0' is not a number of days"),
+        ({"Bogus": "1"}, "unknown ['Bogus']"),
+    ],
+)
+def test_bad_input_fails_clearly_and_changes_nothing(sandbox: Sandbox, parameters: dict[str, Any], failure: str) -> None:
+    alice, stale, fresh = two_key_user()
+
+    result = run_document(sandbox, REMEDIATE, {**remediation_parameters(RULE_ID, alice), **parameters})
+
+    assert result.status == "Failed"
+    assert failure in result.failure
+    assert statuses("alice") == {stale: "Active", fresh: "Active"}
+    assert no_records()
+
+
+def test_a_failed_deactivation_fails_loudly_after_recording(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    alice, stale, fresh = two_key_user()
+    real = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
+
+    def refuse(self: Any, operation: str, params: Any) -> Any:
+        if operation == "UpdateAccessKey":
+            raise botocore.exceptions.ClientError({"Error": {"Code": "LimitExceeded", "Message": "slow down"}}, operation)
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", refuse)
+
+    result = remediate(sandbox, alice)
+
+    assert result.status == "Failed"
+    assert "LimitExceeded" in result.failure
+    assert statuses("alice") == {stale: "Active", fresh: "Active"}
+    assert record(alice)["changes"][0]["deactivated"][0]["keyId"] == stale
+
+
+def test_restore_dry_run_changes_nothing(sandbox: Sandbox) -> None:
+    alice, stale, fresh = two_key_user()
+    assert remediate(sandbox, alice).status == "Success"
+
+    result = restore(sandbox, alice, DryRun=True)
+
+    assert result.outputs["Restore.Status"] == "DRY_RUN"
+    assert result.outputs["Restore.Reactivated"] == [stale]
+    assert statuses("alice") == {stale: "Inactive", fresh: "Active"}
+    assert record(alice)["changes"]
+
+
+def test_restore_names_a_key_deleted_since(sandbox: Sandbox) -> None:
+    user = make_user("alice", keys=2)
+    key_created_ago("alice", 0, 200 * DAY)
+    key_created_ago("alice", 1, 100 * DAY)
+    first, second = key_ids("alice")
+    assert remediate(sandbox, user).outputs["Remediate.Status"] == "REMEDIATED"
+    boto3.client("iam").delete_access_key(UserName="alice", AccessKeyId=first)
+
+    result = restore(sandbox, user)
+
+    assert result.status == "Success", result.failure
+    assert (result.outputs["Restore.Reactivated"], result.outputs["Restore.Missing"]) == ([second], [first])
+    assert statuses("alice") == {second: "Active"}
+
+
+def test_restore_of_a_deleted_user_fails_and_keeps_the_record(sandbox: Sandbox) -> None:
+    user = make_user("alice", keys=1)
+    key_created_ago("alice", 0, 200 * DAY)
+    assert remediate(sandbox, user).status == "Success"
+    iam = boto3.client("iam")
+    iam.delete_access_key(UserName="alice", AccessKeyId=key_ids("alice")[0])
+    iam.untag_user(UserName="alice", TagKeys=["mamori:remediated"])
+    iam.delete_user(UserName="alice")
+
+    result = restore(sandbox, user)
+
+    assert result.status == "Failed"
+    assert "record is kept" in result.failure
+    assert record(user)["userName"] == "alice"
+
+
+def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandbox) -> None:
+    """Run every path of the rule and its documents, then compare the API calls made
+    (counted by the sandbox, which also refuses ungranted ones) with the grants."""
+    alice, _, _ = two_key_user()
+    evaluate(sandbox, alice)
+    assert remediate(sandbox, alice).status == "Success"
+    evaluate(sandbox, alice)
+    assert restore(sandbox, alice).status == "Success"
+
+    principals = {lambda_principal(RULE): f"{pascal(RULE_ID)}RuleRole"} | {
+        automation_principal(name): document_role(name) for name in (REMEDIATE, RESTORE)
+    }
+    for principal, role in principals.items():
+        called = set(sandbox.calls_by(principal))
+        granted = granted_actions(role) - RUNTIME_ACTIONS
+        assert called == granted, (
+            f"{principal}: granted but never called {granted - called}; called but not granted {called - granted}"
+        )
