@@ -102,6 +102,16 @@ class DocumentParameter:
     allowed_pattern: str | None = None
 
 
+# The two parameters every mamori document takes.
+AUTOMATION_ASSUME_ROLE = DocumentParameter(
+    "AutomationAssumeRole",
+    "String",
+    "The role the automation runs as.",
+    allowed_pattern=r"^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+)
+DRY_RUN = DocumentParameter("DryRun", "Boolean", "Report what would change and change nothing.", default=False)
+
+
 @dataclass(frozen=True)
 class DocumentSpec:
     """An SSM Automation document with one aws:executeScript step running `script`'s

@@ -3,7 +3,7 @@ managed policy the remediation attaches."""
 
 from typing import Any
 
-from mamori.catalog import DocumentParameter, DocumentSpec, Permission, RemediationSpec
+from mamori.catalog import AUTOMATION_ASSUME_ROLE, DRY_RUN, DocumentParameter, DocumentSpec, Permission, RemediationSpec
 from mamori.console_mfa import DEFAULT_GRACE_HOURS, DENY_POLICY_ARN_PATTERN, DENY_POLICY_NAME
 from mamori.iam_users import USER_ID_PATTERN
 
@@ -81,16 +81,9 @@ DENY_WITHOUT_MFA_POLICY: dict[str, Any] = {
     },
 }
 
-ROLE = DocumentParameter(
-    "AutomationAssumeRole",
-    "String",
-    "The role the automation runs as.",
-    allowed_pattern=r"^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
-)
 USER_ID = DocumentParameter(
     "UserId", "String", "The IAM user's id (AIDA…), as AWS Config records it.", allowed_pattern=f"^{USER_ID_PATTERN}$"
 )
-DRY_RUN = DocumentParameter("DryRun", "Boolean", "Report what would change and change nothing.", default=False)
 OUTPUTS = (("Status", "String"), ("Message", "String"), ("UserName", "String"))
 
 REMEDIATION = RemediationSpec(
@@ -104,7 +97,7 @@ REMEDIATION = RemediationSpec(
         ),
         script="remediate.py",
         parameters=(
-            ROLE,
+            AUTOMATION_ASSUME_ROLE,
             USER_ID,
             DocumentParameter(
                 "PolicyArn",
@@ -140,7 +133,7 @@ REMEDIATION = RemediationSpec(
             "mamori:exempt first, or automatic remediation attaches the policy again."
         ),
         script="restore.py",
-        parameters=(ROLE, USER_ID, DRY_RUN),
+        parameters=(AUTOMATION_ASSUME_ROLE, USER_ID, DRY_RUN),
         permissions=(
             Permission("iam:ListUsers"),
             Permission("iam:ListUserTags", USER),

@@ -1,20 +1,13 @@
 """The two documents of the open-proxy-ports remediation and what each may call."""
 
-from mamori.catalog import DocumentParameter, DocumentSpec, Permission, RemediationSpec
+from mamori.catalog import AUTOMATION_ASSUME_ROLE, DRY_RUN, DocumentParameter, DocumentSpec, Permission, RemediationSpec
 from mamori.exposure import DEFAULT_PROXY_PORTS, format_ports
 from mamori.security_groups import GROUP_ID_PATTERN
 
 SECURITY_GROUP = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/*"
 RECORDS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/mamori/open-proxy-ports/*"
 
-ROLE = DocumentParameter(
-    "AutomationAssumeRole",
-    "String",
-    "The role the automation runs as.",
-    allowed_pattern=r"^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
-)
 GROUP = DocumentParameter("GroupId", "String", "The security group to fix.", allowed_pattern=f"^{GROUP_ID_PATTERN}$")
-DRY_RUN = DocumentParameter("DryRun", "Boolean", "Report what would change and change nothing.", default=False)
 OUTPUTS = (("Status", "String"), ("Message", "String"))
 
 REMEDIATION = RemediationSpec(
@@ -28,7 +21,7 @@ REMEDIATION = RemediationSpec(
         ),
         script="remediate.py",
         parameters=(
-            ROLE,
+            AUTOMATION_ASSUME_ROLE,
             GROUP,
             DocumentParameter(
                 "ProxyPorts",
@@ -61,7 +54,7 @@ REMEDIATION = RemediationSpec(
             "the narrower entries it added. Tag the group mamori:exempt first, or automatic remediation revokes them again."
         ),
         script="restore.py",
-        parameters=(ROLE, GROUP, DRY_RUN),
+        parameters=(AUTOMATION_ASSUME_ROLE, GROUP, DRY_RUN),
         permissions=(
             Permission("ec2:DescribeSecurityGroups"),
             Permission("ec2:DescribeSecurityGroupRules"),

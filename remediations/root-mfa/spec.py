@@ -1,7 +1,7 @@
 """The document of the root-mfa remediation and what it may call. Notify-only: no restore
 document, because nothing is changed that could be undone."""
 
-from mamori.catalog import DocumentParameter, DocumentSpec, Permission, RemediationSpec
+from mamori.catalog import AUTOMATION_ASSUME_ROLE, DRY_RUN, DocumentParameter, DocumentSpec, Permission, RemediationSpec
 
 REMEDIATION = RemediationSpec(
     id="root-mfa",
@@ -14,12 +14,7 @@ REMEDIATION = RemediationSpec(
         ),
         script="remediate.py",
         parameters=(
-            DocumentParameter(
-                "AutomationAssumeRole",
-                "String",
-                "The role the automation runs as.",
-                allowed_pattern=r"^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
-            ),
+            AUTOMATION_ASSUME_ROLE,
             DocumentParameter("AccountId", "String", "The account (the rule's resource id).", allowed_pattern=r"^\d{12}$"),
             DocumentParameter(
                 "TopicArn",
@@ -34,7 +29,7 @@ REMEDIATION = RemediationSpec(
                 default="false",
                 allowed_pattern=r"^(true|false)$",
             ),
-            DocumentParameter("DryRun", "Boolean", "Report what would change and change nothing.", default=False),
+            DRY_RUN,
         ),
         permissions=(
             Permission("iam:GetAccountSummary"),

@@ -1,22 +1,15 @@
 """The two documents of the stale-access-keys remediation and what each may call."""
 
 from mamori.access_keys import DEFAULT_MAX_UNUSED_DAYS
-from mamori.catalog import DocumentParameter, DocumentSpec, Permission, RemediationSpec
+from mamori.catalog import AUTOMATION_ASSUME_ROLE, DRY_RUN, DocumentParameter, DocumentSpec, Permission, RemediationSpec
 from mamori.iam_users import USER_ID_PATTERN
 
 USER = "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"
 RECORDS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/mamori/stale-access-keys/*"
 
-ROLE = DocumentParameter(
-    "AutomationAssumeRole",
-    "String",
-    "The role the automation runs as.",
-    allowed_pattern=r"^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
-)
 USER_ID = DocumentParameter(
     "UserId", "String", "The IAM user's id (AIDA…), as AWS Config records it.", allowed_pattern=f"^{USER_ID_PATTERN}$"
 )
-DRY_RUN = DocumentParameter("DryRun", "Boolean", "Report what would change and change nothing.", default=False)
 OUTPUTS = (("Status", "String"), ("Message", "String"), ("UserName", "String"))
 
 REMEDIATION = RemediationSpec(
@@ -29,7 +22,7 @@ REMEDIATION = RemediationSpec(
         ),
         script="remediate.py",
         parameters=(
-            ROLE,
+            AUTOMATION_ASSUME_ROLE,
             USER_ID,
             DocumentParameter(
                 "MaxUnusedDays",
@@ -62,7 +55,7 @@ REMEDIATION = RemediationSpec(
             "deactivates them again."
         ),
         script="restore.py",
-        parameters=(ROLE, USER_ID, DRY_RUN),
+        parameters=(AUTOMATION_ASSUME_ROLE, USER_ID, DRY_RUN),
         permissions=(
             Permission("iam:ListUsers"),
             Permission("iam:ListUserTags", USER),
