@@ -34,6 +34,10 @@ class Permission:
             raise ValueError(f"Permission action {self.action!r} must be one service:Action, no wildcards")
 
 
+# Reading the IAM credential report (mamori.credential_report): generate, then get.
+READ_CREDENTIAL_REPORT = (Permission("iam:GenerateCredentialReport"), Permission("iam:GetCredentialReport"))
+
+
 @dataclass(frozen=True)
 class Parameter:
     """A rule parameter, exposed as a pack (template) parameter of the same name."""
@@ -110,6 +114,14 @@ AUTOMATION_ASSUME_ROLE = DocumentParameter(
     allowed_pattern=r"^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
 )
 DRY_RUN = DocumentParameter("DryRun", "Boolean", "Report what would change and change nothing.", default=False)
+# Taken by the documents that act on the account and tell people.
+ACCOUNT_ID = DocumentParameter("AccountId", "String", "The account (the rule's resource id).", allowed_pattern=r"^\d{12}$")
+TOPIC_ARN = DocumentParameter(
+    "TopicArn",
+    "String",
+    "The SNS topic to notify (the pack's mamori-notifications).",
+    allowed_pattern=r"^arn:aws[a-z0-9-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$",
+)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,16 @@
 """The document of the root-access-key remediation and what it may call. Notify-only: no
 restore document, because nothing is changed that could be undone."""
 
-from mamori.catalog import AUTOMATION_ASSUME_ROLE, DRY_RUN, DocumentParameter, DocumentSpec, Permission, RemediationSpec
+from mamori.catalog import (
+    ACCOUNT_ID,
+    AUTOMATION_ASSUME_ROLE,
+    DRY_RUN,
+    READ_CREDENTIAL_REPORT,
+    TOPIC_ARN,
+    DocumentSpec,
+    Permission,
+    RemediationSpec,
+)
 
 REMEDIATION = RemediationSpec(
     id="root-access-key",
@@ -15,19 +24,13 @@ REMEDIATION = RemediationSpec(
         script="remediate.py",
         parameters=(
             AUTOMATION_ASSUME_ROLE,
-            DocumentParameter("AccountId", "String", "The account (the rule's resource id).", allowed_pattern=r"^\d{12}$"),
-            DocumentParameter(
-                "TopicArn",
-                "String",
-                "The SNS topic to notify (the pack's mamori-notifications).",
-                allowed_pattern=r"^arn:aws[a-z0-9-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$",
-            ),
+            ACCOUNT_ID,
+            TOPIC_ARN,
             DRY_RUN,
         ),
         permissions=(
             Permission("iam:GetAccountSummary"),
-            Permission("iam:GenerateCredentialReport"),
-            Permission("iam:GetCredentialReport"),
+            *READ_CREDENTIAL_REPORT,
             # DescribeOpsItems and CreateOpsItem are granted on all OpsItems of the account.
             Permission("ssm:DescribeOpsItems"),
             Permission("ssm:CreateOpsItem"),

@@ -1,6 +1,6 @@
 """mamori-iam-user-console-mfa: what the rule is, what it takes, what it may call."""
 
-from mamori.catalog import Parameter, Permission, RemediationLink, RuleSpec
+from mamori.catalog import READ_CREDENTIAL_REPORT, Parameter, Permission, RemediationLink, RuleSpec
 from mamori.console_mfa import DEFAULT_GRACE_HOURS
 
 RULE = RuleSpec(
@@ -24,8 +24,7 @@ RULE = RuleSpec(
         Permission("config:PutEvaluations"),
         # rdklib marks the evaluations of users that no longer exist NOT_APPLICABLE.
         Permission("config:GetComplianceDetailsByConfigRule"),
-        Permission("iam:GenerateCredentialReport"),
-        Permission("iam:GetCredentialReport"),
+        *READ_CREDENTIAL_REPORT,
         # Maps the report's ARNs to the user ids Config records: one call per 1,000 users.
         Permission("iam:ListUsers"),
         # Only for users that would be NON_COMPLIANT: exemption tag, and the deny policy.

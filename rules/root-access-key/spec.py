@@ -1,6 +1,6 @@
 """mamori-root-access-key: what the rule is, what it takes, what it may call."""
 
-from mamori.catalog import Permission, RemediationLink, RuleSpec
+from mamori.catalog import READ_CREDENTIAL_REPORT, Permission, RemediationLink, RuleSpec
 
 RULE = RuleSpec(
     id="root-access-key",
@@ -15,8 +15,7 @@ RULE = RuleSpec(
         # One live call decides: AccountAccessKeysPresent.
         Permission("iam:GetAccountSummary"),
         # Only when root has a key: its dates and last use.
-        Permission("iam:GenerateCredentialReport"),
-        Permission("iam:GetCredentialReport"),
+        *READ_CREDENTIAL_REPORT,
     ),
     remediation=RemediationLink(
         document="root-access-key",
