@@ -1,14 +1,21 @@
 """Thin stand-ins for what moto does not do, shared by the tests, the demo and the bench.
 
 moto stands in for AWS. On top of it, one botocore `before-call` hook on boto3's default
-session (the session every production client here is made from) does three things:
+session (the session every production client here is made from) does these things:
 
 * counts every API call, per principal (a rule Lambda or an SSM document);
 * enforces the IAM actions that principal's role is granted in template.yaml, answering
   AccessDenied like IAM would (actions only: resource scoping is not simulated);
 * stands in for the AWS Config operations moto lacks: PutEvaluations (stored, as Config
-  would show them in the dashboard), GetComplianceDetailsByConfigRule, and
-  GetResourceConfigHistory (for oversized configuration items).
+  would show them in the dashboard), GetComplianceDetailsByConfigRule (paged like Config),
+  and GetResourceConfigHistory (for oversized configuration items);
+* answers what moto gets unlike a real account: DescribeRegions (moto lists every partition's
+  regions; an account has 17 default regions plus those it opted in to), DescribeInstances
+  paging (moto ignores MaxResults), DescribeSubscribersForNotification (moto lacks it, the
+  subscribers are read from moto's budgets backend), and, when a runner is installed,
+  StartAutomationExecution (moto runs no automation);
+* injects faults: error answers for the next calls of an action, every call into a region
+  (an SCP, a region not opted in), and a fixed latency per call (the network, for the bench).
 
 Production code is untouched: it calls the real APIs through boto3.
 """
@@ -16,9 +23,12 @@ Production code is untouched: it calls the real APIs through boto3.
 import collections
 import contextlib
 import datetime
+import itertools
 import json
 import os
-from collections.abc import Iterator, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +38,41 @@ import botocore.exceptions
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 CONFIG_STANDIN_OPERATIONS = ("PutEvaluations", "GetComplianceDetailsByConfigRule", "GetResourceConfigHistory")
+# The regions enabled in every AWS account (the others must be opted in to).
+DEFAULT_REGIONS = (
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+)
+OPT_IN_REGIONS = (
+    "af-south-1",
+    "ap-east-1",
+    "ap-south-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ca-west-1",
+    "eu-central-2",
+    "eu-south-1",
+    "eu-south-2",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+)
+_PAGE_TOKEN = "mamori-standin-page:"
 
 
 def fake_credentials() -> None:
@@ -104,7 +149,13 @@ class ConfigStandIn:
                 for (resource_type, resource_id), evaluation in self.evaluations.get(params["ConfigRuleName"], {}).items()
                 if evaluation["ComplianceType"] in wanted
             ]
-            return {"EvaluationResults": results}
+            # Pages of Limit (at most 100), as Config answers.
+            limit = min(int(params.get("Limit") or 100), 100)
+            start = int(params.get("NextToken") or 0)
+            page: dict[str, Any] = {"EvaluationResults": results[start : start + limit]}
+            if start + limit < len(results):
+                page["NextToken"] = str(start + limit)
+            return page
         if operation == "GetResourceConfigHistory":
             item = self.items.get((params["resourceType"], params["resourceId"]))
             if item is None:
@@ -230,12 +281,33 @@ class Sandbox:
         self.root: RootCredentials | None = None  # None: the report has no root row (as moto's)
         # action -> [error code or response dict, ...], consumed one per call: faults to inject.
         self.next_answers: dict[str, list[str | dict[str, Any]]] = {}
+        # The account's enabled regions: the default ones plus those opted in to.
+        self.opted_in_regions: list[str] = []
+        # region -> error code answered to every call into that region (see deny_region).
+        self.region_faults: dict[str, str] = {}
+        # Seconds each call waits before it is answered: stands in for the network (bench).
+        self.latency_seconds = 0.0
+        # (document name, parameters as StartAutomationExecution got them) -> execution id;
+        # installed by harness.pack.run_automations (moto runs no automation).
+        self.automation_runner: Callable[[str, dict[str, list[str]]], str] | None = None
         self._principal: str | None = None
         self._allowed: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
+        self._execution_ids = itertools.count(1)
         boto3.setup_default_session(region_name=REGION)
         assert boto3.DEFAULT_SESSION is not None
         boto3.DEFAULT_SESSION.events.register("before-call", self._before_call)
         boto3.DEFAULT_SESSION.events.register("after-call.iam", self._after_iam_call)
+        boto3.DEFAULT_SESSION.events.register("after-call.ec2.DescribeInstances", self._page_instances)
+
+    @property
+    def enabled_regions(self) -> list[str]:
+        return sorted({*DEFAULT_REGIONS, *self.opted_in_regions})
+
+    def deny_region(self, region: str, code: str = "UnauthorizedOperation") -> None:
+        """Answer every call into region with code: an SCP denying the region
+        (UnauthorizedOperation from EC2, AccessDenied elsewhere) or AuthFailure (not opted in)."""
+        self.region_faults[region] = code
 
     def answer_next(self, action: str, *answers: str | dict[str, Any]) -> None:
         """The next calls of action (e.g. "iam:GenerateCredentialReport") get these answers
@@ -269,23 +341,127 @@ class Sandbox:
         self.calls.clear()
         self.config.put_evaluations_calls = 0
 
-    def _before_call(self, model: Any, params: Mapping[str, Any], **_: Any) -> Any:
+    def _before_call(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
         service = model.service_model.signing_name
         action = f"{service}:{model.name}"
-        if self._principal is not None:
-            self.calls[(self._principal, action)] += 1
-            if action not in self._allowed:
-                raise botocore.exceptions.ClientError(
-                    {"Error": {"Code": "AccessDenied", "Message": f"{self._principal} is not granted {action}"}}, model.name
-                )
-        queued = self.next_answers.get(action)
-        if queued:
-            answer = queued.pop(0)
-            if isinstance(answer, str):
-                raise botocore.exceptions.ClientError({"Error": {"Code": answer, "Message": f"injected {answer}"}}, model.name)
+        denied = self._principal is not None and action not in self._allowed
+        with self._lock:  # region scans call from several threads
+            if self._principal is not None:
+                self.calls[(self._principal, action)] += 1
+            queued = None if denied else self.next_answers.get(action)
+            answer = queued.pop(0) if queued else None
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
+        if denied:
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": f"{self._principal} is not granted {action}"}}, model.name
+            )
+        region = context.get("client_region")
+        if region in self.region_faults:
+            code = self.region_faults[region]
+            raise botocore.exceptions.ClientError({"Error": {"Code": code, "Message": f"{code} in {region}"}}, model.name)
+        if isinstance(answer, str):
+            raise botocore.exceptions.ClientError({"Error": {"Code": answer, "Message": f"injected {answer}"}}, model.name)
+        if answer is not None:
             return _Response(), answer
         if service == "config" and model.name in CONFIG_STANDIN_OPERATIONS:
             # `params` is the serialized request; Config speaks JSON.
             body = params.get("body") or b"{}"
-            return _Response(), self.config.answer(model.name, json.loads(body))
+            with self._lock:
+                return _Response(), self.config.answer(model.name, json.loads(body))
+        if action == "ec2:DescribeRegions":
+            return _Response(), self._describe_regions(params["body"])
+        if action == "ec2:DescribeInstances":
+            self._take_page_request(params["body"], context)
+        if action == "budgets:DescribeSubscribersForNotification":
+            return _Response(), _budget_subscribers(json.loads(params.get("body") or b"{}"))
+        if action == "ssm:StartAutomationExecution" and self.automation_runner is not None:
+            request = json.loads(params.get("body") or b"{}")
+            return _Response(), {
+                "AutomationExecutionId": self.automation_runner(request["DocumentName"], request.get("Parameters") or {})
+            }
         return None
+
+    def next_execution_id(self) -> str:
+        return f"{next(self._execution_ids):08d}-0000-4000-8000-000000000000"
+
+    def _describe_regions(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        enabled = self.enabled_regions
+        listed = enabled + (sorted(set(OPT_IN_REGIONS) - set(enabled)) if body.get("AllRegions") == "true" else [])
+        return {
+            "Regions": [
+                {
+                    "RegionName": region,
+                    "Endpoint": f"ec2.{region}.amazonaws.com",
+                    "OptInStatus": (
+                        "opt-in-not-required"
+                        if region in DEFAULT_REGIONS
+                        else ("opted-in" if region in enabled else "not-opted-in")
+                    ),
+                }
+                for region in listed
+            ]
+        }
+
+    @staticmethod
+    def _take_page_request(body: dict[str, Any], context: dict[str, Any]) -> None:
+        """moto answers DescribeInstances in one page whatever MaxResults says: remember the
+        page asked for (MaxResults, and the offset in our NextToken) to cut moto's answer."""
+        token = str(body.pop("NextToken", ""))
+        if "MaxResults" in body:
+            maximum = int(body.pop("MaxResults"))
+            if not 5 <= maximum <= 1000:
+                raise botocore.exceptions.ClientError(
+                    {"Error": {"Code": "InvalidParameterValue", "Message": "MaxResults must be 5 to 1000"}},
+                    "DescribeInstances",
+                )
+            offset = int(token.removeprefix(_PAGE_TOKEN)) if token.startswith(_PAGE_TOKEN) else 0
+            context["mamori_page"] = (offset, maximum)
+
+    @staticmethod
+    def _page_instances(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if "mamori_page" not in context or "Reservations" not in parsed:
+            return
+        offset, maximum = context["mamori_page"]
+        seen, page = 0, []
+        for reservation in parsed["Reservations"]:
+            kept = []
+            for instance in reservation["Instances"]:
+                if offset <= seen < offset + maximum:
+                    kept.append(instance)
+                seen += 1
+            if kept:
+                page.append({**reservation, "Instances": kept})
+        parsed["Reservations"] = page
+        if seen > offset + maximum:
+            parsed["NextToken"] = f"{_PAGE_TOKEN}{offset + maximum}"
+
+
+def _budget_subscribers(request: Mapping[str, Any]) -> dict[str, Any]:
+    """DescribeSubscribersForNotification, which moto lacks, from moto's budgets backend
+    (moto keeps each notification's subscribers)."""
+    from moto.budgets.models import budgets_backends
+
+    backend = budgets_backends[request["AccountId"]]["aws"]
+    budget = backend.budgets[request["AccountId"]].get(request["BudgetName"])
+    if budget is None:
+        raise botocore.exceptions.ClientError(
+            {"Error": {"Code": "NotFoundException", "Message": "the budget doesn't exist"}},
+            "DescribeSubscribersForNotification",
+        )
+    wanted = request["Notification"]
+
+    def same(details: Mapping[str, Any]) -> bool:
+        return (
+            details.get("NotificationType") == wanted.get("NotificationType")
+            and details.get("ComparisonOperator") == wanted.get("ComparisonOperator")
+            and float(details.get("Threshold", -1)) == float(wanted.get("Threshold", -2))
+        )
+
+    for notification in budget.notifications:
+        if same(notification.details):
+            return {"Subscribers": list(notification.subscribers)}
+    raise botocore.exceptions.ClientError(
+        {"Error": {"Code": "NotFoundException", "Message": "the notification doesn't exist"}},
+        "DescribeSubscribersForNotification",
+    )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import botocore.exceptions
 import yaml
 
 from harness.aws import ACCOUNT, Sandbox
@@ -21,6 +22,9 @@ TEMPLATE = ROOT / "template.yaml"
 # Passed as AutomationAssumeRole; the sandbox enforces the role's actions from the template.
 AUTOMATION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mamori-automation"
 RUNTIME_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})  # used by Lambda itself, not the code
+# Used by a service on the caller's behalf: SNS encrypts with the topic's KMS key as the publisher.
+ON_BEHALF_ACTIONS = frozenset({"kms:GenerateDataKey", "kms:Decrypt"})
+NOT_CALLED_BY_CODE = RUNTIME_ACTIONS | ON_BEHALF_ACTIONS
 
 
 @functools.cache
@@ -40,6 +44,13 @@ def granted_actions(role_logical_id: str) -> frozenset[str]:
     return frozenset(actions)
 
 
+def grant_gaps(sandbox: Sandbox, principal: str, role_logical_id: str) -> tuple[set[str], set[str]]:
+    """(granted but never called, called but not granted) for a principal the sandbox counted."""
+    called = set(sandbox.calls_by(principal))
+    granted = set(granted_actions(role_logical_id) - NOT_CALLED_BY_CODE)
+    return granted - called, called - granted
+
+
 def rule_spec(rule_id: str) -> RuleSpec:
     return next(rule for rule in load_rules() if rule.id == rule_id)
 
@@ -55,7 +66,7 @@ def deployed_rule_parameters(rule_id: str, **overrides: str) -> dict[str, str]:
     """The InputParameters the template gives the rule with default pack parameters."""
     parameters = {"AssumeRoleMode": "false"}
     for parameter in rule_spec(rule_id).parameters:
-        if parameter.default != "":
+        if parameter.default:  # "" (optional, unset) and None (required) are not passed
             parameters[parameter.name] = parameter.default
     parameters.update(overrides)
     return parameters
@@ -118,6 +129,8 @@ def document_role(document_name: str) -> str:
 
 def _typed(name: str, spec: Mapping[str, Any], value: Any) -> Any:
     kind = spec["type"]
+    if kind != "StringList" and isinstance(value, list) and len(value) == 1:
+        value = value[0]  # Config and StartAutomationExecution pass every value as a list
     if kind == "Boolean":
         if isinstance(value, bool):
             return value
@@ -125,8 +138,6 @@ def _typed(name: str, spec: Mapping[str, Any], value: Any) -> Any:
             return value.lower() == "true"
         raise ValueError(f"Parameter {name} must be a Boolean")
     if kind == "String":
-        if isinstance(value, list) and len(value) == 1:  # Config passes static values as lists
-            value = value[0]
         if not isinstance(value, str):
             raise ValueError(f"Parameter {name} must be a String")
         pattern = spec.get("allowedPattern")
@@ -200,27 +211,63 @@ def run_document(sandbox: Sandbox, name: str, parameters: Mapping[str, Any]) -> 
 def remediation_parameters(
     rule_id: str, resource_id: str, pack_values: Mapping[str, str] | None = None, **overrides: Any
 ) -> dict[str, Any]:
-    """The parameters the RemediationConfiguration passes for this resource (default pack
-    parameters), as Config would start the automation. pack_values gives what a Ref to a
-    pack resource resolves to here ({"NotificationTopic": <moto topic arn>})."""
+    """The parameters the RemediationConfiguration passes for this resource, as Config would
+    start the automation. pack_values gives what a Ref resolves to here: a pack resource
+    ({"NotificationTopic": <moto topic arn>}) or a pack parameter set at deployment; other
+    pack parameters take their template default, and unset optional ones are left out."""
     pack_values = pack_values or {}
+    declared = template().get("Parameters", {})
     for resource in template()["Resources"].values():
         if resource["Type"] != "AWS::Config::RemediationConfiguration":
             continue
         if resource["Properties"]["ConfigRuleName"] != {"Ref": f"{pascal(rule_id)}Rule"}:
             continue
         parameters: dict[str, Any] = {}
-        defaults = {p.name: p.default for p in rule_spec(rule_id).parameters}
         for name, value in resource["Properties"]["Parameters"].items():
-            if "Fn::If" in value:
-                continue  # present only when the pack parameter is set; unset by default
+            optional = "Fn::If" in value
+            if optional:
+                value = value["Fn::If"][1]
             if "ResourceValue" in value:
                 parameters[name] = resource_id
             elif name == "AutomationAssumeRole":
                 parameters[name] = AUTOMATION_ROLE_ARN
             else:
                 ref = value["StaticValue"]["Values"][0]["Ref"]
-                parameters[name] = defaults[ref] if ref in defaults else pack_values.get(ref, f"<{ref}>")
+                if ref in pack_values:
+                    parameters[name] = pack_values[ref]
+                elif optional:
+                    continue  # present only when the pack parameter is set; unset by default
+                elif ref in declared and "Default" in declared[ref]:
+                    parameters[name] = str(declared[ref]["Default"])
+                else:
+                    parameters[name] = f"<{ref}>"
         parameters.update(overrides)
         return parameters
     raise KeyError(f"no RemediationConfiguration for {rule_id}")
+
+
+@dataclass
+class AutomationRun:
+    document: str
+    parameters: dict[str, Any]
+    result: AutomationResult
+    execution_id: str
+
+
+def run_automations(sandbox: Sandbox) -> list[AutomationRun]:
+    """Let StartAutomationExecution run the document (moto runs no automation): the sandbox
+    answers the call with an execution id and this runner executes the document from
+    template.yaml at once. Returns the list the runs are appended to."""
+    runs: list[AutomationRun] = []
+
+    def runner(document: str, parameters: dict[str, list[str]]) -> str:
+        if document not in documents():
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "InvalidDocument", "Message": f"{document} does not exist"}}, "StartAutomationExecution"
+            )
+        execution_id = sandbox.next_execution_id()
+        runs.append(AutomationRun(document, dict(parameters), run_document(sandbox, document, parameters), execution_id))
+        return execution_id
+
+    sandbox.automation_runner = runner
+    return runs

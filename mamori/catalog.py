@@ -36,15 +36,23 @@ class Permission:
 
 # Reading the IAM credential report (mamori.credential_report): generate, then get.
 READ_CREDENTIAL_REPORT = (Permission("iam:GenerateCredentialReport"), Permission("iam:GetCredentialReport"))
+# Publishing to the pack's topic, which is encrypted with the pack's key (NotificationKey):
+# SNS uses the key on the publisher's behalf, so the publisher needs both KMS actions.
+PUBLISH_TO_TOPIC = (
+    Permission("sns:Publish", "${NotificationTopic}"),
+    Permission("kms:GenerateDataKey", "${NotificationKey.Arn}"),
+    Permission("kms:Decrypt", "${NotificationKey.Arn}"),
+)
 
 
 @dataclass(frozen=True)
 class Parameter:
-    """A rule parameter, exposed as a pack (template) parameter of the same name."""
+    """A rule (or remediation) parameter, exposed as a pack (template) parameter of the same
+    name. default "" means optional (left out when empty); None means the deployer must set it."""
 
     name: str
     description: str
-    default: str
+    default: str | None
     allowed_pattern: str | None = None
 
 
@@ -55,7 +63,11 @@ class RemediationLink:
     parameters: tuple[str, ...] = ()  # rule parameters passed on as static values
     # (document parameter, logical id of a template resource whose Ref is passed), e.g.
     # ("TopicArn", "NotificationTopic").
+    # A pack parameter in pack_values whose default is "" is passed only when it is set.
     pack_values: tuple[tuple[str, str], ...] = ()
+    # Pack parameters that must all be set for the remediation to be configured at all (e.g.
+    # the contact details a remediation writes): without them the rule only reports.
+    requires: tuple[str, ...] = ()
     maximum_automatic_attempts: int = 3
     retry_attempt_seconds: int = 60
 
@@ -145,6 +157,9 @@ class RemediationSpec:
     id: str
     remediate: DocumentSpec
     restore: DocumentSpec | None = None
+    # Pack (template) parameters the remediation needs beyond its rule's, passed to it through
+    # RemediationLink.pack_values (e.g. the contact details it sets).
+    pack_parameters: tuple[Parameter, ...] = ()
     # CloudFormation resources the remediation needs besides its documents and roles (e.g. a
     # managed policy it attaches), by logical id; merged into template.yaml as they are.
     resources: Mapping[str, Any] = field(default_factory=dict)

@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from harness.aws import ACCOUNT, REGION, Sandbox
-from harness.pack import RUNTIME_ACTIONS, granted_actions, lambda_principal
+from harness.pack import NOT_CALLED_BY_CODE, granted_actions, lambda_principal
 
 COMPLIANCE_CHANGE = {
     "version": "0",
@@ -103,7 +103,7 @@ def topic_queue(sandbox: Sandbox, monkeypatch: Any) -> Any:
 
 
 def deliver(sandbox: Sandbox, event: Any) -> Any:
-    with sandbox.acting_as(lambda_principal("mamori-notifier"), granted_actions("NotifierRole") - RUNTIME_ACTIONS):
+    with sandbox.acting_as(lambda_principal("mamori-notifier"), granted_actions("NotifierRole") - NOT_CALLED_BY_CODE):
         return notifier().lambda_handler(event, None)
 
 

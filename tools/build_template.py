@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from mamori.catalog import (  # noqa: E402
     DocumentSpec,
+    Parameter,
     Permission,
     RemediationSpec,
     RuleSpec,
@@ -209,7 +210,7 @@ def document_resources(remediation: RemediationSpec) -> dict[str, Any]:
     return resources
 
 
-def rule_resources(rule: RuleSpec, remediations: dict[str, RemediationSpec]) -> dict[str, Any]:
+def rule_resources(rule: RuleSpec, remediations: dict[str, RemediationSpec], pack_parameters: dict[str, Any]) -> dict[str, Any]:
     name = pascal(rule.id)
     function_name = rule.config_rule_name
     log_group_arn = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/{function_name}"
@@ -329,7 +330,11 @@ def rule_resources(rule: RuleSpec, remediations: dict[str, RemediationSpec]) -> 
             optional = defaults[linked] == ""  # an empty pack parameter is left out, not passed as ""
             parameters[linked] = {"Fn::If": [f"Has{linked}", static, {"Ref": "AWS::NoValue"}]} if optional else static
         for document_parameter, logical_id in link.pack_values:
-            parameters[document_parameter] = {"StaticValue": {"Values": [{"Ref": logical_id}]}}
+            static = {"StaticValue": {"Values": [{"Ref": logical_id}]}}
+            optional = pack_parameters.get(logical_id, {}).get("Default") == ""
+            parameters[document_parameter] = (
+                {"Fn::If": [f"Has{logical_id}", static, {"Ref": "AWS::NoValue"}]} if optional else static
+            )
         resources[f"{name}Remediation"] = {
             "Type": "AWS::Config::RemediationConfiguration",
             "Properties": {
@@ -344,7 +349,23 @@ def rule_resources(rule: RuleSpec, remediations: dict[str, RemediationSpec]) -> 
                 "ExecutionControls": {"SsmControls": {"ConcurrentExecutionRatePercentage": 10, "ErrorPercentage": 10}},
             },
         }
+        if link.requires:
+            resources[f"{name}Remediation"]["Condition"] = remediation_condition(rule)
     return resources
+
+
+def remediation_condition(rule: RuleSpec) -> str:
+    return f"{pascal(rule.id)}RemediationConfigured"
+
+
+def template_parameter(parameter: Parameter) -> dict[str, Any]:
+    body: dict[str, Any] = {"Type": "String"}
+    if parameter.default is not None:
+        body["Default"] = parameter.default
+    body["Description"] = parameter.description
+    if parameter.allowed_pattern:
+        body["AllowedPattern"] = parameter.allowed_pattern
+    return body
 
 
 def build() -> dict[str, Any]:
@@ -356,20 +377,30 @@ def build() -> dict[str, Any]:
     resources = template.setdefault("Resources", {})
     outputs = template.setdefault("Outputs", {})
     declared: dict[str, Any] = {}
+    pack_parameters = [p for rule in rules for p in rule.parameters] + [
+        p for remediation in remediations.values() for p in remediation.pack_parameters
+    ]
+    for parameter in pack_parameters:
+        body = template_parameter(parameter)
+        if parameter.name in declared and declared[parameter.name] != body:
+            raise ValueError(f"parameter {parameter.name} is declared differently by two rules or remediations")
+        if parameter.name in parameters and parameter.name not in declared:
+            raise ValueError(f"parameter {parameter.name} is already a pack-wide parameter of template/base.yaml")
+        declared[parameter.name] = body
+        parameters[parameter.name] = body
+        if parameter.default == "":
+            conditions[f"Has{parameter.name}"] = {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter.name}, ""]}]}
     for rule in rules:
-        for parameter in rule.parameters:
-            body: dict[str, Any] = {"Type": "String", "Default": parameter.default, "Description": parameter.description}
-            if parameter.allowed_pattern:
-                body["AllowedPattern"] = parameter.allowed_pattern
-            if parameter.name in declared and declared[parameter.name] != body:
-                raise ValueError(f"parameter {parameter.name} is declared differently by two rules")
-            declared[parameter.name] = body
-            parameters[parameter.name] = body
-            if parameter.default == "":
-                conditions[f"Has{parameter.name}"] = {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter.name}, ""]}]}
-        if rule.remediation and rule.remediation.document not in remediations:
-            raise ValueError(f"rule {rule.id} names remediation {rule.remediation.document}, which has no folder")
-        resources.update(rule_resources(rule, remediations))
+        link = rule.remediation
+        if link and link.document not in remediations:
+            raise ValueError(f"rule {rule.id} names remediation {link.document}, which has no folder")
+        if link and link.requires:
+            unknown = [name for name in link.requires if f"Has{name}" not in conditions]
+            if unknown:
+                raise ValueError(f"rule {rule.id}: requires {unknown}, which are not optional pack parameters")
+            has = [{"Condition": f"Has{name}"} for name in link.requires]
+            conditions[remediation_condition(rule)] = {"Fn::And": has} if len(has) > 1 else has[0]
+        resources.update(rule_resources(rule, remediations, parameters))
     for remediation in remediations.values():
         resources.update(document_resources(remediation))
         for logical_id, resource in remediation.resources.items():

@@ -5,6 +5,7 @@ from mamori.catalog import (
     ACCOUNT_ID,
     AUTOMATION_ASSUME_ROLE,
     DRY_RUN,
+    PUBLISH_TO_TOPIC,
     READ_CREDENTIAL_REPORT,
     TOPIC_ARN,
     DocumentSpec,
@@ -34,7 +35,7 @@ REMEDIATION = RemediationSpec(
             # DescribeOpsItems and CreateOpsItem are granted on all OpsItems of the account.
             Permission("ssm:DescribeOpsItems"),
             Permission("ssm:CreateOpsItem"),
-            Permission("sns:Publish", "${NotificationTopic}"),
+            *PUBLISH_TO_TOPIC,
         ),
         outputs=(("Status", "String"), ("Message", "String"), ("OpsItemId", "String"), ("Keys", "StringList")),
     ),
