@@ -3,7 +3,8 @@
 moto stands in for AWS. On top of it, one botocore `before-call` hook on boto3's default
 session (the session every production client here is made from) does these things:
 
-* counts every API call, per principal (a rule Lambda or an SSM document);
+* counts every API call, per principal (a rule Lambda or an SSM document), by the IAM action
+  that authorizes it (budgets:ViewBudget for DescribeBudgets, ...);
 * enforces the IAM actions that principal's role is granted in template.yaml, answering
   AccessDenied like IAM would (actions only: resource scoping is not simulated);
 * stands in for the AWS Config operations moto lacks: PutEvaluations (stored, as Config
@@ -73,6 +74,27 @@ OPT_IN_REGIONS = (
     "me-south-1",
 )
 _PAGE_TOKEN = "mamori-standin-page:"
+# API operations whose IAM action has another name: calls are counted and granted by IAM action.
+_BUDGETS_VIEW = ("DescribeBudget", "DescribeBudgets", "DescribeNotificationsForBudget", "DescribeSubscribersForNotification")
+_BUDGETS_MODIFY = (
+    "CreateBudget",
+    "UpdateBudget",
+    "DeleteBudget",
+    "CreateNotification",
+    "UpdateNotification",
+    "DeleteNotification",
+    "CreateSubscriber",
+    "UpdateSubscriber",
+    "DeleteSubscriber",
+)
+IAM_ACTIONS = {f"budgets:{name}": "budgets:ViewBudget" for name in _BUDGETS_VIEW} | {
+    f"budgets:{name}": "budgets:ModifyBudget" for name in _BUDGETS_MODIFY
+}
+
+
+def iam_action(api_action: str) -> str:
+    """The IAM action that authorizes an API call ("service:Operation")."""
+    return IAM_ACTIONS.get(api_action, api_action)
 
 
 def fake_credentials() -> None:
@@ -343,12 +365,13 @@ class Sandbox:
 
     def _before_call(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
         service = model.service_model.signing_name
-        action = f"{service}:{model.name}"
+        api_action = f"{service}:{model.name}"
+        action = iam_action(api_action)
         denied = self._principal is not None and action not in self._allowed
         with self._lock:  # region scans call from several threads
             if self._principal is not None:
                 self.calls[(self._principal, action)] += 1
-            queued = None if denied else self.next_answers.get(action)
+            queued = None if denied else self.next_answers.get(api_action)
             answer = queued.pop(0) if queued else None
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
@@ -369,13 +392,13 @@ class Sandbox:
             body = params.get("body") or b"{}"
             with self._lock:
                 return _Response(), self.config.answer(model.name, json.loads(body))
-        if action == "ec2:DescribeRegions":
+        if api_action == "ec2:DescribeRegions":
             return _Response(), self._describe_regions(params["body"])
-        if action == "ec2:DescribeInstances":
+        if api_action == "ec2:DescribeInstances":
             self._take_page_request(params["body"], context)
-        if action == "budgets:DescribeSubscribersForNotification":
+        if api_action == "budgets:DescribeSubscribersForNotification":
             return _Response(), _budget_subscribers(json.loads(params.get("body") or b"{}"))
-        if action == "ssm:StartAutomationExecution" and self.automation_runner is not None:
+        if api_action == "ssm:StartAutomationExecution" and self.automation_runner is not None:
             request = json.loads(params.get("body") or b"{}")
             return _Response(), {
                 "AutomationExecutionId": self.automation_runner(request["DocumentName"], request.get("Parameters") or {})

@@ -22,8 +22,9 @@ TEMPLATE = ROOT / "template.yaml"
 # Passed as AutomationAssumeRole; the sandbox enforces the role's actions from the template.
 AUTOMATION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mamori-automation"
 RUNTIME_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})  # used by Lambda itself, not the code
-# Used by a service on the caller's behalf: SNS encrypts with the topic's KMS key as the publisher.
-ON_BEHALF_ACTIONS = frozenset({"kms:GenerateDataKey", "kms:Decrypt"})
+# Used by a service on the caller's behalf: SNS encrypts with the topic's KMS key as the
+# publisher; GuardDuty creates its service-linked role with the caller's permission.
+ON_BEHALF_ACTIONS = frozenset({"kms:GenerateDataKey", "kms:Decrypt", "iam:CreateServiceLinkedRole"})
 NOT_CALLED_BY_CODE = RUNTIME_ACTIONS | ON_BEHALF_ACTIONS
 
 
