@@ -1,6 +1,8 @@
-"""`make bench`: AWS API calls and time of mamori-open-proxy-ports and of the IAM rules at scale, and artifact sizes.
+"""`make bench`: AWS API calls and time of mamori-open-proxy-ports, of the IAM rules and of the
+region scan at scale, and artifact sizes.
 
-Two sections (--only openproxy|iam runs one; the artifact sizes go with openproxy).
+Three sections (--only openproxy|iam|regions runs one; the artifact sizes go with openproxy).
+The region scan is described in bench/regions.py.
 
 What is measured, open-proxy-ports (--items)
 * The real rule Lambda handler (rules/open-proxy-ports/rule.py through rdklib), invoked the way
@@ -68,6 +70,7 @@ from moto.iam.exceptions import ValidationError as IamValidationError
 from moto.iam.models import iam_backends
 from moto.iam.responses import IamResponse
 
+from bench.regions import regions_section
 from harness.aws import ACCOUNT, REGION, Sandbox, fake_credentials
 from harness.config_events import change_event, configuration_item, periodic_event
 from harness.iam_state import create_managed_policy, key_created_ago, key_used_ago, make_user, user_created_ago
@@ -1103,7 +1106,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="backend",
         help="make the ordinary IAM users in moto's backend (default, fast) or through the IAM API (~80 s for 5,000)",
     )
-    parser.add_argument("--only", choices=("openproxy", "iam"), help="run one section (openproxy includes artifact sizes)")
+    parser.add_argument(
+        "--instances", type=int, default=1000, help="EC2 instances spread over the enabled regions (default 1000)"
+    )
+    parser.add_argument(
+        "--latency-ms", type=float, default=100.0, help="network stand-in per API call in the region scan (default 100)"
+    )
+    parser.add_argument(
+        "--only", choices=("openproxy", "iam", "regions"), help="run one section (openproxy includes artifact sizes)"
+    )
     parser.add_argument("--seed", type=int, default=20240611, help="seed of the synthetic items and users")
     args = parser.parse_args(argv)
     if args.items < 1:
@@ -1120,6 +1131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes = evaluate_iam(args.iam_users, args.seed, args.iam_setup)
         ok = print_iam(sizes, args.seed, args.iam_setup) and ok
         print(f"IAM section took {time.perf_counter() - section:.1f} s")
+    if args.only in (None, "regions"):
+        if args.only is None:
+            print()
+        ok = regions_section(args.instances, args.seed, args.latency_ms) and ok
     print()
     print(f"bench took {time.perf_counter() - started:.1f} s")
     return 0 if ok else 1
