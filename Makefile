@@ -34,7 +34,7 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
-	for unit in rules/*/ remediations/*/; do $(BIN)/mypy "$$unit" || exit 1; done
+	for unit in rules/*/ remediations/*/ responders/*/; do $(BIN)/mypy "$$unit" || exit 1; done
 
 check-template: install
 	$(BIN)/python tools/build_template.py --check

@@ -14,7 +14,7 @@ from typing import Any
 import botocore.exceptions
 import yaml
 
-from harness.aws import ACCOUNT, Sandbox
+from harness.aws import ACCOUNT, REGION, Sandbox
 from mamori.catalog import RuleSpec, load_rules, load_unit_module, pascal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,9 +22,10 @@ TEMPLATE = ROOT / "template.yaml"
 # Passed as AutomationAssumeRole; the sandbox enforces the role's actions from the template.
 AUTOMATION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mamori-automation"
 RUNTIME_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})  # used by Lambda itself, not the code
-# Used by a service on the caller's behalf: SNS encrypts with the topic's KMS key as the
-# publisher; GuardDuty creates its service-linked role with the caller's permission.
-ON_BEHALF_ACTIONS = frozenset({"kms:GenerateDataKey", "kms:Decrypt", "iam:CreateServiceLinkedRole"})
+# Checked by a service on the caller's behalf, never called by the code: SNS encrypts with the
+# topic's KMS key as the publisher; GuardDuty creates its service-linked role with the caller's
+# permission; SSM checks iam:PassRole for the AutomationAssumeRole a starter passes.
+ON_BEHALF_ACTIONS = frozenset({"kms:GenerateDataKey", "kms:Decrypt", "iam:CreateServiceLinkedRole", "iam:PassRole"})
 NOT_CALLED_BY_CODE = RUNTIME_ACTIONS | ON_BEHALF_ACTIONS
 
 
@@ -98,6 +99,10 @@ def automation_principal(document_name: str) -> str:
 class LambdaContext:
     function_name: str
     aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
 
 
 # --- SSM Automation ----------------------------------------------------------------------

@@ -13,11 +13,10 @@ from typing import Any
 
 import boto3
 
+from mamori import abuse_events
+
 LOG = logging.getLogger("mamori")
 LOG.setLevel(logging.INFO)
-
-ABUSE_REPLY_HOURS = 24
-SUBJECT_LIMIT = 100  # SNS subject limit
 
 
 def config_console(region: str, rule_name: str) -> str:
@@ -54,43 +53,41 @@ def format_compliance_change(event: Mapping[str, Any]) -> tuple[str, str]:
             f"Details: {config_console(region, rule)}",
         ]
     )
-    return subject[:SUBJECT_LIMIT], body
+    return abuse_events.subject_line(subject), body
 
 
-def format_abuse_event(event: Mapping[str, Any]) -> tuple[str, str]:
-    detail = event["detail"]
-    code = str(detail.get("eventTypeCode", "AWS_ABUSE_UNKNOWN"))
-    account = str(detail.get("affectedAccount") or event.get("account", ""))
-    received = str(event.get("time") or detail.get("startTime") or "")
-    deadline = "within 24 hours of the report"
-    try:
-        moment = datetime.datetime.fromisoformat(received.replace("Z", "+00:00"))
-        deadline = (moment + datetime.timedelta(hours=ABUSE_REPLY_HOURS)).strftime("%Y-%m-%d %H:%M UTC")
-    except ValueError:
-        pass
-    descriptions = [
-        str(item.get("latestDescription", "")) for item in detail.get("eventDescription") or [] if isinstance(item, Mapping)
+def format_abuse_report(report: abuse_events.AbuseReport, now: datetime.datetime, responder_on: bool) -> tuple[str, str]:
+    if abuse_events.is_open_proxy_report(report) and responder_on:
+        todo = (
+            "mamori-abuse-responder is starting mamori-open-proxy-ports on the security groups of the reported "
+            "instances and addresses in this region, and sends its own message with what it did. Then answer the "
+            "report in the AWS Health Dashboard / the abuse case saying what you did."
+        )
+    elif abuse_events.is_open_proxy_report(report):
+        todo = (
+            "close the proxy port: run mamori-open-proxy-ports on the reported instances' security groups "
+            "(automatic abuse response is off: the AbuseResponse or AutoRemediation pack parameter is false). "
+            "Then answer the report in the AWS Health Dashboard / the abuse case saying what you did."
+        )
+    else:
+        todo = (
+            "stop the abuse (for an open proxy: close the port, mamori-open-proxy-ports does this), "
+            "then answer the report in the AWS Health Dashboard / the abuse case saying what you did."
+        )
+    subject = f"[mamori] URGENT AWS abuse report {report.code_text} - {abuse_events.reply_by_short(report)}"
+    lines = [
+        f"What: AWS Trust & Safety reported abuse from account {report.affected_account or 'unknown'} ({report.code_text}).",
+        f"Reported: {abuse_events.reported_text(report)}",
+        f"Affected resources: {abuse_events.entities_text(report)}",
+        f"Region: {abuse_events.region_text(report)}",
+        f"Deadline: {abuse_events.deadline_text(report, now)}. Without a reply AWS may restrict the account (in the "
+        "open-proxy incident it blocked starting and stopping EC2 in the region).",
+        f"What to do: {todo}",
     ]
-    entities = [
-        str(item.get("entityValue"))
-        for item in detail.get("affectedEntities") or []
-        if isinstance(item, Mapping) and item.get("entityValue")
-    ]
-    entities = entities or [str(resource) for resource in event.get("resources") or []]
-    subject = f"[mamori] URGENT AWS abuse report {code} - reply by {deadline}"
-    body = "\n".join(
-        [
-            f"What: AWS Trust & Safety reported abuse from account {account} ({code}).",
-            f"Reported: {' '.join(descriptions) or 'see the AWS Health Dashboard for the report text'}",
-            f"Affected resources: {', '.join(entities) if entities else 'not named in the event (see the report)'}",
-            f"Region: {detail.get('eventRegion') or event.get('region', '')}",
-            f"Deadline: reply by {deadline}. Without a reply AWS may restrict the account (in the open-proxy "
-            "incident it blocked starting and stopping EC2 in the region).",
-            "What to do: stop the abuse (for an open proxy: close the port, mamori-open-proxy-ports does this), "
-            "then answer the report in the AWS Health Dashboard / the abuse case saying what you did.",
-        ]
-    )
-    return subject[:SUBJECT_LIMIT], body
+    problems = abuse_events.problems_text(report)
+    if problems:
+        lines.append(problems)
+    return abuse_events.subject_line(subject), "\n".join(lines)
 
 
 def format_event(event: Any) -> tuple[str, str] | None:
@@ -101,8 +98,12 @@ def format_event(event: Any) -> tuple[str, str] | None:
         if str(event["detail"].get("configRuleName", "")).startswith("mamori-"):
             return format_compliance_change(event)
         return None
-    if event.get("source") == "aws.health" and detail_type == "AWS Health Abuse Event":
-        return format_abuse_event(event)
+    if event.get("source") == abuse_events.SOURCE and detail_type == abuse_events.DETAIL_TYPE:
+        try:
+            report = abuse_events.parse_abuse_event(event)
+        except abuse_events.NotAnAbuseReport:
+            return None
+        return format_abuse_report(report, abuse_events.utc_now(), os.environ.get("ABUSE_RESPONSE") == "on")
     return None
 
 

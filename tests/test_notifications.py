@@ -1,6 +1,8 @@
 """The notifier: real-shaped EventBridge events in, a message a person can act on out,
-published to SNS (moto) and read back through an SQS subscription."""
+published to SNS (moto) and read back through an SQS subscription. The clock is fixed
+(mamori.abuse_events.utc_now) so that the reply deadlines read the same on any day."""
 
+import datetime
 import json
 from typing import Any
 
@@ -8,7 +10,10 @@ import boto3
 import pytest
 
 from harness.aws import ACCOUNT, REGION, Sandbox
-from harness.pack import NOT_CALLED_BY_CODE, granted_actions, lambda_principal
+from harness.pack import NOT_CALLED_BY_CODE, granted_actions, lambda_principal, template
+from mamori import abuse_events
+
+NOW = datetime.datetime(2026, 11, 21, 10, 0, tzinfo=datetime.UTC)
 
 COMPLIANCE_CHANGE = {
     "version": "0",
@@ -86,6 +91,12 @@ def notifier() -> Any:
     return module
 
 
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: Any) -> None:
+    monkeypatch.setattr(abuse_events, "utc_now", lambda: NOW)
+    monkeypatch.setenv("ABUSE_RESPONSE", "on")
+
+
 @pytest.fixture
 def topic_queue(sandbox: Sandbox, monkeypatch: Any) -> Any:
     sns, sqs = boto3.client("sns"), boto3.client("sqs")
@@ -135,6 +146,64 @@ def test_abuse_event_names_the_deadline_and_the_resources(sandbox: Sandbox, topi
     assert len(message["Subject"]) <= 100
 
 
+def test_open_proxy_report_says_whether_mamori_acts(sandbox: Sandbox, topic_queue: Any, monkeypatch: Any) -> None:
+    deliver(sandbox, ABUSE_EVENT)
+    monkeypatch.setenv("ABUSE_RESPONSE", "off")
+    deliver(sandbox, ABUSE_EVENT)
+
+    on, off = (message["Message"] for message in topic_queue())
+    assert "mamori-abuse-responder is starting mamori-open-proxy-ports" in on
+    assert "automatic abuse response is off" in off and "run mamori-open-proxy-ports" in off
+
+
+def test_other_abuse_reports_do_not_promise_a_remediation(sandbox: Sandbox, topic_queue: Any) -> None:
+    event = json.loads(json.dumps(ABUSE_EVENT))
+    event["detail"]["eventTypeCode"] = "AWS_ABUSE_DOS_REPORT"
+    event["detail"]["eventDescription"][0]["latestDescription"] = "Denial of service traffic from your instance."
+
+    deliver(sandbox, event)
+
+    [message] = topic_queue()
+    assert "mamori-abuse-responder" not in message["Message"]
+    assert "stop the abuse" in message["Message"]
+
+
+def test_real_global_shape_of_an_organizational_view(sandbox: Sandbox, topic_queue: Any) -> None:
+    """AWS's published sample: region "global", no eventRegion, RFC-1123 startTime an hour
+    before delivery, instance ARNs; delivered to the management account for a member."""
+    member = "210987654321"
+    instance = f"arn:aws:ec2:eu-west-1:{member}:instance/i-abcd1111"
+    event: dict[str, Any] = json.loads(json.dumps(ABUSE_EVENT))
+    event.update(region="global", time="2026-11-20T12:15:00Z", resources=[instance])
+    event["detail"].update(
+        eventTypeCode="AWS_ABUSE_DOS_REPORT",
+        startTime="Fri, 20 Nov 2026 11:15:00 GMT",
+        affectedAccount=member,
+        affectedEntities=[{"entityValue": instance}],
+    )
+    del event["detail"]["eventRegion"]
+
+    deliver(sandbox, event)
+
+    [message] = topic_queue()
+    assert message["Subject"].endswith("reply by 2026-11-21 11:15 UTC")
+    body = message["Message"]
+    assert f"reported abuse from account {member} (AWS_ABUSE_DOS_REPORT)" in body
+    assert "Region: not named in the event" in body
+    assert "Deadline: reply by 2026-11-21 11:15 UTC." in body  # from startTime, the earlier of the two times
+
+
+def test_a_late_event_says_the_deadline_has_passed(sandbox: Sandbox, topic_queue: Any) -> None:
+    event: dict[str, Any] = json.loads(json.dumps(ABUSE_EVENT))
+    event["time"] = "2026-11-19T07:00:00Z"
+    del event["detail"]["startTime"]
+
+    deliver(sandbox, event)
+
+    [message] = topic_queue()
+    assert "Deadline: reply by 2026-11-20 07:00 UTC - passed 27 hours ago: reply now." in message["Message"]
+
+
 def test_abuse_event_without_entities_still_reads(sandbox: Sandbox, topic_queue: Any) -> None:
     event = json.loads(json.dumps(ABUSE_EVENT))
     event["resources"] = []
@@ -146,6 +215,28 @@ def test_abuse_event_without_entities_still_reads(sandbox: Sandbox, topic_queue:
     [message] = topic_queue()
     assert "AWS_ABUSE_SOMETHING_NEW" in message["Subject"]
     assert "Affected resources: not named in the event" in message["Message"]
+
+
+def test_abuse_event_with_broken_fields_still_reaches_people(sandbox: Sandbox, topic_queue: Any) -> None:
+    event = json.loads(json.dumps(ABUSE_EVENT))
+    event["detail"]["affectedEntities"] = "i-0abcdef0123456789"
+    event["detail"]["eventTypeCode"] = "AWS_ABUSE_BAD\nCODE"
+    event["time"] = event["detail"]["startTime"] = "yesterday"
+
+    assert deliver(sandbox, event)["published"] is True
+
+    [message] = topic_queue()
+    assert message["Subject"] == "[mamori] URGENT AWS abuse report AWS_ABUSE_BAD CODE - reply within 24h"
+    body = message["Message"]
+    assert "Deadline: reply within 24 hours of the report (the event gives no time)." in body
+    assert "Affected resources: i-0abcdef0123456789" in body  # still named by `resources`
+    assert "Could not read: neither detail.startTime nor time is a date; detail.affectedEntities is not a list." in body
+
+
+def test_notifier_reads_abuse_events_with_the_mamori_library() -> None:
+    notifier_function = template()["Resources"]["NotifierFunction"]["Properties"]
+    assert notifier_function["Layers"] == [{"Ref": "MamoriLibrary"}]
+    assert notifier_function["Environment"]["Variables"]["ABUSE_RESPONSE"] == {"Fn::If": ["AbuseResponseOn", "on", "off"]}
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ and the RemediationConfiguration that pairs it with its rule.
 import argparse
 import ast
 import difflib
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from mamori.abuse_events import DETAIL_TYPE as ABUSE_DETAIL_TYPE  # noqa: E402
+from mamori.abuse_events import SOURCE as ABUSE_SOURCE  # noqa: E402
 from mamori.catalog import (  # noqa: E402
     DocumentSpec,
     Parameter,
@@ -35,6 +38,8 @@ from mamori.catalog import (  # noqa: E402
 
 TEMPLATE = ROOT / "template.yaml"
 BASE = ROOT / "template" / "base.yaml"
+ABUSE_RESPONDER = ROOT / "responders" / "abuse-events"
+ABUSE_RESPONSE_CONDITION = "AbuseResponseOn"  # template/base.yaml: AbuseResponse and AutoRemediation are "true"
 LAMBDA_RUNTIME = "python3.12"
 # The newest Python that SSM aws:executeScript documents (AWS's own current runbooks use it).
 SCRIPT_RUNTIME = "python3.11"
@@ -327,11 +332,13 @@ def rule_resources(rule: RuleSpec, remediations: dict[str, RemediationSpec], pac
         defaults = {p.name: p.default for p in rule.parameters}
         for linked in link.parameters:
             static: dict[str, Any] = {"StaticValue": {"Values": [{"Ref": linked}]}}
-            optional = defaults[linked] == ""  # an empty pack parameter is left out, not passed as ""
+            # An empty pack parameter is left out, not passed as "" (a required one is set whenever
+            # the RemediationConfiguration exists at all).
+            optional = defaults[linked] == "" and linked not in link.requires
             parameters[linked] = {"Fn::If": [f"Has{linked}", static, {"Ref": "AWS::NoValue"}]} if optional else static
         for document_parameter, logical_id in link.pack_values:
             static = {"StaticValue": {"Values": [{"Ref": logical_id}]}}
-            optional = pack_parameters.get(logical_id, {}).get("Default") == ""
+            optional = pack_parameters.get(logical_id, {}).get("Default") == "" and logical_id not in link.requires
             parameters[document_parameter] = (
                 {"Fn::If": [f"Has{logical_id}", static, {"Ref": "AWS::NoValue"}]} if optional else static
             )
@@ -356,6 +363,118 @@ def rule_resources(rule: RuleSpec, remediations: dict[str, RemediationSpec], pac
 
 def remediation_condition(rule: RuleSpec) -> str:
     return f"{pascal(rule.id)}RemediationConfigured"
+
+
+def load_abuse_responder_spec() -> Any:
+    module_spec = importlib.util.spec_from_file_location("mamori_responder_abuse_events_spec", ABUSE_RESPONDER / "spec.py")
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot load {ABUSE_RESPONDER / 'spec.py'}")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def abuse_responder_resources(
+    rules: list[RuleSpec], remediations: dict[str, RemediationSpec], resources: dict[str, Any], conditions: dict[str, Any]
+) -> dict[str, Any]:
+    """mamori-abuse-responder (responders/abuse-events/): its log group, role, function and
+    EventBridge rule, all under the AbuseResponse condition. Its environment carries what the
+    open-proxy rule's RemediationConfiguration passes, from the same RemediationLink."""
+    spec = load_abuse_responder_spec()
+    rule = next((r for r in rules if r.id == spec.REMEDIATION_RULE), None)
+    if rule is None or rule.remediation is None:
+        raise ValueError(f"abuse responder: rule {spec.REMEDIATION_RULE} with a remediation is not in rules/")
+    link = rule.remediation
+    if link.requires:
+        raise ValueError("abuse responder: a remediation that requires pack parameters would need their condition too")
+    document = remediations[link.document].remediate
+    document_id = pascal(document.name.removeprefix("mamori-"))
+    if document.name != spec.DOCUMENT or f"{document_id}AutomationRole" != spec.DOCUMENT_ROLE:
+        raise ValueError(f"abuse responder: spec names {spec.DOCUMENT}/{spec.DOCUMENT_ROLE}, the rule's link {document.name}")
+    if spec.DOCUMENT_ROLE not in resources or ABUSE_RESPONSE_CONDITION not in conditions:
+        raise ValueError(f"abuse responder: {spec.DOCUMENT_ROLE} or condition {ABUSE_RESPONSE_CONDITION} is missing")
+
+    environment: dict[str, Any] = {
+        "TOPIC_ARN": {"Ref": "NotificationTopic"},
+        "DOCUMENT_NAME": {"Ref": f"{document_id}Document"},
+        "AUTOMATION_ASSUME_ROLE": {"Fn::GetAtt": [spec.DOCUMENT_ROLE, "Arn"]},
+        "RESOURCE_ID_PARAMETER": link.resource_id_parameter,
+    }
+    # An optional pack parameter that is not set arrives as "" and the responder leaves it
+    # out, as the RemediationConfiguration does.
+    for name in link.parameters:
+        environment[f"DOCUMENT_PARAMETER_{name}"] = {"Ref": name}
+    for document_parameter, logical_id in link.pack_values:
+        environment[f"DOCUMENT_PARAMETER_{document_parameter}"] = {"Ref": logical_id}
+
+    statements = policy_statements(spec.PERMISSIONS)
+    for statement in statements:
+        if statement["Action"] == ["iam:PassRole"]:
+            statement["Condition"] = {"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}}
+    log_group = f"/aws/lambda/{spec.FUNCTION_NAME}"
+    log_group_arn = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{log_group}:*"
+    return {
+        "AbuseResponderLogGroup": {
+            "Type": "AWS::Logs::LogGroup",
+            "Condition": ABUSE_RESPONSE_CONDITION,
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": {"LogGroupName": log_group, "RetentionInDays": {"Ref": "LogRetentionDays"}},
+        },
+        "AbuseResponderRole": {
+            "Type": "AWS::IAM::Role",
+            "Condition": ABUSE_RESPONSE_CONDITION,
+            "Properties": {
+                "Description": f"Runs {spec.FUNCTION_NAME}; only the actions its code calls.",
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                },
+                "Policies": [
+                    {
+                        "PolicyName": "calls",
+                        "PolicyDocument": {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                    "Resource": sub(log_group_arn),
+                                },
+                                *statements,
+                            ],
+                        },
+                    }
+                ],
+            },
+        },
+        "AbuseResponderFunction": {
+            "Type": "AWS::Serverless::Function",
+            "Condition": ABUSE_RESPONSE_CONDITION,
+            "DependsOn": ["AbuseResponderLogGroup"],
+            "Properties": {
+                "FunctionName": spec.FUNCTION_NAME,
+                "Description": f"Runs {document.name} on the security groups named by an AWS Health open-proxy abuse report.",
+                "CodeUri": f"{ABUSE_RESPONDER.relative_to(ROOT)}/",
+                "Handler": "handler.lambda_handler",
+                "Runtime": LAMBDA_RUNTIME,
+                "Architectures": ["arm64"],
+                "Timeout": 60,
+                "MemorySize": 128,
+                "Role": {"Fn::GetAtt": ["AbuseResponderRole", "Arn"]},
+                "Layers": [{"Ref": "MamoriLibrary"}],
+                "Environment": {"Variables": environment},
+                "Events": {
+                    "AbuseEvent": {
+                        "Type": "EventBridgeRule",
+                        "Properties": {"Pattern": {"source": [ABUSE_SOURCE], "detail-type": [ABUSE_DETAIL_TYPE]}},
+                    }
+                },
+            },
+        },
+    }
 
 
 def template_parameter(parameter: Parameter) -> dict[str, Any]:
@@ -413,6 +532,7 @@ def build() -> dict[str, Any]:
                 "Description": f"AutomationAssumeRole for running {document.name} by hand",
                 "Value": {"Fn::GetAtt": [f"{name}AutomationRole", "Arn"]},
             }
+    resources.update(abuse_responder_resources(rules, remediations, resources, conditions))
     return template
 
 

@@ -1,0 +1,91 @@
+"""The two documents of the budget-alert remediation, what each may call, and the budget
+amount it creates the budget with."""
+
+from mamori.budgets import BUDGET_AMOUNT_PATTERN, MAMORI_BUDGET
+from mamori.catalog import (
+    ACCOUNT_ID,
+    AUTOMATION_ASSUME_ROLE,
+    DRY_RUN,
+    TOPIC_ARN,
+    DocumentParameter,
+    DocumentSpec,
+    Parameter,
+    Permission,
+    RemediationSpec,
+)
+
+# Service Authorization Reference, AWS Budget Service: ViewBudget and ModifyBudget require the
+# `budget` resource type, arn:${Partition}:budgets::${Account}:budget/${BudgetName}. The
+# remediation reads every budget (the rule's decision) but changes only mamori's own.
+ANY_BUDGET = "arn:${AWS::Partition}:budgets::${AWS::AccountId}:budget/*"
+MAMORIS_BUDGET = f"arn:${{AWS::Partition}}:budgets::${{AWS::AccountId}}:budget/{MAMORI_BUDGET}"
+RECORDS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/mamori/budget-alert/*"
+OUTPUTS = (("Status", "String"), ("Message", "String"), ("Changes", "StringList"))
+
+REMEDIATION = RemediationSpec(
+    id="budget-alert",
+    pack_parameters=(
+        Parameter(
+            "BudgetAmount",
+            f"Monthly cost in USD of the budget {MAMORI_BUDGET} the remediation creates (alerts at 80% actual and "
+            "100% forecasted).",
+            "100",
+            allowed_pattern=f"^({BUDGET_AMOUNT_PATTERN})$",
+        ),
+    ),
+    remediate=DocumentSpec(
+        name="mamori-budget-alert",
+        description=(
+            f"Unless a whole-account cost budget already alerts someone (re-checked live with mamori-budget-alert's own "
+            f"code), creates the monthly cost budget {MAMORI_BUDGET} with alerts at 80% actual and 100% forecasted cost "
+            "to the mamori topic (and an email address), or adds those alerts to it if it exists without any. Records "
+            "what it created for mamori-budget-alert-restore."
+        ),
+        script="remediate.py",
+        parameters=(
+            AUTOMATION_ASSUME_ROLE,
+            ACCOUNT_ID,
+            DocumentParameter(
+                "BudgetAmount",
+                "String",
+                "The budget's monthly cost in USD (the pack's BudgetAmount).",
+                default="100",
+                allowed_pattern=f"^({BUDGET_AMOUNT_PATTERN})$",
+            ),
+            TOPIC_ARN,
+            DocumentParameter(
+                "Email",
+                "String",
+                "An email address the alerts go to besides the topic (the pack's NotificationEmail); empty for none.",
+                default="",
+                allowed_pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            ),
+            DRY_RUN,
+        ),
+        permissions=(
+            Permission("budgets:ViewBudget", ANY_BUDGET),
+            # CreateBudget, or CreateNotification on an existing mamori-monthly-cost.
+            Permission("budgets:ModifyBudget", MAMORIS_BUDGET),
+            Permission("ssm:GetParameter", RECORDS),
+            Permission("ssm:PutParameter", RECORDS),
+        ),
+        outputs=OUTPUTS,
+    ),
+    restore=DocumentSpec(
+        name="mamori-budget-alert-restore",
+        description=(
+            f"Deletes what mamori-budget-alert created, as recorded at /mamori/budget-alert/<account>: the budget "
+            f"{MAMORI_BUDGET} if it created it (only its own alerts if others were added since), else the alerts it "
+            "added. Switch AutoRemediation off or create your own budget first, or the remediation runs again."
+        ),
+        script="restore.py",
+        parameters=(AUTOMATION_ASSUME_ROLE, ACCOUNT_ID, DRY_RUN),
+        permissions=(
+            Permission("budgets:ViewBudget", MAMORIS_BUDGET),
+            Permission("budgets:ModifyBudget", MAMORIS_BUDGET),
+            Permission("ssm:GetParameter", RECORDS),
+            Permission("ssm:DeleteParameter", RECORDS),
+        ),
+        outputs=(*OUTPUTS, ("Missing", "StringList")),
+    ),
+)

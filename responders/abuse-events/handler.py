@@ -1,0 +1,300 @@
+"""mamori-abuse-responder: an AWS Health abuse report about an open proxy starts the
+open-proxy remediation on the security groups of the reported instances and addresses.
+
+The open-proxy incident: abuse reports about a proxy port open to the internet went to an
+inbox nobody read, until AWS blocked starting and stopping EC2 in the region. The notifier
+already tells people about every abuse report; this responder also closes the port:
+
+1. Reads the event with mamori.abuse_events (the notifier's reading too). Anything that is not
+   an open-proxy abuse report about this account is ignored with a log line.
+2. Finds the security groups of the affected entities in this Lambda's region: instances (by
+   id or ARN) through one DescribeInstances, public addresses through DescribeNetworkInterfaces.
+   Entities in another region are not acted on: the document and its role are regional.
+3. Starts mamori-open-proxy-ports once per group with the parameters the rule's
+   RemediationConfiguration passes (from the environment the template fills from the
+   RemediationLink). The automation re-checks the live group and changes only what the rule
+   would flag, so a repeated report changes nothing.
+4. Publishes one message: what was reported, what was started, what was not and why, the
+   reply deadline and what the person must still do. If a start or a look-up failed, it
+   raises after publishing, so the failure shows in the Lambda's metrics and is retried.
+"""
+
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.exceptions
+
+from mamori import abuse_events
+from mamori.abuse_events import AbuseReport, AffectedEntity
+
+LOG = logging.getLogger("mamori")
+LOG.setLevel(logging.INFO)
+
+# DOCUMENT_PARAMETER_<name>=<value>: the document parameters the RemediationConfiguration
+# passes besides GroupId and AutomationAssumeRole. An empty value is left out, as the
+# RemediationConfiguration leaves out an optional pack parameter that is not set.
+PARAMETER_PREFIX = "DOCUMENT_PARAMETER_"
+FILTER_VALUES = 200  # EC2 accepts at most 200 values per filter
+
+
+@dataclass
+class Lookup:
+    """Where the report's entities lead in this region."""
+
+    groups: dict[str, list[str]] = field(default_factory=dict)  # group id -> the entities that led to it
+    not_acted: list[tuple[str, str]] = field(default_factory=list)  # (entity, why)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Starts:
+    executions: dict[str, str] = field(default_factory=dict)  # group id -> execution id
+    failures: dict[str, str] = field(default_factory=dict)  # group id -> error
+
+
+def error_text(error: botocore.exceptions.ClientError) -> str:
+    details = error.response.get("Error", {})
+    return f"{details.get('Code', 'Error')}: {details.get('Message', '')}".strip()
+
+
+def chunks(values: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), FILTER_VALUES):
+        yield list(values[start : start + FILTER_VALUES])
+
+
+def describe_instances(ec2: Any, instance_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The instances that exist, by id. A filter, not InstanceIds=: one unknown id must not
+    fail the look-up of the others (InvalidInstanceID.NotFound)."""
+    found: dict[str, dict[str, Any]] = {}
+    paginator = ec2.get_paginator("describe_instances")
+    for ids in chunks(instance_ids):
+        for page in paginator.paginate(Filters=[{"Name": "instance-id", "Values": ids}]):
+            for reservation in page.get("Reservations", []):
+                for instance in reservation.get("Instances", []):
+                    found[instance["InstanceId"]] = instance
+    return found
+
+
+def instance_groups(instance: Mapping[str, Any]) -> list[str]:
+    """Every security group of every network interface (an instance launched with explicit
+    interfaces lists its groups only there), then the instance's own list."""
+    groups = [group["GroupId"] for interface in instance.get("NetworkInterfaces", []) for group in interface.get("Groups", [])]
+    groups += [group["GroupId"] for group in instance.get("SecurityGroups", [])]
+    return list(dict.fromkeys(groups))
+
+
+def interface_addresses(interface: Mapping[str, Any]) -> set[str]:
+    """The public IPv4 addresses (primary and secondary, elastic or not) and IPv6 addresses of an interface."""
+    associations = [interface.get("Association") or {}] + [
+        private.get("Association") or {} for private in interface.get("PrivateIpAddresses", [])
+    ]
+    addresses = {association["PublicIp"] for association in associations if association.get("PublicIp")}
+    addresses |= {item["Ipv6Address"] for item in interface.get("Ipv6Addresses", []) if item.get("Ipv6Address")}
+    return addresses
+
+
+def describe_interfaces(ec2: Any, filter_name: str, addresses: Sequence[str]) -> list[dict[str, Any]]:
+    interfaces: list[dict[str, Any]] = []
+    paginator = ec2.get_paginator("describe_network_interfaces")
+    for values in chunks(addresses):
+        for page in paginator.paginate(Filters=[{"Name": filter_name, "Values": values}]):
+            interfaces.extend(page.get("NetworkInterfaces", []))
+    return interfaces
+
+
+def find_groups(ec2: Any, entities: Sequence[AffectedEntity], region: str, account: str) -> Lookup:
+    lookup = Lookup()
+    instances: dict[str, AffectedEntity] = {}
+    addresses: dict[str, AffectedEntity] = {}
+    for entity in entities:
+        if entity.region is not None and entity.region != region:
+            lookup.not_acted.append(
+                (
+                    entity.value,
+                    f"in {entity.region}; this responder acts in {region} only (the document and its role are "
+                    f"regional): deploy mamori in {entity.region} and run mamori-open-proxy-ports there on the "
+                    "instance's security groups, or close the port by hand",
+                )
+            )
+        elif entity.account is not None and entity.account != account:
+            lookup.not_acted.append((entity.value, f"belongs to account {entity.account}, not {account}"))
+        elif entity.instance_id:
+            instances[entity.instance_id] = entity
+        elif entity.address is not None:
+            addresses[str(entity.address)] = entity
+        else:
+            lookup.not_acted.append((entity.value, "not an instance or an IP address"))
+    where = f"in {region}"
+
+    if instances:
+        try:
+            found = describe_instances(ec2, list(instances))
+        except botocore.exceptions.ClientError as error:
+            lookup.errors.append(f"DescribeInstances failed: {error_text(error)}")
+            lookup.not_acted += [(entity.value, "could not be looked up (see the error below)") for entity in instances.values()]
+        else:
+            for instance_id, entity in instances.items():
+                instance = found.get(instance_id)
+                if instance is None:
+                    lookup.not_acted.append((entity.value, f"no such instance {where} (terminated, or in another region)"))
+                    continue
+                groups = instance_groups(instance)
+                if not groups:
+                    state = (instance.get("State") or {}).get("Name", "unknown")
+                    lookup.not_acted.append((entity.value, f"the instance ({state}) has no security group"))
+                for group in groups:
+                    lookup.groups.setdefault(group, []).append(entity.value)
+
+    for version, filter_name in ((4, "association.public-ip"), (6, "ipv6-addresses.ipv6-address")):
+        wanted = {text: entity for text, entity in addresses.items() if entity.address and entity.address.version == version}
+        if not wanted:
+            continue
+        try:
+            interfaces = describe_interfaces(ec2, filter_name, list(wanted))
+        except botocore.exceptions.ClientError as error:
+            lookup.errors.append(f"DescribeNetworkInterfaces failed: {error_text(error)}")
+            lookup.not_acted += [(entity.value, "could not be looked up (see the error below)") for entity in wanted.values()]
+            continue
+        matched: set[str] = set()
+        for interface in interfaces:
+            for address in interface_addresses(interface) & set(wanted):
+                matched.add(address)
+                for group in interface.get("Groups", []):
+                    lookup.groups.setdefault(group["GroupId"], []).append(wanted[address].value)
+        for address in sorted(set(wanted) - matched):
+            lookup.not_acted.append((wanted[address].value, f"no network interface {where} has this address (released?)"))
+    return lookup
+
+
+def document_parameters(environ: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name.removeprefix(PARAMETER_PREFIX): value
+        for name, value in sorted(environ.items())
+        if name.startswith(PARAMETER_PREFIX) and value != ""
+    }
+
+
+def start_remediations(ssm: Any, groups: Sequence[str], environ: Mapping[str, str]) -> Starts:
+    starts = Starts()
+    base = {"AutomationAssumeRole": [environ["AUTOMATION_ASSUME_ROLE"]]} | {
+        name: [value] for name, value in document_parameters(environ).items()
+    }
+    for group in groups:
+        try:
+            response = ssm.start_automation_execution(
+                DocumentName=environ["DOCUMENT_NAME"], Parameters={environ["RESOURCE_ID_PARAMETER"]: [group], **base}
+            )
+        except botocore.exceptions.ClientError as error:
+            starts.failures[group] = error_text(error)
+            continue
+        starts.executions[group] = response["AutomationExecutionId"]
+    return starts
+
+
+def format_message(
+    report: AbuseReport, region: str, lookup: Lookup, starts: Starts, environ: Mapping[str, str]
+) -> tuple[str, str]:
+    document = environ["DOCUMENT_NAME"]
+    if starts.failures:
+        subject = f"[mamori] Open proxy report: remediation FAILED on {len(starts.failures)} of {len(lookup.groups)} groups"
+    elif lookup.errors:
+        subject = "[mamori] Open proxy report: look-up FAILED"
+    elif starts.executions:
+        count = len(starts.executions)
+        subject = f"[mamori] Open proxy report: remediation started on {count} group{'s' if count > 1 else ''}"
+    else:
+        subject = "[mamori] Open proxy report: nothing remediated automatically"
+    subject += f" - {abuse_events.reply_by_short(report)}"
+
+    received = abuse_events.format_time(report.received) if report.received else "at an unknown time"
+    lines = [
+        f"What: AWS Trust & Safety reported an open proxy in account {report.affected_account} ({report.code_text}), "
+        f"received {received}.",
+        f"Reported: {abuse_events.reported_text(report)}",
+        f"Affected resources: {abuse_events.entities_text(report)}",
+    ]
+
+    def via(group: str) -> str:
+        return f"{group} (via {', '.join(lookup.groups[group])})"
+
+    parameters = "".join(f", {name}={value}" for name, value in document_parameters(environ).items())
+    if starts.executions:
+        lines.append(f"Remediation started in {region} ({document}{parameters}) on:")
+        lines += [f"- {via(group)}: execution {execution}" for group, execution in starts.executions.items()]
+    if starts.failures:
+        lines.append(f"FAILED to start {document} on:")
+        lines += [f"- {via(group)}: {error}" for group, error in starts.failures.items()]
+        lines.append(
+            f"Lambda retries this event up to twice; if a group still fails, run {document} on it from Systems "
+            f"Manager > Automation ({region}) or close the port by hand."
+        )
+    if lookup.errors:
+        lines.append("FAILED to look up: " + "; ".join(lookup.errors))
+    if lookup.not_acted:
+        lines.append("Not acted on:")
+        lines += [f"- {entity}: {why}" for entity, why in lookup.not_acted]
+    if not report.entities:
+        lines.append("Not acted on: the report names no instance or address; find the proxy yourself.")
+    if lookup.groups:
+        lines.append(
+            f"What {document} does: it re-reads each group and revokes only the inbound entries that let the "
+            "internet reach a proxy port (wide ranges are narrowed, not lost), records them and tags the group "
+            f"mamori:remediated; {document}-restore undoes it. Read each execution's Status and Revoked outputs in "
+            f"Systems Manager > Automation ({region}). NOTHING_TO_DO means no proxy port of that group was open to "
+            "the internet: the proxy is reached another way (another port, group or load balancer), close it by "
+            "hand. SKIPPED_EXEMPT means the group is tagged mamori:exempt."
+        )
+    lines += [
+        f"Deadline: {abuse_events.deadline_text(report, abuse_events.utc_now())}. Without a reply AWS may restrict the "
+        "account (in the open-proxy incident it blocked starting and stopping EC2 in the region).",
+        "What you must still do: answer the report in the AWS Health Dashboard / the abuse case: what was open, "
+        "that it is closed (the executions above), and how it will not happen again. mamori does not reply for you.",
+    ]
+    problems = abuse_events.problems_text(report)
+    if problems:
+        lines.append(problems)
+    return abuse_events.subject_line(subject), "\n".join(lines)
+
+
+def this_account(context: Any, report: AbuseReport) -> str | None:
+    """The Lambda's account (from its ARN); the account the event was delivered to otherwise."""
+    arn = getattr(context, "invoked_function_arn", None)
+    if isinstance(arn, str) and len(arn.split(":")) > 4 and arn.split(":")[4]:
+        return arn.split(":")[4]
+    return report.delivered_to_account
+
+
+def ignored(reason: str) -> dict[str, Any]:
+    LOG.info("Ignored: %s", reason)
+    return {"acted": False, "ignored": reason}
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    try:
+        report = abuse_events.parse_abuse_event(event)
+    except abuse_events.NotAnAbuseReport as error:
+        LOG.warning("Ignored an event that is not an abuse report (%s): %s", error, json.dumps(event, default=str)[:500])
+        return {"acted": False, "ignored": str(error)}
+    if not abuse_events.is_open_proxy_report(report):
+        return ignored(f"{report.code_text} is not an open-proxy report; the notifier tells people about it")
+    account = report.affected_account
+    if account is None or account != this_account(context, report):
+        # Organizational views deliver member accounts' reports to the management account:
+        # acting there would need a role in the member account.
+        about = f"account {account}" if account else "an unknown account"
+        return ignored(f"the report is about {about}, not this account {this_account(context, report)}")
+
+    region = os.environ["AWS_REGION"]
+    lookup = find_groups(boto3.client("ec2"), report.entities, region, account)
+    starts = start_remediations(boto3.client("ssm"), list(lookup.groups), os.environ)
+    subject, body = format_message(report, region, lookup, starts, os.environ)
+    boto3.client("sns").publish(TopicArn=os.environ["TOPIC_ARN"], Subject=subject, Message=body)
+    LOG.info("Published %r", subject)
+    if starts.failures or lookup.errors:
+        raise RuntimeError(f"{subject}: " + "; ".join([*lookup.errors, *(f"{g}: {e}" for g, e in starts.failures.items())]))
+    return {"acted": True, "executions": starts.executions, "not_acted": dict(lookup.not_acted), "subject": subject}
