@@ -38,7 +38,7 @@ typecheck: install
 
 check-template: install
 	$(BIN)/python tools/build_template.py --check
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml template/abuse-event-forwarder.yaml
 	$(BIN)/sam validate --lint --template template.yaml
 
 build: install

@@ -1,0 +1,149 @@
+"""mamori-unapproved-regions: no EC2 instance may run in a region outside ApprovedRegions.
+
+The forgotten-root-key incident: attackers mined crypto in nine regions nobody watched, where
+AWS Config was not recording either. So this rule does not rely on Config's inventory: it
+asks every enabled region outside ApprovedRegions directly, all at once (mamori.regions),
+one DescribeInstances call per 1,000 instances. Approved regions are not asked and their
+instances not evaluated: Config bills every evaluation, and an hourly COMPLIANT for each of
+them would cost money and say nothing.
+
+Each instance found is evaluated (running or pending: NON_COMPLIANT; stopped: COMPLIANT;
+mamori:exempt: NOT_APPLICABLE), and one AWS::::Account evaluation summarises the scan. A
+region that refuses to be looked at (an SCP, not opted in) is skipped and said so, and its
+earlier findings are kept as they were; any other regional failure fails the evaluation,
+because a partial picture would let rdklib's clean-up mark the unseen instances NOT_APPLICABLE.
+"""
+
+import collections
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator
+
+from mamori import config_rule
+from mamori.instances import INSTANCE_RESOURCE_TYPE, decide, list_instances
+from mamori.regions import enabled_regions, parse_regions, scan_regions
+
+ACCOUNT_RESOURCE_TYPE = "AWS::::Account"
+# What the rule adds to an earlier finding it could not check again; replaced, never stacked.
+NOT_RECHECKED = re.compile(r" \(not re-checked: [^()]*\)$")
+
+
+def account_id(event: Mapping[str, Any]) -> str:
+    return str(event.get("accountId") or json.loads(event["invokingEvent"]).get("awsAccountId") or "")
+
+
+def earlier_findings(config: Any, rule_name: str, refused: Mapping[str, str]) -> list[Evaluation]:
+    """This rule's COMPLIANT and NON_COMPLIANT instance evaluations in the refused regions
+    (their annotations start with '<region>: '), again, saying they were not re-checked:
+    without them rdklib's clean-up would mark those instances NOT_APPLICABLE unseen."""
+    kept = []
+    pages = config.get_paginator("get_compliance_details_by_config_rule").paginate(
+        ConfigRuleName=rule_name, ComplianceTypes=["COMPLIANT", "NON_COMPLIANT"], PaginationConfig={"PageSize": 100}
+    )
+    for page in pages:
+        for result in page["EvaluationResults"]:
+            qualifier = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
+            annotation = result.get("Annotation", "")
+            region = annotation.split(": ", 1)[0]
+            if qualifier["ResourceType"] != INSTANCE_RESOURCE_TYPE or region not in refused:
+                continue
+            note = f" (not re-checked: {region} refused, {refused[region]})"
+            base = NOT_RECHECKED.sub("", annotation)
+            kept.append(
+                Evaluation(
+                    getattr(ComplianceType, result["ComplianceType"]),
+                    qualifier["ResourceId"],
+                    INSTANCE_RESOURCE_TYPE,
+                    base[: 256 - len(note)] + note,
+                )
+            )
+    return kept
+
+
+def _per_region(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{region}: {count}" for region, count in sorted(counts.items()))
+
+
+def _instances(count: int) -> str:
+    return f"{count} instance" if count == 1 else f"{count} instances"
+
+
+def account_annotation(
+    enabled: int, to_scan: int, running: Mapping[str, int], refused: Mapping[str, str], kept_running: int
+) -> str:
+    """'Scanned 15 of 16 enabled regions outside ApprovedRegions: 3 instances running
+    (ap-south-1: 1, eu-west-3: 2); skipped me-south-1 (AuthFailure).' Per-region detail gives
+    way to counts when it would not fit in Config's 256 characters."""
+    if to_scan == 0:
+        return f"All {enabled} enabled regions are in ApprovedRegions; nothing to scan."
+    total = sum(running.values())
+    text = ""
+    for detailed in (True, False):
+        where = _per_region(running) if detailed else f"in {len(running)} regions"
+        text = f"Scanned {to_scan - len(refused)} of {to_scan} enabled regions outside ApprovedRegions: " + (
+            f"{_instances(total)} running ({where})" if total else "no instance running"
+        )
+        if refused:
+            if detailed:
+                skipped = ", ".join(f"{region} ({code})" for region, code in sorted(refused.items()))
+            else:
+                skipped = f"{len(refused)} regions ({', '.join(sorted(set(refused.values())))})"
+            text += f"; skipped {skipped}"
+        if kept_running:
+            text += f"; {_instances(kept_running)} found running there earlier, not re-checked"
+        text += "."
+        if len(text) <= 256:
+            return text
+    return text[:255] + "…"
+
+
+class UnapprovedRegions(ConfigRule):  # type: ignore[misc]
+    def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> dict[str, Any]:
+        config_rule.check_parameter_names(rule_parameters, {"ApprovedRegions"})
+        # Required: no default region list could be right for every deployer.
+        return {"ApprovedRegions": config_rule.parse_parameter(rule_parameters, "ApprovedRegions", "", parse_regions)}
+
+    def evaluate_periodic(
+        self, event: dict[str, Any], client_factory: Any, valid_rule_parameters: dict[str, Any]
+    ) -> list[Evaluation]:
+        approved = valid_rule_parameters["ApprovedRegions"]
+        enabled = enabled_regions(client_factory.build_client("ec2"))
+        to_scan = [region for region in enabled if region not in approved]
+        scan = scan_regions("ec2", to_scan, list_instances)
+        if scan.failed:
+            # rdklib answers a ValueError with an error response and puts nothing: the next run tries again.
+            raise ValueError(f"mamori-unapproved-regions evaluated nothing: scanning failed in {scan.failed_text()}")
+
+        today = config_rule.today()
+        evaluations = []
+        running: collections.Counter[str] = collections.Counter()
+        for region in sorted(scan.results):
+            for instance in scan.results[region]:
+                finding = decide(instance, approved, today)
+                if finding is None:  # only regions outside ApprovedRegions were scanned
+                    continue
+                if finding.compliance == ComplianceType.NON_COMPLIANT:
+                    running[region] += 1
+                evaluations.append(
+                    Evaluation(
+                        getattr(ComplianceType, finding.compliance),
+                        instance.instance_id,
+                        INSTANCE_RESOURCE_TYPE,
+                        config_rule.with_note(finding.annotation, finding.note),
+                    )
+                )
+
+        kept: list[Evaluation] = []
+        if scan.skipped:  # earlier results are read again only when a region refused
+            kept = earlier_findings(client_factory.build_client("config"), event["configRuleName"], scan.skipped)
+        kept_running = sum(1 for evaluation in kept if evaluation.complianceType == ComplianceType.NON_COMPLIANT)
+        compliance = ComplianceType.NON_COMPLIANT if running or kept_running else ComplianceType.COMPLIANT
+        summary = account_annotation(len(enabled), len(to_scan), running, scan.skipped, kept_running)
+        return [*evaluations, *kept, Evaluation(compliance, account_id(event), ACCOUNT_RESOURCE_TYPE, summary)]
+
+
+def lambda_handler(event: Any, context: Any) -> Any:
+    return config_rule.handle(Evaluator(UnapprovedRegions(), [INSTANCE_RESOURCE_TYPE, ACCOUNT_RESOURCE_TYPE]), event, context)

@@ -1,0 +1,41 @@
+"""mamori-unapproved-regions: what the rule is, what it takes, what it may call."""
+
+from mamori.catalog import Parameter, Permission, RemediationLink, RuleSpec
+from mamori.instances import REGION_LIST_PATTERN
+
+RULE = RuleSpec(
+    id="unapproved-regions",
+    description=(
+        "NON_COMPLIANT for each EC2 instance running in an enabled region outside ApprovedRegions, found by asking "
+        "every enabled region directly (not through AWS Config); one AWS::::Account evaluation summarises the scan."
+    ),
+    trigger="periodic",
+    frequency="One_Hour",
+    # The first type is the remediation's: the account summary never starts it.
+    resource_types=("AWS::EC2::Instance", "AWS::::Account"),
+    parameters=(
+        Parameter(
+            "ApprovedRegions",
+            "Comma-separated regions where EC2 instances may run, e.g. us-east-1,eu-west-1. Instances in any other "
+            "enabled region are stopped (never terminated).",
+            None,
+            allowed_pattern=REGION_LIST_PATTERN,
+        ),
+    ),
+    permissions=(
+        Permission("config:PutEvaluations"),
+        # rdklib marks instances gone since the last run NOT_APPLICABLE; the rule also keeps the
+        # earlier findings of a region that refused to be scanned.
+        Permission("config:GetComplianceDetailsByConfigRule"),
+        Permission("ec2:DescribeRegions"),
+        # One call per 1,000 instances in each enabled region outside ApprovedRegions.
+        Permission("ec2:DescribeInstances"),
+    ),
+    remediation=RemediationLink(
+        document="unapproved-regions",
+        resource_id_parameter="InstanceId",
+        parameters=("ApprovedRegions",),
+    ),
+    # Every region is asked at once, but a region with many instances is paged one call after another.
+    timeout_seconds=300,
+)

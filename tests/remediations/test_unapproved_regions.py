@@ -1,0 +1,351 @@
+"""mamori-unapproved-regions and -restore, run from template.yaml by the document runner, on EC2
+instances made in moto in several regions. Every test re-reads the live instance afterwards.
+
+Stood in: moto runs no SSM Automation, so harness.pack executes each document's inlined
+aws:executeScript script under the IAM actions the template grants the document's role; the
+sandbox (harness.aws) answers DescribeRegions as an account would, refuses regions
+(deny_region) and injects EC2's answers where moto differs from EC2 (answer_next: moto stops
+a one-time Spot instance, EC2 answers UnsupportedOperation)."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from harness.aws import Sandbox
+from harness.config_events import periodic_event
+from harness.pack import (
+    AUTOMATION_ROLE_ARN,
+    automation_principal,
+    deployed_rule_parameters,
+    document_role,
+    grant_gaps,
+    invoke_rule,
+    remediation_parameters,
+    run_document,
+)
+from tests.rules.test_unapproved_regions import (
+    APPROVED,
+    launch,
+    launched,
+    no_example_images,  # noqa: F401 (autouse fixture, here too)
+    stop,
+    terminate,
+)
+
+RULE = "mamori-unapproved-regions"
+RULE_ID = "unapproved-regions"
+REMEDIATE = "mamori-unapproved-regions"
+RESTORE = "mamori-unapproved-regions-restore"
+PARIS = "eu-west-3"
+
+
+def evaluate(sandbox: Sandbox, instance_id: str) -> tuple[str, str]:
+    parameters = deployed_rule_parameters(RULE_ID, ApprovedRegions=APPROVED)
+    invoke_rule(sandbox, RULE_ID, periodic_event(RULE, parameters))
+    return sandbox.config.compliance(RULE)[instance_id]
+
+
+def remediate(sandbox: Sandbox, instance_id: str, **overrides: Any) -> Any:
+    overrides.setdefault("ApprovedRegions", APPROVED)
+    return run_document(sandbox, REMEDIATE, remediation_parameters(RULE_ID, instance_id, **overrides))
+
+
+def restore(sandbox: Sandbox, instance_id: str, **extra: Any) -> Any:
+    return run_document(sandbox, RESTORE, {"AutomationAssumeRole": AUTOMATION_ROLE_ARN, "InstanceId": instance_id, **extra})
+
+
+def live(instance_id: str, region: str = PARIS) -> tuple[str, dict[str, str]]:
+    """(state, tags) of the instance as EC2 has it now."""
+    ec2 = boto3.client("ec2", region_name=region)
+    instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    return instance["State"]["Name"], {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
+
+
+def record(instance_id: str) -> Any:
+    value = boto3.client("ssm").get_parameter(Name=f"/mamori/unapproved-regions/{instance_id}")["Parameter"]["Value"]
+    return json.loads(value)
+
+
+def no_records() -> bool:
+    return not boto3.client("ssm").get_parameters_by_path(Path="/mamori", Recursive=True)["Parameters"]
+
+
+@pytest.fixture
+def stop_requests() -> Iterator[list[dict[str, Any]]]:
+    """The parameters of every StopInstances call (moto ignores Force; EC2 would not)."""
+    requests: list[dict[str, Any]] = []
+
+    def keep(params: dict[str, Any], **_: Any) -> None:
+        requests.append(dict(params))
+
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("provide-client-params.ec2.StopInstances", keep)
+    yield requests
+    boto3.DEFAULT_SESSION.events.unregister("provide-client-params.ec2.StopInstances", keep)
+
+
+def test_closed_loop(sandbox: Sandbox, stop_requests: list[dict[str, Any]]) -> None:
+    """NON_COMPLIANT -> remediate -> COMPLIANT -> remediate again (no change) -> restore -> NON_COMPLIANT."""
+    [miner] = launch(PARIS, instance_type="c5.4xlarge", tags={"Name": "miner"})
+    assert evaluate(sandbox, miner)[0] == "NON_COMPLIANT"
+
+    first = remediate(sandbox, miner)
+
+    assert first.status == "Success", first.failure
+    assert first.outputs["Remediate.Status"] == "STOPPED"
+    assert first.outputs["Remediate.Region"] == PARIS
+    assert first.outputs["Remediate.Message"].startswith(f"Stopped {miner} in {PARIS} (was running c5.4xlarge, launched ")
+    assert stop_requests == [{"InstanceIds": [miner]}]  # never Force: a clean shutdown
+    state, tags = live(miner)
+    assert state == "stopped"  # stopped, not terminated
+    assert tags["Name"] == "miner"
+    assert tags["mamori:remediated"].endswith(
+        f"Z stopped by mamori-unapproved-regions: {PARIS} is not approved - undo with mamori-unapproved-regions-restore"
+    )
+    saved = record(miner)
+    assert {key: saved[key] for key in ("instanceId", "region", "instanceType", "previousState", "spot")} == {
+        "instanceId": miner,
+        "region": PARIS,
+        "instanceType": "c5.4xlarge",
+        "previousState": "running",
+        "spot": False,
+    }
+    assert saved["stoppedAt"] == tags["mamori:remediated"].split(" ")[0]
+    assert evaluate(sandbox, miner) == (
+        "COMPLIANT",
+        f"{PARIS}: stopped c5.4xlarge, launched {launched(PARIS, miner)}; {PARIS} is not an approved region, "
+        "but the instance is stopped.",
+    )
+
+    second = remediate(sandbox, miner)
+
+    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "ALREADY_STOPPED")
+    assert len(stop_requests) == 1
+    assert live(miner) == (state, tags)
+    assert record(miner) == saved
+
+    restored = restore(sandbox, miner)
+
+    assert restored.status == "Success", restored.failure
+    assert restored.outputs["Restore.Status"] == "RESTORED"
+    assert restored.outputs["Restore.Region"] == PARIS
+    assert "tagged mamori:exempt" in restored.outputs["Restore.Message"]  # warns it will be stopped again
+    state, tags = live(miner)
+    assert state in ("pending", "running")
+    assert "mamori:remediated" not in tags
+    assert no_records()
+    assert evaluate(sandbox, miner)[0] == "NON_COMPLIANT"
+
+    again = restore(sandbox, miner)
+    assert (again.status, again.outputs["Restore.Status"]) == ("Success", "NO_RECORD")
+
+
+def test_dry_run_changes_nothing(sandbox: Sandbox) -> None:
+    [miner] = launch(PARIS)
+
+    result = remediate(sandbox, miner, DryRun="true")
+
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "DRY_RUN")
+    assert result.outputs["Remediate.Message"].startswith(f"Would stop {miner} in {PARIS} (running t3.micro")
+    assert live(miner) == ("running", {})
+    assert no_records()
+
+
+def test_finds_the_instance_in_a_region_opted_in_to(sandbox: Sandbox) -> None:
+    sandbox.opted_in_regions = ["me-south-1"]
+    [bahrain] = launch("me-south-1")
+
+    result = remediate(sandbox, bahrain)
+
+    assert (result.outputs["Remediate.Status"], result.outputs["Remediate.Region"]) == ("STOPPED", "me-south-1")
+    assert live(bahrain, "me-south-1")[0] == "stopped"
+
+
+def test_an_instance_gone_is_nothing_to_do(sandbox: Sandbox) -> None:
+    [miner] = launch(PARIS)
+    terminate(PARIS, miner)
+
+    gone = remediate(sandbox, miner)
+    never = remediate(sandbox, "i-0123456789abcdef0")
+
+    for result in (gone, never):
+        assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "INSTANCE_NOT_FOUND")
+        assert result.outputs["Remediate.Region"] == ""
+    assert no_records()
+
+
+def test_an_instance_not_found_says_which_regions_could_not_be_searched(sandbox: Sandbox) -> None:
+    sandbox.deny_region("ap-south-1", "UnauthorizedOperation")
+
+    result = remediate(sandbox, "i-0123456789abcdef0")
+
+    assert result.outputs["Remediate.Status"] == "INSTANCE_NOT_FOUND"
+    assert result.outputs["Remediate.Message"].endswith("Could not search ap-south-1 (UnauthorizedOperation).")
+
+
+def test_a_region_approved_since_is_left_alone(sandbox: Sandbox) -> None:
+    [paris] = launch(PARIS)
+
+    result = remediate(sandbox, paris, ApprovedRegions=f"{APPROVED},{PARIS}")
+
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "REGION_APPROVED")
+    assert live(paris) == ("running", {})
+    assert no_records()
+
+
+def test_an_exempt_instance_is_skipped(sandbox: Sandbox) -> None:
+    [lab] = launch(PARIS, tags={"mamori:exempt": "GPU lab until=2999-12-31"})
+
+    result = remediate(sandbox, lab)
+
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "SKIPPED_EXEMPT")
+    assert result.outputs["Remediate.Message"] == f"{PARIS}: Exempt by mamori:exempt: GPU lab (until 2999-12-31)"
+    assert live(lab)[0] == "running"
+
+
+def test_a_one_time_spot_instance_fails_loudly_for_a_person_to_decide(sandbox: Sandbox) -> None:
+    [spot] = launch(PARIS, instance_type="g5.xlarge", spot=True)
+    sandbox.answer_next("ec2:StopInstances", "UnsupportedOperation")  # what EC2 answers for a one-time Spot instance
+
+    result = remediate(sandbox, spot)
+
+    assert result.status == "Failed"
+    assert f"EC2 refused to stop {spot} in {PARIS} (running g5.xlarge (spot)" in result.failure
+    assert "A one-time Spot instance (or one with an instance-store root) can only be terminated" in result.failure
+    assert "mamori never terminates. A person must decide" in result.failure
+    assert live(spot) == ("running", {})
+    assert no_records()  # nothing was stopped: nothing for the restore to start
+
+
+def test_stop_protection_fails_loudly_and_is_left_on(sandbox: Sandbox) -> None:
+    [guarded] = launch(PARIS)
+    sandbox.answer_next("ec2:StopInstances", "OperationNotPermitted")  # EC2's answer when DisableApiStop is on
+
+    result = remediate(sandbox, guarded)
+
+    assert result.status == "Failed"
+    assert "stop protection (DisableApiStop) is on, and mamori does not turn it off" in result.failure
+    assert live(guarded) == ("running", {})
+    assert no_records()
+
+
+def test_an_unexpected_stop_error_keeps_the_record(sandbox: Sandbox) -> None:
+    """After a server error the stop may have happened: the record stays for the restore."""
+    [miner] = launch(PARIS)
+    sandbox.answer_next("ec2:StopInstances", "InternalError")
+
+    result = remediate(sandbox, miner)
+
+    assert result.status == "Failed"
+    assert "InternalError" in result.failure
+    assert record(miner)["previousState"] == "running"
+    assert (restore(sandbox, miner).outputs["Restore.Status"]) == "ALREADY_RUNNING"
+    assert no_records()
+
+
+def test_a_region_failing_during_the_search_fails_and_changes_nothing(sandbox: Sandbox) -> None:
+    [miner] = launch(PARIS)
+    sandbox.deny_region("sa-east-1", "InternalError")
+
+    result = remediate(sandbox, miner)
+
+    assert result.status == "Failed"
+    assert f"Could not look for {miner} in every region (sa-east-1: InternalError" in result.failure
+    assert live(miner) == ("running", {})
+    assert no_records()
+
+
+@pytest.mark.parametrize(
+    ("parameters", "failure"),
+    [
+        ({"InstanceId": "i-123"}, "InstanceId value 'i-123' does not match allowedPattern"),
+        ({"InstanceId": "sg-0123456789abcdef0"}, "does not match allowedPattern"),
+        ({"ApprovedRegions": "us-east1"}, "ApprovedRegions value 'us-east1' does not match allowedPattern"),
+        ({"ApprovedRegions": ""}, "ApprovedRegions value '' does not match allowedPattern"),
+        ({"DryRun": "maybe"}, "must be a Boolean"),
+    ],
+    ids=["short-instance-id", "not-an-instance", "malformed-regions", "no-regions", "dry-run-not-boolean"],
+)
+def test_bad_input_fails_clearly_and_changes_nothing(sandbox: Sandbox, parameters: dict[str, Any], failure: str) -> None:
+    [miner] = launch(PARIS)
+
+    result = run_document(sandbox, REMEDIATE, {**remediation_parameters(RULE_ID, miner, ApprovedRegions=APPROVED), **parameters})
+
+    assert result.status == "Failed"
+    assert failure in result.failure
+    assert live(miner) == ("running", {})
+
+
+def test_restore_starts_nothing_mamori_did_not_stop(sandbox: Sandbox) -> None:
+    [parked] = launch(PARIS)
+    stop(PARIS, parked)
+
+    result = restore(sandbox, parked)
+
+    assert (result.status, result.outputs["Restore.Status"]) == ("Success", "NO_RECORD")
+    assert live(parked)[0] == "stopped"
+
+
+def test_restore_dry_run_changes_nothing(sandbox: Sandbox) -> None:
+    [miner] = launch(PARIS)
+    assert remediate(sandbox, miner).outputs["Remediate.Status"] == "STOPPED"
+    before = live(miner)
+
+    result = restore(sandbox, miner, DryRun=True)
+
+    assert (result.status, result.outputs["Restore.Status"]) == ("Success", "DRY_RUN")
+    assert result.outputs["Restore.Message"].startswith(f"Would start {miner} in {PARIS}")
+    assert live(miner) == before
+    assert record(miner)["region"] == PARIS
+
+
+def test_restore_of_an_instance_started_by_hand_only_cleans_up(sandbox: Sandbox) -> None:
+    [other] = launch(PARIS)
+    assert remediate(sandbox, other).outputs["Remediate.Status"] == "STOPPED"
+    boto3.client("ec2", region_name=PARIS).start_instances(InstanceIds=[other])
+
+    result = restore(sandbox, other)
+
+    assert (result.status, result.outputs["Restore.Status"]) == ("Success", "ALREADY_RUNNING")
+    assert live(other) == ("running", {})
+    assert no_records()
+
+
+def test_restore_of_a_terminated_instance_removes_the_record(sandbox: Sandbox) -> None:
+    [miner] = launch(PARIS)
+    assert remediate(sandbox, miner).outputs["Remediate.Status"] == "STOPPED"
+    terminate(PARIS, miner)
+
+    result = restore(sandbox, miner)
+
+    assert (result.status, result.outputs["Restore.Status"]) == ("Success", "INSTANCE_NOT_FOUND")
+    assert no_records()
+
+
+def test_restore_of_an_exempt_instance_gives_no_warning(sandbox: Sandbox) -> None:
+    [miner] = launch(PARIS)
+    assert remediate(sandbox, miner).outputs["Remediate.Status"] == "STOPPED"
+    boto3.client("ec2", region_name=PARIS).create_tags(
+        Resources=[miner], Tags=[{"Key": "mamori:exempt", "Value": "approved by the CISO"}]
+    )
+
+    result = restore(sandbox, miner)
+
+    assert result.outputs["Restore.Message"] == f"Started {miner} in {PARIS}. Removed the mamori:remediated tag and the record."
+
+
+def test_granted_is_called(sandbox: Sandbox) -> None:
+    """Every action each document's role is granted is called on the documents' paths, and no other."""
+    [miner] = launch(PARIS)
+    [spot] = launch(PARIS, spot=True)
+    assert remediate(sandbox, miner).status == "Success"
+    sandbox.answer_next("ec2:StopInstances", "UnsupportedOperation")
+    assert remediate(sandbox, spot).status == "Failed"
+    assert restore(sandbox, miner).outputs["Restore.Status"] == "RESTORED"
+
+    for document in (REMEDIATE, RESTORE):
+        unused, ungranted = grant_gaps(sandbox, automation_principal(document), document_role(document))
+        assert not unused and not ungranted, f"{document}: granted but never called {unused}; not granted {ungranted}"
