@@ -108,6 +108,9 @@ def fake_credentials() -> None:
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,  # what the Lambda runtime sets; rdklib reads it
+        # moto would load ~1,300 example images into each region on first use: seconds per region
+        # scanned, and nothing here looks at images.
+        "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
     }.items():
         os.environ[key] = value
 

@@ -13,12 +13,6 @@ from harness.aws import DEFAULT_REGIONS, Sandbox
 from mamori.regions import REGION_REFUSALS, enabled_regions, parse_regions, scan_regions
 
 
-@pytest.fixture(autouse=True)
-def no_example_images(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto loads ~1,300 example images into each region the first time it is used: not needed here."""
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-
-
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -16,6 +16,7 @@ import pytest
 
 from harness.aws import Sandbox
 from harness.config_events import periodic_event
+from harness.ec2_state import launch, launched, stop, terminate
 from harness.pack import (
     AUTOMATION_ROLE_ARN,
     automation_principal,
@@ -26,20 +27,13 @@ from harness.pack import (
     remediation_parameters,
     run_document,
 )
-from tests.rules.test_unapproved_regions import (
-    APPROVED,
-    launch,
-    launched,
-    no_example_images,  # noqa: F401 (autouse fixture, here too)
-    stop,
-    terminate,
-)
 
 RULE = "mamori-unapproved-regions"
 RULE_ID = "unapproved-regions"
 REMEDIATE = "mamori-unapproved-regions"
 RESTORE = "mamori-unapproved-regions-restore"
 PARIS = "eu-west-3"
+APPROVED = "us-east-1,eu-west-1"
 
 
 def evaluate(sandbox: Sandbox, instance_id: str) -> tuple[str, str]:

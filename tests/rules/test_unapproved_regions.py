@@ -8,7 +8,6 @@ MaxResults (moto answers in one page), refuses regions (deny_region) and injects
 which is what the tests read back, as the Config dashboard would show them."""
 
 import collections
-import datetime
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 
 from harness.aws import ACCOUNT, DEFAULT_REGIONS, Sandbox
 from harness.config_events import periodic_event
+from harness.ec2_state import launch, launched, stop, terminate
 from harness.pack import deployed_rule_parameters, grant_gaps, invoke_rule, lambda_principal
 from mamori.catalog import load_unit_module, pascal
 
@@ -25,15 +25,6 @@ RULE = "mamori-unapproved-regions"
 RULE_ID = "unapproved-regions"
 APPROVED = "us-east-1,eu-west-1"
 UNAPPROVED_DEFAULT_REGIONS = len(DEFAULT_REGIONS) - 2
-# Any image id does: moto does not check it, and the rule does not look at it.
-IMAGE = "ami-0123456789abcdef0"
-
-
-@pytest.fixture(autouse=True)
-def no_example_images(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto loads ~1,300 example images into each region the first time the region is used
-    (a fifth of a second a region, and a scan uses 15 or more): not needed here."""
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
 def run(sandbox: Sandbox, **parameters: str) -> Any:
@@ -45,37 +36,6 @@ def evaluations(sandbox: Sandbox, **parameters: str) -> dict[str, tuple[str, str
     response = run(sandbox, **parameters)
     assert isinstance(response, list), response  # rdklib answers the evaluations it put, or an error dict
     return sandbox.config.compliance(RULE)
-
-
-def launch(
-    region: str,
-    count: int = 1,
-    instance_type: str = "t3.micro",
-    spot: bool = False,
-    tags: dict[str, str] | None = None,
-) -> list[str]:
-    ec2 = boto3.client("ec2", region_name=region)
-    extra: dict[str, Any] = {}
-    if spot:
-        extra["InstanceMarketOptions"] = {"MarketType": "spot"}
-    if tags:
-        extra["TagSpecifications"] = [{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
-    answer = ec2.run_instances(ImageId=IMAGE, MinCount=count, MaxCount=count, InstanceType=instance_type, **extra)
-    return [instance["InstanceId"] for instance in answer["Instances"]]
-
-
-def launched(region: str, instance_id: str) -> str:
-    ec2 = boto3.client("ec2", region_name=region)
-    moment = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["LaunchTime"]
-    return f"{moment.astimezone(datetime.UTC):%Y-%m-%d %H:%M} UTC"
-
-
-def stop(region: str, instance_id: str) -> None:
-    boto3.client("ec2", region_name=region).stop_instances(InstanceIds=[instance_id])
-
-
-def terminate(region: str, instance_id: str) -> None:
-    boto3.client("ec2", region_name=region).terminate_instances(InstanceIds=[instance_id])
 
 
 @pytest.fixture
