@@ -17,7 +17,9 @@ from harness.pack import (
     remediation_parameters,
     rule_spec,
     run_document,
+    template,
 )
+from mamori.catalog import pascal
 
 # Fit a 100-120 column terminal; 110 when not a terminal (stable output for logs and READMEs).
 WIDTH = min(120, max(100, shutil.get_terminal_size((110, 40)).columns))
@@ -130,10 +132,14 @@ def evaluate(demo: Demo, rule_id: str, items: Sequence[Mapping[str, Any]]) -> No
     )
 
 
-def evaluate_periodic(demo: Demo, rule_id: str) -> None:
-    """Invoke the real rule Lambda with a scheduled notification, as Config does for a periodic rule."""
+def evaluate_periodic(demo: Demo, rule_id: str, pack: Mapping[str, str] | None = None) -> None:
+    """Invoke the real rule Lambda with a scheduled notification, as Config does for a periodic rule.
+    pack: the pack parameters set at deployment; the rule gets those it takes."""
     spec = rule_spec(rule_id)
-    response = invoke_rule(demo.sandbox, rule_id, periodic_event(spec.config_rule_name, deployed_rule_parameters(rule_id)))
+    taken = {p.name for p in spec.parameters}
+    overrides = {name: value for name, value in (pack or {}).items() if name in taken}
+    event = periodic_event(spec.config_rule_name, deployed_rule_parameters(rule_id, **overrides))
+    response = invoke_rule(demo.sandbox, rule_id, event)
     demo.check(
         isinstance(response, list),  # rdklib answers errors with a dict instead of evaluations
         f"{spec.config_rule_name} evaluated the account (periodic)",
@@ -193,16 +199,28 @@ def run_remediation(demo: Demo, document: str, parameters: Mapping[str, Any], la
     return result
 
 
+def remediated_resource_type(rule_id: str) -> str:
+    """The resource type the rule's RemediationConfiguration applies to (Config starts it for no other)."""
+    for resource in template()["Resources"].values():
+        if resource["Type"] == "AWS::Config::RemediationConfiguration" and resource["Properties"]["ConfigRuleName"] == {
+            "Ref": f"{pascal(rule_id)}Rule"
+        }:
+            return str(resource["Properties"]["ResourceType"])
+    raise KeyError(f"{rule_id} has no RemediationConfiguration")
+
+
 def remediate_noncompliant(
     demo: Demo, rule_id: str, names: Mapping[str, str], pack_values: Mapping[str, str] | None = None
 ) -> dict[str, AutomationResult]:
-    """What automatic remediation does: run the paired document for every NON_COMPLIANT resource.
-    pack_values: what Refs to pack resources resolve to ({"NotificationTopic": <topic arn>, …})."""
+    """What automatic remediation does: run the paired document for every NON_COMPLIANT resource
+    of the type its RemediationConfiguration names. pack_values: what Refs to pack resources and
+    parameters resolve to ({"NotificationTopic": <topic arn>, "ApprovedRegions": …})."""
     rule_name = rule_spec(rule_id).config_rule_name
     document = remediation_document(rule_id)
+    resource_type = remediated_resource_type(rule_id)
     results = {}
-    for rid, (compliance, _) in demo.sandbox.config.compliance(rule_name).items():
-        if compliance == "NON_COMPLIANT":
+    for (kind, rid), evaluation in demo.sandbox.config.evaluations.get(rule_name, {}).items():
+        if evaluation["ComplianceType"] == "NON_COMPLIANT" and kind == resource_type:
             label = f"{rid} ({names[rid]})" if rid in names else rid
             parameters = remediation_parameters(rule_id, rid, pack_values=pack_values)
             results[rid] = run_remediation(demo, document, parameters, label)

@@ -9,7 +9,8 @@ module of demo/ (what they share is demo/kit.py); a new incident adds its module
 
 Act 1 is the open proxy (a security group opened a proxy port to the internet); Act 2 is the
 forgotten root key (a years-old root access key, no root MFA, plus the IAM users around it:
-a console password without MFA and a key nobody uses). Besides moto and harness/ (Config
+a console password without MFA and a key nobody uses); Act 3 is the nine regions (mining
+instances where nobody looked, and the readiness that would have caught them). Besides moto and harness/ (Config
 stand-in, document runner, dated IAM users), Act 2 reuses two stand-ins from the tests,
 imported from tests/root_helpers.py: OpsCenter (moto has no OpsItems) and the notification
 topic read back through an SQS subscription. Root's credentials, which no API sets up, are
@@ -30,6 +31,7 @@ from moto import mock_aws
 
 from demo.kit import FAILED, OK, Demo, banner, say
 from demo.open_proxy import play_open_proxy
+from demo.regions import play_unapproved_regions
 from demo.root_key import play_forgotten_root_key
 from harness.aws import Sandbox, fake_credentials
 
@@ -60,6 +62,15 @@ ACTS: list[Act] = [
         "mamori-stale-access-keys deactivates (never deletes) keys nobody uses.",
         play_forgotten_root_key,
     ),
+    Act(
+        "Act 3 - The nine regions",
+        "With the leaked root key, the attackers ran mining instances in regions nobody used, where AWS Config was "
+        "not even recording. GuardDuty was off there, no budget alert told anyone about the bill, and the abuse "
+        "reports went to a mailbox nobody read. mamori-unapproved-regions asks every enabled region at once and stops "
+        "(never terminates) what runs outside ApprovedRegions; mamori-security-contact, mamori-guardduty-enabled and "
+        "mamori-budget-alert make sure the next incident is seen and reaches someone.",
+        play_unapproved_regions,
+    ),
 ]
 
 
@@ -71,7 +82,7 @@ def header() -> None:
     say()
     say("This demo replays them on an embedded moto: no AWS account, no credentials, nothing leaves this machine.")
     for stand_in in (
-        "moto stands in for EC2, IAM, SNS, SQS and SSM Parameter Store.",
+        "moto stands in for EC2, IAM, SNS, SQS, SSM Parameter Store, GuardDuty, Budgets and Account Management.",
         "A small stand-in for AWS Config records the evaluations the rules send (PutEvaluations), as the Config "
         "dashboard would show them.",
         "SSM Automation steps are run by a document runner, from the documents in template.yaml (scripts inlined), as deployed.",
@@ -81,6 +92,9 @@ def header() -> None:
         "credential report and GetAccountSummary; a person signing in as root is stood in for the same way.",
         "Time passing: users and keys created and last used years or days ago are dated back in moto's IAM "
         "(harness/iam_state.py), with IAM-shaped AIDA… user ids.",
+        "Regions: moto lists every region of every partition; the sandbox answers DescribeRegions as an account "
+        "would (17 default regions plus those opted in to) and pages DescribeInstances as EC2 does. Budgets' "
+        "DescribeSubscribersForNotification, which moto lacks, is read from moto's budgets backend.",
     ):
         say(f"- {stand_in}", indent=2, hang=2)
     say(
