@@ -23,6 +23,11 @@ OVERSIZED = "OversizedConfigurationItemChangeNotification"
 SCHEDULED = "ScheduledNotification"
 
 
+def account_id(event: Mapping[str, Any]) -> str:
+    """The account a Config rule event is about: the resource id of AWS::::Account evaluations."""
+    return str(event.get("accountId") or json.loads(event["invokingEvent"]).get("awsAccountId") or "")
+
+
 def today() -> datetime.date:
     return datetime.datetime.now(datetime.UTC).date()
 
@@ -31,9 +36,8 @@ def check_parameter_names(rule_parameters: Mapping[str, object], known: frozense
     """A misspelt parameter (ProxyPort) would silently fall back to the default: refuse it."""
     unknown = sorted(set(rule_parameters) - set(known) - RDKLIB_PARAMETERS)
     if unknown:
-        raise InvalidParametersError(
-            f"Unknown rule parameter(s) {', '.join(unknown)}; this rule takes {', '.join(sorted(known))}"
-        )
+        takes = f"this rule takes {', '.join(sorted(known))}" if known else "this rule takes no parameters"
+        raise InvalidParametersError(f"Unknown rule parameter(s) {', '.join(unknown)}; {takes}")
 
 
 def parse_parameter(rule_parameters: Mapping[str, object], name: str, default: str, parse: Callable[[str], Any]) -> Any:

@@ -215,10 +215,52 @@ def document_resources(remediation: RemediationSpec) -> dict[str, Any]:
     return resources
 
 
+def lambda_log_group_and_role(
+    function_name: str, role_description: str, statements: list[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A function's log group and its role: the logs of that group and the statements given, nothing else."""
+    log_group = f"/aws/lambda/{function_name}"
+    log_group_arn = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{log_group}:*"
+    log_group_resource = {
+        "Type": "AWS::Logs::LogGroup",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {"LogGroupName": log_group, "RetentionInDays": {"Ref": "LogRetentionDays"}},
+    }
+    role = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "Description": role_description,
+            # A role is passed to a function only by principals of this account (iam:PassRole),
+            # so the Lambda trust needs no source-account condition.
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+            },
+            "Policies": [
+                {
+                    "PolicyName": "calls",
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                "Resource": sub(log_group_arn),
+                            },
+                            *statements,
+                        ],
+                    },
+                }
+            ],
+        },
+    }
+    return log_group_resource, role
+
+
 def rule_resources(rule: RuleSpec, remediations: dict[str, RemediationSpec], pack_parameters: dict[str, Any]) -> dict[str, Any]:
     name = pascal(rule.id)
     function_name = rule.config_rule_name
-    log_group_arn = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/{function_name}"
     input_parameters: dict[str, Any] = {"AssumeRoleMode": "false"}
     for parameter in rule.parameters:
         value = {"Ref": parameter.name}
@@ -250,46 +292,14 @@ def rule_resources(rule: RuleSpec, remediations: dict[str, RemediationSpec], pac
     }
     if rule.trigger == "configuration-change":
         config_rule["Scope"] = {"ComplianceResourceTypes": list(rule.resource_types)}
+    log_group, role = lambda_log_group_and_role(
+        function_name,
+        f"Runs the {rule.config_rule_name} rule Lambda; only the actions its code calls.",
+        policy_statements(rule.permissions),
+    )
     resources: dict[str, Any] = {
-        f"{name}RuleLogGroup": {
-            "Type": "AWS::Logs::LogGroup",
-            "DeletionPolicy": "Delete",
-            "UpdateReplacePolicy": "Delete",
-            "Properties": {
-                "LogGroupName": f"/aws/lambda/{function_name}",
-                "RetentionInDays": {"Ref": "LogRetentionDays"},
-            },
-        },
-        f"{name}RuleRole": {
-            "Type": "AWS::IAM::Role",
-            "Properties": {
-                "Description": f"Runs the {rule.config_rule_name} rule Lambda; only the actions its code calls.",
-                # A role is passed to a function only by principals of this account (iam:PassRole),
-                # so the Lambda trust needs no source-account condition.
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
-                },
-                "Policies": [
-                    {
-                        "PolicyName": "calls",
-                        "PolicyDocument": {
-                            "Version": "2012-10-17",
-                            "Statement": [
-                                {
-                                    "Effect": "Allow",
-                                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                                    "Resource": sub(f"{log_group_arn}:*"),
-                                },
-                                *policy_statements(rule.permissions),
-                            ],
-                        },
-                    }
-                ],
-            },
-        },
+        f"{name}RuleLogGroup": log_group,
+        f"{name}RuleRole": role,
         f"{name}RuleFunction": {
             "Type": "AWS::Serverless::Function",
             "DependsOn": [f"{name}RuleLogGroup"],
@@ -411,45 +421,12 @@ def abuse_responder_resources(
     for statement in statements:
         if statement["Action"] == ["iam:PassRole"]:
             statement["Condition"] = {"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}}
-    log_group = f"/aws/lambda/{spec.FUNCTION_NAME}"
-    log_group_arn = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{log_group}:*"
+    log_group, role = lambda_log_group_and_role(
+        spec.FUNCTION_NAME, f"Runs {spec.FUNCTION_NAME}; only the actions its code calls.", statements
+    )
     return {
-        "AbuseResponderLogGroup": {
-            "Type": "AWS::Logs::LogGroup",
-            "Condition": ABUSE_RESPONSE_CONDITION,
-            "DeletionPolicy": "Delete",
-            "UpdateReplacePolicy": "Delete",
-            "Properties": {"LogGroupName": log_group, "RetentionInDays": {"Ref": "LogRetentionDays"}},
-        },
-        "AbuseResponderRole": {
-            "Type": "AWS::IAM::Role",
-            "Condition": ABUSE_RESPONSE_CONDITION,
-            "Properties": {
-                "Description": f"Runs {spec.FUNCTION_NAME}; only the actions its code calls.",
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
-                },
-                "Policies": [
-                    {
-                        "PolicyName": "calls",
-                        "PolicyDocument": {
-                            "Version": "2012-10-17",
-                            "Statement": [
-                                {
-                                    "Effect": "Allow",
-                                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                                    "Resource": sub(log_group_arn),
-                                },
-                                *statements,
-                            ],
-                        },
-                    }
-                ],
-            },
-        },
+        "AbuseResponderLogGroup": {"Type": log_group["Type"], "Condition": ABUSE_RESPONSE_CONDITION, **log_group},
+        "AbuseResponderRole": {"Type": role["Type"], "Condition": ABUSE_RESPONSE_CONDITION, **role},
         "AbuseResponderFunction": {
             "Type": "AWS::Serverless::Function",
             "Condition": ABUSE_RESPONSE_CONDITION,

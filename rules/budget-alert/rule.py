@@ -7,7 +7,6 @@ budgets only, their alerts and each alert's subscribers, until the first alert w
 subscriber. Evaluates the account (AWS::::Account, resource id = account id).
 """
 
-import json
 from typing import Any
 
 from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator
@@ -16,10 +15,6 @@ from mamori import config_rule
 from mamori.budgets import find_budget_alert
 
 RESOURCE_TYPE = "AWS::::Account"
-
-
-def account_id(event: dict[str, Any]) -> str:
-    return str(event.get("accountId") or json.loads(event["invokingEvent"]).get("awsAccountId") or "")
 
 
 class BudgetAlert(ConfigRule):  # type: ignore[misc]
@@ -31,7 +26,7 @@ class BudgetAlert(ConfigRule):  # type: ignore[misc]
         return {}
 
     def evaluate_periodic(self, event: dict[str, Any], client_factory: Any, valid_rule_parameters: dict[str, Any]) -> list[Any]:
-        account = account_id(event)
+        account = config_rule.account_id(event)
         # Budgets is global: boto3 reaches budgets.amazonaws.com from any region.
         finding = find_budget_alert(client_factory.build_client("budgets"), account)
         compliance = ComplianceType.COMPLIANT if finding.compliant else ComplianceType.NON_COMPLIANT

@@ -10,7 +10,6 @@ looked at (an SCP, not opted in) are named in the annotation and decide nothing;
 failure is an error response and no evaluation.
 """
 
-import json
 from typing import Any
 
 from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator
@@ -20,10 +19,6 @@ from mamori.guardduty import guardduty_annotation, guardduty_scan
 from mamori.regions import enabled_regions
 
 RESOURCE_TYPE = "AWS::::Account"
-
-
-def account_id(event: dict[str, Any]) -> str:
-    return str(event.get("accountId") or json.loads(event["invokingEvent"]).get("awsAccountId") or "")
 
 
 class GuardDutyEnabled(ConfigRule):  # type: ignore[misc]
@@ -40,7 +35,7 @@ class GuardDutyEnabled(ConfigRule):  # type: ignore[misc]
         scan = guardduty_scan(enabled_regions(ec2), home_region=ec2.meta.region_name)
         compliant, annotation = guardduty_annotation(scan)
         compliance = ComplianceType.COMPLIANT if compliant else ComplianceType.NON_COMPLIANT
-        return [Evaluation(compliance, account_id(event), RESOURCE_TYPE, annotation=annotation)]
+        return [Evaluation(compliance, config_rule.account_id(event), RESOURCE_TYPE, annotation=annotation)]
 
 
 def lambda_handler(event: Any, context: Any) -> Any:

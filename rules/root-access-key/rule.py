@@ -7,7 +7,6 @@ a key does the rule read the IAM credential report, to say when each key was cre
 last used, and where. Evaluates the account (AWS::::Account, resource id = account id).
 """
 
-import json
 from typing import Any
 
 from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator
@@ -29,10 +28,6 @@ RESOURCE_TYPE = "AWS::::Account"
 REPORT_WAIT_SECONDS = 120.0
 
 
-def account_id(event: dict[str, Any]) -> str:
-    return str(event.get("accountId") or json.loads(event["invokingEvent"]).get("awsAccountId") or "")
-
-
 class RootAccessKey(ConfigRule):  # type: ignore[misc]
     # The only resource is the account, evaluated again each time: nothing old to clean up.
     delete_old_evaluations_on_scheduled_notification = False
@@ -52,7 +47,7 @@ class RootAccessKey(ConfigRule):  # type: ignore[misc]
                 raise RootStateUnknown(str(error)) from None
         finding = root_access_key_finding(summary, keys, utc_now())
         compliance = getattr(ComplianceType, finding.compliance)
-        return [Evaluation(compliance, account_id(event), RESOURCE_TYPE, annotation=finding.annotation)]
+        return [Evaluation(compliance, config_rule.account_id(event), RESOURCE_TYPE, annotation=finding.annotation)]
 
 
 def lambda_handler(event: Any, context: Any) -> Any:

@@ -8,7 +8,6 @@ alarm (Prowler #5804). With RequireHardwareMfa=true the rule also lists the virt
 devices assigned to root. Evaluates the account (AWS::::Account, resource id = account id).
 """
 
-import json
 from typing import Any
 
 from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator
@@ -17,10 +16,6 @@ from mamori import config_rule
 from mamori.root_credentials import parse_require_hardware_mfa, root_mfa_finding, root_summary, root_virtual_mfa_devices
 
 RESOURCE_TYPE = "AWS::::Account"
-
-
-def account_id(event: dict[str, Any]) -> str:
-    return str(event.get("accountId") or json.loads(event["invokingEvent"]).get("awsAccountId") or "")
 
 
 class RootMfa(ConfigRule):  # type: ignore[misc]
@@ -42,7 +37,7 @@ class RootMfa(ConfigRule):  # type: ignore[misc]
         devices = root_virtual_mfa_devices(iam) if require_hardware and summary.has_credentials and summary.mfa else ()
         finding = root_mfa_finding(summary, require_hardware, devices)
         compliance = getattr(ComplianceType, finding.compliance)
-        return [Evaluation(compliance, account_id(event), RESOURCE_TYPE, annotation=finding.annotation)]
+        return [Evaluation(compliance, config_rule.account_id(event), RESOURCE_TYPE, annotation=finding.annotation)]
 
 
 def lambda_handler(event: Any, context: Any) -> Any:

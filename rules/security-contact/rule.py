@@ -8,7 +8,6 @@ four days AWS blocked EC2 in the region. One live call decides
 (AWS::::Account, resource id = account id).
 """
 
-import json
 from typing import Any
 
 from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator
@@ -17,10 +16,6 @@ from mamori import config_rule
 from mamori.security_contact import parse_expected_email, read_security_contact, security_contact_finding
 
 RESOURCE_TYPE = "AWS::::Account"
-
-
-def account_id(event: dict[str, Any]) -> str:
-    return str(event.get("accountId") or json.loads(event["invokingEvent"]).get("awsAccountId") or "")
 
 
 class SecurityContactRule(ConfigRule):  # type: ignore[misc]
@@ -40,7 +35,7 @@ class SecurityContactRule(ConfigRule):  # type: ignore[misc]
         contact = read_security_contact(client_factory.build_client("account"))
         finding = security_contact_finding(contact, valid_rule_parameters["ExpectedSecurityEmail"])
         compliance = ComplianceType.COMPLIANT if finding.compliant else ComplianceType.NON_COMPLIANT
-        return [Evaluation(compliance, account_id(event), RESOURCE_TYPE, annotation=finding.annotation)]
+        return [Evaluation(compliance, config_rule.account_id(event), RESOURCE_TYPE, annotation=finding.annotation)]
 
 
 def lambda_handler(event: Any, context: Any) -> Any:

@@ -15,7 +15,6 @@ because a partial picture would let rdklib's clean-up mark the unseen instances 
 """
 
 import collections
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -29,10 +28,6 @@ from mamori.regions import enabled_regions, parse_regions, scan_regions
 ACCOUNT_RESOURCE_TYPE = "AWS::::Account"
 # What the rule adds to an earlier finding it could not check again; replaced, never stacked.
 NOT_RECHECKED = re.compile(r" \(not re-checked: [^()]*\)$")
-
-
-def account_id(event: Mapping[str, Any]) -> str:
-    return str(event.get("accountId") or json.loads(event["invokingEvent"]).get("awsAccountId") or "")
 
 
 def earlier_findings(config: Any, rule_name: str, refused: Mapping[str, str]) -> list[Evaluation]:
@@ -142,7 +137,7 @@ class UnapprovedRegions(ConfigRule):  # type: ignore[misc]
         kept_running = sum(1 for evaluation in kept if evaluation.complianceType == ComplianceType.NON_COMPLIANT)
         compliance = ComplianceType.NON_COMPLIANT if running or kept_running else ComplianceType.COMPLIANT
         summary = account_annotation(len(enabled), len(to_scan), running, scan.skipped, kept_running)
-        return [*evaluations, *kept, Evaluation(compliance, account_id(event), ACCOUNT_RESOURCE_TYPE, summary)]
+        return [*evaluations, *kept, Evaluation(compliance, config_rule.account_id(event), ACCOUNT_RESOURCE_TYPE, summary)]
 
 
 def lambda_handler(event: Any, context: Any) -> Any:
