@@ -7,7 +7,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install template lint typecheck check-template build pytest test demo bench lock clean
+.PHONY: help install template lint typecheck check-template build pytest test demo bench lock clean org-artifacts
 
 help:
 	@echo "make demo   - replay the incidents on an embedded moto (no AWS account)"
@@ -38,7 +38,7 @@ typecheck: install
 
 check-template: install
 	$(BIN)/python tools/build_template.py --check
-	$(BIN)/cfn-lint template.yaml template/abuse-event-forwarder.yaml
+	$(BIN)/cfn-lint template.yaml member-template.yaml template/abuse-event-forwarder.yaml
 	$(BIN)/sam validate --lint --template template.yaml
 
 build: install
@@ -48,6 +48,16 @@ pytest: install
 	$(BIN)/pytest
 
 test: lint typecheck check-template build pytest
+
+# The member stacks' code and template, zipped and uploaded for the organization StackSet:
+#   make org-artifacts REGIONS=us-east-1,eu-west-1 BUCKET_PREFIX=mamori-artifacts-<management account id>
+# (without BUCKET_PREFIX it prints the `aws s3 cp` commands). A fresh build, never a cached or
+# skipped one: SAM's cache keys the layer on layer/ alone and would miss changes in mamori/.
+org-artifacts: install
+	@test -n "$(REGIONS)" || { echo "usage: make org-artifacts REGIONS=<target regions, comma-separated> [BUCKET_PREFIX=...]" >&2; exit 2; }
+	rm -rf .aws-sam/cache .aws-sam/build
+	CI=true SAM="$(BIN)/sam" bash tools/sam_build.sh
+	$(BIN)/python tools/package_member.py --regions "$(REGIONS)" $(if $(BUCKET_PREFIX),--bucket-prefix "$(BUCKET_PREFIX)")
 
 demo: install
 	$(BIN)/python demo/run.py

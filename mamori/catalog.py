@@ -85,6 +85,10 @@ class RuleSpec:
     remediation: RemediationLink | None = None
     timeout_seconds: int = 60
     memory_mb: int = 256
+    # Evaluates something of one region (a security group), so it is deployed in every region.
+    # False: it evaluates something global (IAM, root, the account, every region at once) and is
+    # deployed in the home region only, or every region would report the same finding again.
+    regional: bool = False
 
     def __post_init__(self) -> None:
         if not RULE_ID.match(self.id):

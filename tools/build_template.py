@@ -1,7 +1,7 @@
 """Generate template.yaml from template/base.yaml and the rule and remediation specs.
 
-    python tools/build_template.py           # write template.yaml
-    python tools/build_template.py --check   # fail if template.yaml differs from its sources
+    python tools/build_template.py           # write template.yaml and member-template.yaml
+    python tools/build_template.py --check   # fail if either differs from its sources
 
 Each rule folder becomes a Lambda (with its own role and log group), a Config rule and the
 permission for Config to invoke it; each remediation folder becomes its SSM Automation
@@ -37,6 +37,7 @@ from mamori.catalog import (  # noqa: E402
 )
 
 TEMPLATE = ROOT / "template.yaml"
+MEMBER_TEMPLATE = ROOT / "member-template.yaml"  # plain CloudFormation for the member StackSet
 BASE = ROOT / "template" / "base.yaml"
 ABUSE_RESPONDER = ROOT / "responders" / "abuse-events"
 ABUSE_RESPONSE_CONDITION = "AbuseResponseOn"  # template/base.yaml: AbuseResponse and AutoRemediation are "true"
@@ -530,21 +531,28 @@ def render() -> str:
 
 
 def main() -> int:
+    # Imported here, not at the top: tools.member_template imports this module.
+    from tools.member_template import render_member
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="fail if template.yaml is not what the sources make")
+    parser.add_argument("--check", action="store_true", help="fail if either template differs from its sources")
     args = parser.parse_args()
-    text = render()
+    texts = {TEMPLATE: render(), MEMBER_TEMPLATE: render_member(build())}
     if args.check:
-        current = TEMPLATE.read_text() if TEMPLATE.exists() else ""
-        if current != text:
-            diff = difflib.unified_diff(current.splitlines(), text.splitlines(), "template.yaml", "generated", lineterm="")
-            print("\n".join(list(diff)[:60]))
-            print("template.yaml has drifted from its sources: run `make template` and commit it.", file=sys.stderr)
-            return 1
-        print("template.yaml matches its sources.")
-        return 0
-    TEMPLATE.write_text(text)
-    print(f"wrote {TEMPLATE.relative_to(ROOT)}")
+        drifted = False
+        for path, text in texts.items():
+            current = path.read_text() if path.exists() else ""
+            if current != text:
+                diff = difflib.unified_diff(current.splitlines(), text.splitlines(), path.name, "generated", lineterm="")
+                print("\n".join(list(diff)[:60]))
+                print(f"{path.name} has drifted from its sources: run `make template` and commit it.", file=sys.stderr)
+                drifted = True
+            else:
+                print(f"{path.name} matches its sources.")
+        return 1 if drifted else 0
+    for path, text in texts.items():
+        path.write_text(text)
+        print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 

@@ -11,6 +11,7 @@ RULE = RuleSpec(
     ),
     trigger="configuration-change",
     resource_types=("AWS::EC2::SecurityGroup",),
+    regional=True,  # security groups live in a region: the rule runs in every region
     parameters=(
         Parameter(
             "ProxyPorts",
