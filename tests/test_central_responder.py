@@ -1,0 +1,792 @@
+"""mamori-central-responder: the management account acts on member accounts' NON_COMPLIANT
+findings that only it can fix.
+
+Stood in: moto for Organizations (an organization of this account with member accounts),
+the account API (moto keeps alternate contacts per AccountId), SSM, SNS and EventBridge;
+harness.central for what moto lacks: sts:AssumeRoot, iam:ListOrganizationsFeatures, and the
+IAM calls made with a root session's credentials against each member's root user (a
+harness.aws.RootCredentials, which no API can set up). The responder runs its real handler
+with the actions responders/central/spec.py grants it (the organization template's role is
+generated from them) and the environment tools/org_resources.py gives it; the events have the
+shape EventBridge delivers `Config Rules Compliance Change` events in.
+"""
+
+import datetime
+import importlib.util
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+
+from harness.aws import ACCOUNT, REGION, RootAccessKey, RootCredentials, Sandbox
+from harness.central import DELETE_ROOT_CREDENTIALS, AssumeRootRequest, CentralRootAccess, root_principal
+from harness.pack import NOT_CALLED_BY_CODE, lambda_principal, template
+from mamori import central
+from mamori.catalog import ROOT
+from tests.root_helpers import subscribe_inbox
+from tools import org_resources
+
+FUNCTION = "mamori-central-responder"
+PRINCIPAL = lambda_principal(FUNCTION)
+NOW = datetime.datetime(2026, 11, 21, 10, 0, tzinfo=datetime.UTC)
+TASK_POLICY = f"arn:aws:iam::aws:policy/root-task/{DELETE_ROOT_CREDENTIALS}"
+OUTSIDER = "999988887777"
+CONTACT = {
+    "ExpectedSecurityEmail": "security@example.com",
+    "SecurityContactName": "Security team",
+    "SecurityContactTitle": "Security",
+    "SecurityContactPhone": "+1 206 555 0100",
+}
+
+
+def _load(name: str, path: Any) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+HANDLER = _load("mamori_responder_central_handler", ROOT / "responders" / "central" / "handler.py")
+SPEC = org_resources.load_central_responder_spec()
+GRANTED = frozenset(permission.action for permission in SPEC.PERMISSIONS)
+
+
+def compliance_change(
+    rule: str,
+    account: str,
+    compliance: str = "NON_COMPLIANT",
+    previous: str | None = "COMPLIANT",
+    annotation: str = "Root has an active access key, created 2019-03-01, last used 2026-01-01 in us-east-1 (ec2).",
+) -> dict[str, Any]:
+    """A member's compliance change as its EventBridge delivers it (and forwards it): `account`
+    is the member, set by EventBridge for aws.* events."""
+    detail: dict[str, Any] = {
+        "resourceId": account,
+        "awsRegion": REGION,
+        "awsAccountId": account,
+        "configRuleName": rule,
+        "recordVersion": "1.0",
+        "configRuleARN": f"arn:aws:config:{REGION}:{account}:config-rule/config-rule-abc123",
+        "messageType": "ComplianceChangeNotification",
+        "newEvaluationResult": {
+            "evaluationResultIdentifier": {
+                "evaluationResultQualifier": {"configRuleName": rule, "resourceType": "AWS::::Account", "resourceId": account},
+                "orderingTimestamp": "2026-11-21T05:59:58.000Z",
+            },
+            "complianceType": compliance,
+            "resultRecordedTime": "2026-11-21T06:00:00.000Z",
+            "configRuleInvokedTime": "2026-11-21T05:59:59.000Z",
+            "annotation": annotation,
+        },
+        "notificationCreationTime": "2026-11-21T06:00:00.000Z",
+        "resourceType": "AWS::::Account",
+    }
+    if previous is not None:
+        detail["oldEvaluationResult"] = {"complianceType": previous}
+    return {
+        "version": "0",
+        "id": f"5e0a5e1c-0000-0000-0000-{account}",
+        "detail-type": "Config Rules Compliance Change",
+        "source": "aws.config",
+        "account": account,
+        "time": "2026-11-21T06:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
+    }
+
+
+@dataclass
+class LambdaContext:
+    account: str = ACCOUNT
+    function_name: str = FUNCTION
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{self.account}:function:{self.function_name}"
+
+
+def deployed_environment(topic: str, **pack_values: str) -> dict[str, str]:
+    """The function's environment as CloudFormation resolves org_resources' Refs: the topic, the
+    pack parameters as set (or their template defaults)."""
+    function = org_resources.central_responder_resources()["CentralResponderFunction"]["Properties"]
+    declared = template()["Parameters"] | org_resources.central_responder_parameters()
+    environment = {}
+    for key, value in function["Environment"]["Variables"].items():
+        if isinstance(value, str):
+            environment[key] = value
+        elif value["Ref"] == "NotificationTopic":
+            environment[key] = topic
+        else:
+            environment[key] = pack_values.get(value["Ref"], str(declared[value["Ref"]].get("Default", "")))
+    return environment
+
+
+@dataclass
+class World:
+    sandbox: Sandbox
+    central: CentralRootAccess
+    member_a: str  # a root access key, no root password
+    member_b: str  # no SECURITY contact
+    suspended: str
+    inbox: Callable[[], list[dict[str, Any]]]
+    topic: str
+    granted: frozenset[str] = field(default_factory=lambda: GRANTED - NOT_CALLED_BY_CODE)
+
+    def deliver(self, event: Any, context: LambdaContext | None = None) -> Any:
+        with self.sandbox.acting_as(PRINCIPAL, self.granted):
+            return HANDLER.lambda_handler(event, context or LambdaContext())
+
+    def record(self, what: str, account: str) -> Any:
+        name = f"/mamori/central/{what}/{account}"
+        return json.loads(boto3.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
+
+    def records(self) -> list[str]:
+        return [p["Name"] for p in boto3.client("ssm").describe_parameters().get("Parameters", [])]
+
+    def contact(self, account: str | None) -> dict[str, Any] | None:
+        request = {"AccountId": account} if account else {}
+        try:
+            found: dict[str, Any] = boto3.client("account").get_alternate_contact(AlternateContactType="SECURITY", **request)[
+                "AlternateContact"
+            ]
+        except boto3.client("account").exceptions.ResourceNotFoundException:
+            return None
+        return found
+
+
+@pytest.fixture
+def world(sandbox: Sandbox, monkeypatch: Any) -> Iterator[World]:
+    monkeypatch.setattr(central, "utc_now", lambda: NOW)
+    organizations = boto3.client("organizations")
+    organizations.create_organization(FeatureSet="ALL")
+
+    def member(name: str) -> str:
+        status = organizations.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]
+        return str(status["AccountId"])
+
+    member_a, member_b, suspended = member("workloads"), member("sandbox"), member("retired")
+    organizations.close_account(AccountId=suspended)
+    stand_in = CentralRootAccess(sandbox)
+    stand_in.give_root_key(
+        member_a,
+        RootAccessKey(
+            created=datetime.datetime(2019, 3, 1, tzinfo=datetime.UTC),
+            last_used=datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.UTC),
+            last_used_region="us-east-1",
+            last_used_service="ec2",
+        ),
+    )
+    topic, inbox = subscribe_inbox()
+    for key, value in deployed_environment(topic, **CONTACT).items():
+        monkeypatch.setenv(key, value)
+    sandbox.reset_counts()
+    yield World(sandbox, stand_in, member_a, member_b, suspended, inbox, topic)
+
+
+# --- mamori-root-access-key ----------------------------------------------------------------
+
+
+def test_member_root_key_is_deleted_after_its_record_and_people_are_told(world: World) -> None:
+    [key_id] = world.central.key_ids(world.member_a)
+
+    result = world.deliver(compliance_change("mamori-root-access-key", world.member_a))
+
+    assert (result["acted"], result["status"]) == (True, "CHANGED")
+    assert world.central.root(world.member_a).access_keys == []
+    assert world.central.requests == [AssumeRootRequest(world.member_a, TASK_POLICY, 900)]
+    record = world.record("root-access-key", world.member_a)
+    assert record == {
+        "accountId": world.member_a,
+        "keys": {
+            key_id: {
+                "status": "Active",
+                "created": "2019-03-01T00:00:00Z",
+                "lastUsed": "2026-01-01T12:00:00Z",
+                "lastUsedRegion": "us-east-1",
+                "lastUsedService": "ec2",
+                "recordedAt": "2026-11-21T10:00:00Z",
+                "event": f"5e0a5e1c-0000-0000-0000-{world.member_a}",
+            }
+        },
+    }
+    [message] = world.inbox()
+    assert message["Subject"] == f"[mamori] Deleted the root user's access key of member account {world.member_a}"
+    body = message["Message"]
+    assert f"member account {world.member_a} (workloads) with centralized root access" in body
+    assert f"Why: mamori-root-access-key in {REGION} found it NON_COMPLIANT (was COMPLIANT): Root has an active" in body
+    assert f"- {key_id}: active, created 2019-03-01 (2,822 days ago), last used 2026-01-01 in us-east-1 (ec2)" in body
+    assert "This cannot be undone: a deleted root access key cannot be restored." in body
+    assert f"/mamori/central/root-access-key/{world.member_a} (Parameter Store of account {ACCOUNT}, {REGION})" in body
+    # The call budget of one key: one look at the organization, one root session.
+    assert world.sandbox.calls_by(PRINCIPAL) == {
+        "organizations:DescribeOrganization": 1,
+        "organizations:DescribeAccount": 1,
+        "iam:ListOrganizationsFeatures": 1,
+        "sts:AssumeRoot": 1,
+        "ssm:GetParameter": 1,
+        "ssm:PutParameter": 1,
+        "sns:Publish": 1,
+    }
+    assert world.sandbox.calls_by(root_principal(world.member_a)) == {
+        "iam:ListAccessKeys": 2,  # before, and after to check none is left
+        "iam:GetAccessKeyLastUsed": 1,
+        "iam:DeleteAccessKey": 1,
+    }
+
+
+def test_the_same_event_again_changes_nothing_and_says_so(world: World) -> None:
+    event = compliance_change("mamori-root-access-key", world.member_a)
+    world.deliver(event)
+    record = world.record("root-access-key", world.member_a)
+    world.inbox()
+    world.sandbox.reset_counts()
+
+    again = world.deliver(event)
+
+    assert (again["acted"], again["status"]) == (False, "UNCHANGED")
+    assert "has no access key (deleted already): nothing to do" in again["reason"]
+    assert world.record("root-access-key", world.member_a) == record  # the record of the deleted key is kept
+    assert world.inbox() == []
+    assert world.sandbox.calls_by(root_principal(world.member_a)) == {"iam:ListAccessKeys": 1}
+    assert "ssm:PutParameter" not in world.sandbox.calls_by(PRINCIPAL)
+
+
+def test_every_key_is_recorded_and_deleted_and_earlier_records_are_kept(world: World) -> None:
+    """A later event: the first key was deleted before; root now has an active and an inactive, never-used key."""
+    world.deliver(compliance_change("mamori-root-access-key", world.member_a))
+    [first] = world.record("root-access-key", world.member_a)["keys"]
+    second = world.central.give_root_key(
+        world.member_a, RootAccessKey(created=datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC))
+    )
+    third = world.central.give_root_key(world.member_a, RootAccessKey(active=False))
+    world.inbox()
+
+    world.deliver(compliance_change("mamori-root-access-key", world.member_a))
+
+    assert world.central.root(world.member_a).access_keys == []
+    keys = world.record("root-access-key", world.member_a)["keys"]
+    assert sorted(keys) == sorted([first, second, third])
+    assert (keys[second]["status"], keys[second]["lastUsed"], keys[second]["lastUsedService"]) == ("Active", None, None)
+    assert keys[third]["status"] == "Inactive"
+    [message] = world.inbox()
+    assert message["Subject"] == f"[mamori] Deleted the root user's 2 access keys of member account {world.member_a}"
+    assert f"- {second}: active, created 2026-11-01 (20 days ago), never used" in message["Message"]
+    assert f"- {third}: inactive, created 2019-03-01" in message["Message"]
+
+
+def test_a_failed_delete_leaves_the_record_and_is_said_and_raised(world: World) -> None:
+    """Record first: when the delete fails, what the key was is already kept."""
+    [key_id] = world.central.key_ids(world.member_a)
+    world.central.answer_next("iam:DeleteAccessKey", "ServiceFailure")
+
+    with pytest.raises(RuntimeError, match="ServiceFailure"):
+        world.deliver(compliance_change("mamori-root-access-key", world.member_a))
+
+    assert world.central.key_ids(world.member_a) == [key_id]
+    assert list(world.record("root-access-key", world.member_a)["keys"]) == [key_id]
+    [message] = world.inbox()
+    assert message["Subject"] == f"[mamori] FAILED to delete the root access keys of member account {world.member_a}"
+    assert f"Recorded first: /mamori/central/root-access-key/{world.member_a}" in message["Message"]
+    assert "Lambda retries this event up to twice." in message["Message"]
+
+
+def test_a_key_left_after_deleting_fails_loudly(world: World) -> None:
+    """DeleteAccessKey answers success but the key is still listed (IAM is eventually consistent, or
+    another session re-created it): never claim it is gone."""
+    [key_id] = world.central.key_ids(world.member_a)
+    world.central.answer_next("iam:DeleteAccessKey", {})
+
+    with pytest.raises(RuntimeError, match=f"still has 1 access key\\(s\\) after deleting: {key_id}"):
+        world.deliver(compliance_change("mamori-root-access-key", world.member_a))
+
+    [message] = world.inbox()
+    assert message["Subject"].startswith("[mamori] FAILED to delete the root access keys")
+    assert f"Deleted before the failure (cannot be undone):\n- {key_id}" in message["Message"]
+
+
+def test_assume_root_denied_is_said_and_raised(world: World) -> None:
+    """The role lacks sts:AssumeRoot (or an SCP denies it): IAM answers AccessDenied."""
+    world.granted = world.granted - {"sts:AssumeRoot"}
+
+    with pytest.raises(RuntimeError, match="AccessDenied"):
+        world.deliver(compliance_change("mamori-root-access-key", world.member_a))
+
+    assert len(world.central.key_ids(world.member_a)) == 1
+    assert world.records() == []
+    [message] = world.inbox()
+    assert (
+        message["Subject"]
+        == f"[mamori] FAILED to open a root session in member account {world.member_a} for mamori-root-access-key"
+    )
+    assert "AccessDenied" in message["Message"] and "Nothing was changed." in message["Message"]
+    assert world.sandbox.calls_by(root_principal(world.member_a)) == {}
+
+
+def test_a_failed_check_is_said_and_raised(world: World) -> None:
+    world.sandbox.answer_next("organizations:DescribeOrganization", "TooManyRequestsException")
+
+    with pytest.raises(RuntimeError, match="TooManyRequestsException"):
+        world.deliver(compliance_change("mamori-root-access-key", world.member_a))
+
+    assert world.central.requests == [] and len(world.central.key_ids(world.member_a)) == 1
+    [message] = world.inbox()
+    assert message["Subject"] == f"[mamori] FAILED to check member account {world.member_a} for mamori-root-access-key"
+
+
+def test_an_unreadable_record_stops_the_deletion_and_is_said(world: World) -> None:
+    """Something else holds the record's name: nothing is deleted without its record."""
+    name = f"/mamori/central/root-access-key/{world.member_a}"
+    boto3.client("ssm").put_parameter(Name=name, Value="[]", Type="String")
+
+    with pytest.raises(RuntimeError, match="does not hold a mamori record"):
+        world.deliver(compliance_change("mamori-root-access-key", world.member_a))
+
+    assert len(world.central.key_ids(world.member_a)) == 1
+    [message] = world.inbox()
+    assert message["Subject"] == f"[mamori] FAILED to act on mamori-root-access-key in account {world.member_a}"
+    assert "ValueError" in message["Message"]
+
+
+# --- refusals: told, never acted on --------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule", ["mamori-root-access-key", "mamori-root-mfa"])
+def test_without_centralized_root_access_nothing_is_deleted(world: World, monkeypatch: Any, rule: str) -> None:
+    monkeypatch.setenv("CENTRAL_ROOT_PASSWORD_REMOVAL", "true")
+    world.central.features.clear()
+    world.central.root(world.member_a).password = True
+
+    result = world.deliver(compliance_change(rule, world.member_a))
+
+    assert (result["acted"], result["status"]) == (False, "REFUSED")
+    assert len(world.central.key_ids(world.member_a)) == 1 and world.central.root(world.member_a).password
+    assert world.central.requests == [] and world.records() == []
+    [message] = world.inbox()
+    assert message["Subject"].endswith(
+        f"NOT {'deleted' if rule == 'mamori-root-access-key' else 'removed'} in account {world.member_a}"
+    )
+    assert "centralized root access (RootCredentialsManagement) is not enabled (enabled: none)" in message["Message"]
+    assert "Enable centralized root access (IAM console > Root access management" in message["Message"]
+    assert world.sandbox.calls_by(PRINCIPAL)["iam:ListOrganizationsFeatures"] == 1
+
+
+def test_refusals(world: World) -> None:
+    """The management account itself (from a delegated administrator), an account outside the
+    organization, a SUSPENDED member: told why, no root session, nothing changed."""
+    delegated_admin = LambdaContext(account=world.member_b)
+    cases = [
+        (ACCOUNT, delegated_admin, f"{ACCOUNT} is the organization's management account"),
+        (OUTSIDER, None, f"{OUTSIDER} is not a member of this organization (o-"),
+        (world.suspended, None, f"{world.suspended} is SUSPENDED, not ACTIVE"),
+    ]
+    for account, context, reason in cases:
+        world.central.give_root_key(account)
+
+        result = world.deliver(compliance_change("mamori-root-access-key", account), context)
+
+        assert (result["status"], reason in result["reason"]) == ("REFUSED", True), result
+        [message] = world.inbox()
+        assert message["Subject"] == f"[mamori] Root access key NOT deleted in account {account}"
+        assert reason in message["Message"]
+    assert world.central.requests == [] and world.records() == []
+    assert all(len(world.central.key_ids(account)) == 1 for account, _, _ in cases)
+
+
+def test_this_accounts_own_findings_are_left_to_its_own_stack(world: World) -> None:
+    world.central.give_root_key(ACCOUNT)
+
+    result = world.deliver(compliance_change("mamori-root-access-key", ACCOUNT))
+
+    assert result["status"] == "IGNORED" and "this responder's own account" in result["reason"]
+    assert world.inbox() == [] and world.sandbox.calls_by(PRINCIPAL) == {}
+
+
+# --- ignored: logged only -------------------------------------------------------------------
+
+
+def _event(change: Callable[[dict[str, Any]], Any], rule: str = "mamori-root-access-key") -> Callable[[str], Any]:
+    """The member's event for rule, changed in place by change."""
+
+    def make(account: str) -> Any:
+        event = compliance_change(rule, account)
+        change(event)
+        return event
+
+    return make
+
+
+def _drop_resource_ids(event: dict[str, Any]) -> None:
+    del event["detail"]["resourceId"]
+    del event["detail"]["newEvaluationResult"]["evaluationResultIdentifier"]
+
+
+IGNORED = [
+    ("open-proxy-rule", _event(lambda e: None, "mamori-open-proxy-ports"), "rule 'mamori-open-proxy-ports' is not one"),
+    ("not-mamori", _event(lambda e: None, "root-account-mfa-enabled"), "rule 'root-account-mfa-enabled' is not one"),
+    (
+        "compliant",
+        _event(lambda e: e["detail"]["newEvaluationResult"].update(complianceType="COMPLIANT")),
+        "now finds 'COMPLIANT'",
+    ),
+    (
+        "not-applicable",
+        _event(lambda e: e["detail"]["newEvaluationResult"].update(complianceType="NOT_APPLICABLE")),
+        "'NOT_APPLICABLE'",
+    ),
+    ("no-detail", _event(lambda e: e.pop("detail")), "the event has no detail object"),
+    ("detail-a-string", _event(lambda e: e.update(detail="mamori-root-access-key")), "the event has no detail object"),
+    ("not-an-object", lambda account: json.dumps(compliance_change("mamori-root-access-key", account)), "is a str, not a JSON"),
+    (
+        "rule-a-list",
+        _event(lambda e: e["detail"].update(configRuleName=["mamori-root-access-key"])),
+        "detail.configRuleName is not text (list)",
+    ),
+    ("id-a-number", _event(lambda e: e["detail"].update(resourceId=1)), "detail.resourceId is not text (int)"),
+    (
+        "result-a-string",
+        _event(lambda e: e["detail"].update(newEvaluationResult="NON_COMPLIANT")),
+        "detail.newEvaluationResult is not an object (str)",
+    ),
+    ("other-resource-type", _event(lambda e: e["detail"].update(resourceType="AWS::IAM::User")), "resource type"),
+    ("resource-id-not-account", _event(lambda e: e["detail"].update(resourceId=OUTSIDER)), "is not the event's account"),
+    (
+        "qualifier-id-not-account",
+        _event(
+            lambda e: e["detail"]["newEvaluationResult"]["evaluationResultIdentifier"]["evaluationResultQualifier"].update(
+                resourceId=OUTSIDER
+            )
+        ),
+        "is not the event's account",
+    ),
+    ("forged-account-id", _event(lambda e: e["detail"].update(awsAccountId=OUTSIDER)), "(forged or misrouted)"),
+    ("no-resource-id", _event(_drop_resource_ids), "resource id missing"),
+    ("account-missing", _event(lambda e: e.pop("account")), "the event's account None is not an account id"),
+    ("other-source", _event(lambda e: e.update(source="custom.mamori")), "source 'custom.mamori'"),
+    ("other-detail-type", _event(lambda e: e.update({"detail-type": "Config Configuration Item Change"})), "detail-type"),
+    (
+        "other-message",
+        _event(lambda e: e["detail"].update(messageType="OversizedConfigurationItemChangeNotification")),
+        "messageType",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"), [(make, reason) for _, make, reason in IGNORED], ids=[name for name, _, _ in IGNORED]
+)
+def test_what_the_responder_ignores(world: World, make: Callable[[str], Any], reason: str) -> None:
+    """Nothing called, nothing changed, nothing published: a log line."""
+    result = world.deliver(make(world.member_a))
+
+    assert (result["acted"], result["status"]) == (False, "IGNORED")
+    assert reason in result["reason"], result["reason"]
+    assert world.sandbox.calls_by(PRINCIPAL) == {} and world.inbox() == []
+    assert len(world.central.key_ids(world.member_a)) == 1
+
+
+# --- mamori-root-mfa -----------------------------------------------------------------------
+
+
+def test_root_password_is_left_alone_unless_central_removal_is_on(world: World) -> None:
+    world.central.root(world.member_a).password = True
+
+    result = world.deliver(compliance_change("mamori-root-mfa", world.member_a))
+
+    assert result["status"] == "IGNORED" and "CentralRootPasswordRemoval is false" in result["reason"]
+    assert world.central.root(world.member_a).password
+    assert world.sandbox.calls_by(PRINCIPAL) == {} and world.inbox() == []
+
+
+def test_root_password_without_mfa_is_removed_when_central_removal_is_on(world: World, monkeypatch: Any) -> None:
+    monkeypatch.setenv("CENTRAL_ROOT_PASSWORD_REMOVAL", "true")
+    root = world.central.root(world.member_a)
+    root.password = True
+    event = compliance_change("mamori-root-mfa", world.member_a, annotation="Root has a password but no MFA.")
+
+    result = world.deliver(event)
+
+    assert (result["acted"], result["status"]) == (True, "CHANGED")
+    assert not root.password and len(root.access_keys) == 1  # the key is the other rule's
+    assert world.central.requests == [AssumeRootRequest(world.member_a, TASK_POLICY, 900)]
+    assert world.record("root-password", world.member_a) == {
+        "accountId": world.member_a,
+        "passwords": {
+            "2018-01-15T00:00:00Z": {
+                "created": "2018-01-15T00:00:00Z",
+                "passwordResetRequired": False,
+                "mfaDevices": 0,
+                "recordedAt": "2026-11-21T10:00:00Z",
+                "event": f"5e0a5e1c-0000-0000-0000-{world.member_a}",
+            }
+        },
+    }
+    [message] = world.inbox()
+    assert message["Subject"] == f"[mamori] Removed the root password (no MFA) of member account {world.member_a}"
+    assert "allow password recovery for the account" in message["Message"]
+    assert world.sandbox.calls_by(root_principal(world.member_a)) == {
+        "iam:GetLoginProfile": 2,
+        "iam:ListMFADevices": 1,
+        "iam:DeleteLoginProfile": 1,
+    }
+
+    world.sandbox.reset_counts()
+    again = world.deliver(event)
+
+    assert again["status"] == "UNCHANGED" and "has no password (removed already)" in again["reason"]
+    assert world.inbox() == []
+    assert world.sandbox.calls_by(root_principal(world.member_a)) == {"iam:GetLoginProfile": 1}
+
+
+def test_a_root_password_with_mfa_is_kept(world: World, monkeypatch: Any) -> None:
+    """NON_COMPLIANT for a virtual device when RequireHardwareMfa is true, or a stale finding."""
+    monkeypatch.setenv("CENTRAL_ROOT_PASSWORD_REMOVAL", "true")
+    world.central.roots[world.member_b] = RootCredentials(password=True, mfa_active=True)
+
+    result = world.deliver(compliance_change("mamori-root-mfa", world.member_b))
+
+    assert result["status"] == "UNCHANGED" and "has 1 MFA device(s): its password is kept" in result["reason"]
+    assert world.central.root(world.member_b).password
+    assert world.records() == [] and world.inbox() == []
+
+
+# --- mamori-security-contact ----------------------------------------------------------------
+
+
+def test_member_security_contact_is_set_with_its_account_id(world: World) -> None:
+    result = world.deliver(compliance_change("mamori-security-contact", world.member_b))
+
+    assert (result["acted"], result["status"]) == (True, "CHANGED")
+    assert world.contact(world.member_b) == {
+        "AlternateContactType": "SECURITY",
+        "Name": "Security team",
+        "Title": "Security",
+        "EmailAddress": "security@example.com",
+        "PhoneNumber": "+1 206 555 0100",
+    }
+    assert world.contact(None) is None  # the management account's own contact is not touched
+    assert world.contact(world.member_a) is None
+    expected = {"name": "Security team", "title": "Security", "email": "security@example.com", "phone": "+1 206 555 0100"}
+    assert world.record("security-contact", world.member_b) == {
+        "accountId": world.member_b,
+        "changes": {
+            "2026-11-21T10:00:00Z": {
+                "at": "2026-11-21T10:00:00Z",
+                "event": f"5e0a5e1c-0000-0000-0000-{world.member_b}",
+                "previous": None,
+                "set": expected,
+            }
+        },
+    }
+    [message] = world.inbox()
+    assert message["Subject"] == f"[mamori] Set the SECURITY contact of member account {world.member_b}"
+    assert "to Security team <security@example.com>, Security, +1 206 555 0100 (was: none)" in message["Message"]
+    assert world.sandbox.calls_by(PRINCIPAL) == {
+        "organizations:DescribeOrganization": 1,
+        "organizations:DescribeAccount": 1,
+        "account:GetAlternateContact": 2,  # before, and after to check it
+        "account:PutAlternateContact": 1,
+        "ssm:GetParameter": 1,
+        "ssm:PutParameter": 1,
+        "sns:Publish": 1,
+    }
+
+    world.sandbox.reset_counts()
+    again = world.deliver(compliance_change("mamori-security-contact", world.member_b))
+
+    assert again["status"] == "UNCHANGED" and "Nothing to do." in again["reason"]
+    assert world.inbox() == []
+    assert world.sandbox.calls_by(PRINCIPAL) == {
+        "organizations:DescribeOrganization": 1,
+        "organizations:DescribeAccount": 1,
+        "account:GetAlternateContact": 1,
+    }
+
+
+def test_a_contact_with_another_email_is_replaced_and_the_previous_one_recorded(world: World) -> None:
+    account = boto3.client("account")
+    previous = {"Name": "Old owner", "Title": "CTO", "EmailAddress": "cto@example.com", "PhoneNumber": "+1 555 0199"}
+    account.put_alternate_contact(AccountId=world.member_b, AlternateContactType="SECURITY", **previous)
+
+    world.deliver(compliance_change("mamori-security-contact", world.member_b))
+
+    assert world.contact(world.member_b)["EmailAddress"] == "security@example.com"  # type: ignore[index]
+    [entry] = world.record("security-contact", world.member_b)["changes"].values()
+    assert entry["previous"] == {"name": "Old owner", "title": "CTO", "email": "cto@example.com", "phone": "+1 555 0199"}
+    [message] = world.inbox()
+    assert "(was: Old owner <cto@example.com>)" in message["Message"]
+
+
+def test_the_expected_email_in_other_case_is_the_same_contact(world: World) -> None:
+    account = boto3.client("account")
+    kept = {"Name": "SecOps", "Title": "On call", "EmailAddress": "Security@Example.COM", "PhoneNumber": "+1 555 0100"}
+    account.put_alternate_contact(AccountId=world.member_b, AlternateContactType="SECURITY", **kept)
+
+    result = world.deliver(compliance_change("mamori-security-contact", world.member_b))
+
+    assert result["status"] == "UNCHANGED"
+    assert world.contact(world.member_b) == {"AlternateContactType": "SECURITY", **kept}
+    assert world.records() == [] and world.inbox() == []
+
+
+def test_without_the_contact_parameters_nothing_can_be_set(world: World, monkeypatch: Any) -> None:
+    monkeypatch.setenv("EXPECTED_SECURITY_EMAIL", "")
+    monkeypatch.setenv("SECURITY_CONTACT_PHONE", "")
+
+    result = world.deliver(compliance_change("mamori-security-contact", world.member_b))
+
+    assert result["status"] == "REFUSED"
+    assert "ExpectedSecurityEmail, SecurityContactPhone are not set, so there is no contact to set" in result["reason"]
+    assert world.contact(world.member_b) is None
+    [message] = world.inbox()
+    assert message["Subject"] == f"[mamori] SECURITY contact NOT set in account {world.member_b}"
+    assert "Set the pack parameters ExpectedSecurityEmail, SecurityContactName" in message["Message"]
+    assert "account:PutAlternateContact" not in world.sandbox.calls_by(PRINCIPAL)
+
+
+def test_the_root_session_stand_in_keeps_to_what_sts_and_the_task_policy_allow(world: World) -> None:
+    """harness.central refuses what AWS refuses, so the responder cannot pass by calling it wrong."""
+    sts = boto3.client("sts")
+    for request, message in (
+        (
+            {"TargetPrincipal": world.member_a, "TaskPolicyArn": {"arn": "arn:aws:iam::aws:policy/AdministratorAccess"}},
+            "root-task",
+        ),
+        ({"TargetPrincipal": world.member_a, "TaskPolicyArn": {"arn": TASK_POLICY}, "DurationSeconds": 3600}, "0 and 900"),
+        ({"TargetPrincipal": ACCOUNT, "TaskPolicyArn": {"arn": TASK_POLICY}}, "not a member account"),
+        ({"TargetPrincipal": world.suspended, "TaskPolicyArn": {"arn": TASK_POLICY}}, "not an active member"),
+        ({"TargetPrincipal": OUTSIDER, "TaskPolicyArn": {"arn": TASK_POLICY}}, "not an active member"),
+    ):
+        with pytest.raises(sts.exceptions.ClientError, match=message):
+            sts.assume_root(**request)
+    credentials = sts.assume_root(TargetPrincipal=f"arn:aws:iam::{world.member_a}:root", TaskPolicyArn={"arn": TASK_POLICY})[
+        "Credentials"
+    ]
+    root_iam = central.Clients(boto3.client).root_iam(credentials)
+    [key] = root_iam.list_access_keys()["AccessKeyMetadata"]
+    assert key["AccessKeyId"] == world.central.key_ids(world.member_a)[0]
+    for call in (
+        lambda: root_iam.list_access_keys(UserName="admin"),  # only the root user is a resource of the session
+        lambda: root_iam.create_access_key(),
+        lambda: root_iam.get_account_summary(),  # not in IAMDeleteRootUserCredentials
+    ):
+        with pytest.raises(root_iam.exceptions.ClientError, match="AccessDenied"):
+            call()
+    assert world.central.key_ids(world.member_a) == [key["AccessKeyId"]]
+
+
+# --- grants, template ------------------------------------------------------------------------
+
+
+def test_granted_is_exactly_what_is_called(world: World, monkeypatch: Any) -> None:
+    """Every path that calls something, with the role's actions; the root session's calls are
+    the task policy's, never the role's."""
+    monkeypatch.setenv("CENTRAL_ROOT_PASSWORD_REMOVAL", "true")
+    world.central.root(world.member_a).password = True
+    for rule, account in (
+        ("mamori-root-access-key", world.member_a),
+        ("mamori-root-mfa", world.member_a),
+        ("mamori-security-contact", world.member_b),
+    ):
+        assert world.deliver(compliance_change(rule, account))["status"] == "CHANGED"
+
+    called = set(world.sandbox.calls_by(PRINCIPAL))
+    assert (world.granted - called, called - world.granted) == (set(), set())
+    assert not {action for action in called if action.startswith("iam:") and action != "iam:ListOrganizationsFeatures"}
+    root_calls = set(world.sandbox.calls_by(root_principal(world.member_a)))
+    assert root_calls == {
+        "iam:ListAccessKeys",
+        "iam:GetAccessKeyLastUsed",
+        "iam:DeleteAccessKey",
+        "iam:GetLoginProfile",
+        "iam:ListMFADevices",
+        "iam:DeleteLoginProfile",
+    }
+    assert not root_calls & GRANTED
+
+
+RESOURCES = org_resources.central_responder_resources()
+
+
+def test_resources_are_a_sam_function_with_its_own_log_group_and_role() -> None:
+    assert sorted(RESOURCES) == ["CentralResponderFunction", "CentralResponderLogGroup", "CentralResponderRole"]
+    assert all(resource["Condition"] == "AutoRemediationOn" for resource in RESOURCES.values())
+    function = RESOURCES["CentralResponderFunction"]["Properties"]
+    assert (function["FunctionName"], function["CodeUri"], function["Handler"], function["Runtime"]) == (
+        FUNCTION,
+        "responders/central/",
+        "handler.lambda_handler",
+        "python3.12",
+    )
+    assert function["Layers"] == [{"Ref": "MamoriLibrary"}]
+    assert function["Role"] == {"Fn::GetAtt": ["CentralResponderRole", "Arn"]}
+    assert RESOURCES["CentralResponderLogGroup"]["Properties"]["LogGroupName"] == f"/aws/lambda/{FUNCTION}"
+    variables = function["Environment"]["Variables"]
+    assert variables == {
+        **{name: {"Ref": ref} for name, ref in SPEC.ENVIRONMENT.items()},
+        "AWS_STS_REGIONAL_ENDPOINTS": "regional",
+    }
+    # Every Ref is something the organization template has: the pack's parameters and topic, and this one's parameter.
+    known = set(template()["Parameters"]) | set(template()["Resources"]) | set(org_resources.central_responder_parameters())
+    assert {ref["Ref"] for ref in variables.values() if isinstance(ref, dict)} <= known
+    assert {"AutoRemediationOn"} <= set(template()["Conditions"])
+    parameter = org_resources.central_responder_parameters()["CentralRootPasswordRemoval"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("false", ["true", "false"])
+
+
+def test_role_grants_the_spec_on_narrow_resources_with_conditions() -> None:
+    statements = RESOURCES["CentralResponderRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    granted = {action for statement in statements for action in statement["Action"]}
+    assert granted == GRANTED | {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert all("*" not in action for action in granted)
+    by_action = {action: statement for statement in statements for action in statement["Action"]}
+    assume = by_action["sts:AssumeRoot"]
+    assert assume["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::*:root"}
+    assert assume["Condition"] == {"StringEquals": {"sts:TaskPolicyArn": {"Fn::Sub": SPEC.TASK_POLICY}}}
+    assert SPEC.TASK_POLICY.replace("${AWS::Partition}", "aws") == TASK_POLICY
+    for action in ("account:GetAlternateContact", "account:PutAlternateContact"):
+        assert by_action[action]["Condition"] == {"ForAnyValue:StringEquals": {"account:AlternateContactTypes": ["SECURITY"]}}
+    assert by_action["ssm:PutParameter"]["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/mamori/central/*"
+    }
+    assert by_action["sns:Publish"]["Resource"] == {"Fn::Sub": "${NotificationTopic}"}
+
+
+def test_event_pattern_takes_the_three_rules_non_compliant_changes_from_other_accounts(world: World) -> None:
+    """The pattern on moto's EventBridge, its Ref resolved: which events reach the responder.
+    moto sends every event from this account, so `account` is checked by resolving the Ref to
+    another account (a responder elsewhere receives them) and to this one (it receives none)."""
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    pattern = RESOURCES["CentralResponderFunction"]["Properties"]["Events"]["MemberComplianceChange"]
+    assert pattern["Type"] == "EventBridgeRule"
+    assert pattern["Properties"]["Pattern"]["account"] == [{"anything-but": {"Ref": "AWS::AccountId"}}]
+    sent = {
+        "root-key": compliance_change("mamori-root-access-key", ACCOUNT),
+        "root-mfa": compliance_change("mamori-root-mfa", ACCOUNT),
+        "contact": compliance_change("mamori-security-contact", ACCOUNT),
+        "compliant": compliance_change("mamori-root-access-key", ACCOUNT, compliance="COMPLIANT"),
+        "other-rule": compliance_change("mamori-budget-alert", ACCOUNT),
+        "not-mamori": compliance_change("root-account-mfa-enabled", ACCOUNT),
+    }
+
+    def reaching(responder_account: str) -> list[str]:
+        queue = sqs.create_queue(QueueName=f"responder-{responder_account}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        resolved = json.dumps(pattern["Properties"]["Pattern"]).replace('{"Ref": "AWS::AccountId"}', f'"{responder_account}"')
+        events.put_rule(Name=f"central-{responder_account}", EventPattern=resolved)
+        events.put_targets(Rule=f"central-{responder_account}", Targets=[{"Id": "queue", "Arn": arn}])
+        for name, event in sent.items():
+            entry = {"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}
+            events.put_events(Entries=[{**entry, "Resources": [name]}])
+        events.remove_targets(Rule=f"central-{responder_account}", Ids=["queue"])
+        events.delete_rule(Name=f"central-{responder_account}")
+        received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        return sorted(json.loads(message["Body"])["resources"][0] for message in received)
+
+    assert reaching(OUTSIDER) == ["contact", "root-key", "root-mfa"]
+    assert reaching(ACCOUNT) == []
