@@ -38,8 +38,9 @@ typecheck: install
 
 check-template: install
 	$(BIN)/python tools/build_template.py --check
-	$(BIN)/cfn-lint template.yaml member-template.yaml template/abuse-event-forwarder.yaml
+	$(BIN)/cfn-lint template.yaml member-template.yaml org-template.yaml template/abuse-event-forwarder.yaml template/org-artifacts.yaml
 	$(BIN)/sam validate --lint --template template.yaml
+	$(BIN)/sam validate --lint --template org-template.yaml
 
 build: install
 	SAM="$(BIN)/sam" bash tools/sam_build.sh

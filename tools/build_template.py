@@ -531,13 +531,21 @@ def render() -> str:
 
 
 def main() -> int:
-    # Imported here, not at the top: tools.member_template imports this module.
-    from tools.member_template import render_member
+    # Imported here, not at the top: tools.member_template and tools.org_template import this module.
+    from tools.member_template import build_member, render_member
+    from tools.org_template import HEADER as ORG_HEADER
+    from tools.org_template import ORG_TEMPLATE, build_org
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="fail if either template differs from its sources")
     args = parser.parse_args()
-    texts = {TEMPLATE: render(), MEMBER_TEMPLATE: render_member(build())}
+    member = build_member(build())
+    org = build_org(build(), member)
+    texts = {
+        TEMPLATE: render(),
+        MEMBER_TEMPLATE: render_member(build()),
+        ORG_TEMPLATE: ORG_HEADER + yaml.dump(org, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True),
+    }
     if args.check:
         drifted = False
         for path, text in texts.items():

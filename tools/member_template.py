@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mamori.catalog import RemediationSpec, RuleSpec, load_remediations, load_rules  # noqa: E402
+from mamori.central import RULES as CENTRAL_RULES  # noqa: E402
 from tools import build_template  # noqa: E402
 
 HEADER = (
@@ -30,8 +31,9 @@ HEADER = (
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 HOME_REGION_CONDITION = "IsHomeRegion"
 FORWARD_CONDITION = "ForwardsComplianceChanges"
-# The rules whose NON_COMPLIANT results the management account's central responders act on.
-FORWARDED_RULES = ("root-access-key", "root-mfa", "security-contact")
+# The rules whose NON_COMPLIANT results the management account's central responders act on:
+# mamori.central.RULES names them (config rule names, mamori-<id>).
+FORWARDED_RULES = tuple(name.removeprefix("mamori-") for name in CENTRAL_RULES)
 MANAGEMENT_BUS = "arn:${AWS::Partition}:events:${HomeRegion}:${ManagementAccountId}:event-bus/default"
 # Lambda reads code only from a bucket in the function's own region, so there is one artifact
 # bucket per target region, named <ArtifactBucketPrefix>-<region>.
