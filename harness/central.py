@@ -31,6 +31,8 @@ import botocore.exceptions
 from moto.organizations.models import organizations_backends
 
 from harness.aws import ACCOUNT, RootAccessKey, RootCredentials, Sandbox
+from harness.pack import template
+from tools import org_resources
 
 ROOT_CREDENTIALS_MANAGEMENT = "RootCredentialsManagement"
 ROOT_SESSIONS = "RootSessions"
@@ -272,3 +274,19 @@ class CentralRootAccess:
             )
             return {"MFADevices": devices, "IsTruncated": False}
         raise NotImplementedError(f"this stand-in does not answer {operation} in a root session")
+
+
+def central_responder_environment(topic: str, **pack_values: str) -> dict[str, str]:
+    """The function's environment as CloudFormation resolves org_resources' Refs: the topic, the
+    pack parameters as set (or their template defaults)."""
+    function = org_resources.central_responder_resources()["CentralResponderFunction"]["Properties"]
+    declared = template()["Parameters"] | org_resources.central_responder_parameters()
+    environment = {}
+    for key, value in function["Environment"]["Variables"].items():
+        if isinstance(value, str):
+            environment[key] = value
+        elif value["Ref"] == "NotificationTopic":
+            environment[key] = topic
+        else:
+            environment[key] = pack_values.get(value["Ref"], str(declared[value["Ref"]].get("Default", "")))
+    return environment

@@ -188,3 +188,48 @@ def periodic_event(rule_name: str, rule_parameters: Mapping[str, str] | None = N
         "recordVersion": "1.0",
     }
     return _envelope(rule_name, invoking, rule_parameters)
+
+
+def compliance_change(
+    rule: str,
+    account: str,
+    compliance: str = "NON_COMPLIANT",
+    previous: str | None = "COMPLIANT",
+    annotation: str = "Root has an active access key, created 2019-03-01, last used 2026-01-01 in us-east-1 (ec2).",
+) -> dict[str, Any]:
+    """A member's compliance change as its EventBridge delivers it (and forwards it): `account`
+    is the member, set by EventBridge for aws.* events."""
+    detail: dict[str, Any] = {
+        "resourceId": account,
+        "awsRegion": REGION,
+        "awsAccountId": account,
+        "configRuleName": rule,
+        "recordVersion": "1.0",
+        "configRuleARN": f"arn:aws:config:{REGION}:{account}:config-rule/config-rule-abc123",
+        "messageType": "ComplianceChangeNotification",
+        "newEvaluationResult": {
+            "evaluationResultIdentifier": {
+                "evaluationResultQualifier": {"configRuleName": rule, "resourceType": "AWS::::Account", "resourceId": account},
+                "orderingTimestamp": "2026-11-21T05:59:58.000Z",
+            },
+            "complianceType": compliance,
+            "resultRecordedTime": "2026-11-21T06:00:00.000Z",
+            "configRuleInvokedTime": "2026-11-21T05:59:59.000Z",
+            "annotation": annotation,
+        },
+        "notificationCreationTime": "2026-11-21T06:00:00.000Z",
+        "resourceType": "AWS::::Account",
+    }
+    if previous is not None:
+        detail["oldEvaluationResult"] = {"complianceType": previous}
+    return {
+        "version": "0",
+        "id": f"5e0a5e1c-0000-0000-0000-{account}",
+        "detail-type": "Config Rules Compliance Change",
+        "source": "aws.config",
+        "account": account,
+        "time": "2026-11-21T06:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
+    }

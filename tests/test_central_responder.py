@@ -22,7 +22,14 @@ import boto3
 import pytest
 
 from harness.aws import ACCOUNT, REGION, RootAccessKey, RootCredentials, Sandbox
-from harness.central import DELETE_ROOT_CREDENTIALS, AssumeRootRequest, CentralRootAccess, root_principal
+from harness.central import (
+    DELETE_ROOT_CREDENTIALS,
+    AssumeRootRequest,
+    CentralRootAccess,
+    central_responder_environment,
+    root_principal,
+)
+from harness.config_events import compliance_change
 from harness.pack import NOT_CALLED_BY_CODE, lambda_principal, template
 from mamori import central
 from mamori.catalog import ROOT
@@ -55,51 +62,6 @@ SPEC = org_resources.load_central_responder_spec()
 GRANTED = frozenset(permission.action for permission in SPEC.PERMISSIONS)
 
 
-def compliance_change(
-    rule: str,
-    account: str,
-    compliance: str = "NON_COMPLIANT",
-    previous: str | None = "COMPLIANT",
-    annotation: str = "Root has an active access key, created 2019-03-01, last used 2026-01-01 in us-east-1 (ec2).",
-) -> dict[str, Any]:
-    """A member's compliance change as its EventBridge delivers it (and forwards it): `account`
-    is the member, set by EventBridge for aws.* events."""
-    detail: dict[str, Any] = {
-        "resourceId": account,
-        "awsRegion": REGION,
-        "awsAccountId": account,
-        "configRuleName": rule,
-        "recordVersion": "1.0",
-        "configRuleARN": f"arn:aws:config:{REGION}:{account}:config-rule/config-rule-abc123",
-        "messageType": "ComplianceChangeNotification",
-        "newEvaluationResult": {
-            "evaluationResultIdentifier": {
-                "evaluationResultQualifier": {"configRuleName": rule, "resourceType": "AWS::::Account", "resourceId": account},
-                "orderingTimestamp": "2026-11-21T05:59:58.000Z",
-            },
-            "complianceType": compliance,
-            "resultRecordedTime": "2026-11-21T06:00:00.000Z",
-            "configRuleInvokedTime": "2026-11-21T05:59:59.000Z",
-            "annotation": annotation,
-        },
-        "notificationCreationTime": "2026-11-21T06:00:00.000Z",
-        "resourceType": "AWS::::Account",
-    }
-    if previous is not None:
-        detail["oldEvaluationResult"] = {"complianceType": previous}
-    return {
-        "version": "0",
-        "id": f"5e0a5e1c-0000-0000-0000-{account}",
-        "detail-type": "Config Rules Compliance Change",
-        "source": "aws.config",
-        "account": account,
-        "time": "2026-11-21T06:00:00Z",
-        "region": REGION,
-        "resources": [],
-        "detail": detail,
-    }
-
-
 @dataclass
 class LambdaContext:
     account: str = ACCOUNT
@@ -109,22 +71,6 @@ class LambdaContext:
     @property
     def invoked_function_arn(self) -> str:
         return f"arn:aws:lambda:{REGION}:{self.account}:function:{self.function_name}"
-
-
-def deployed_environment(topic: str, **pack_values: str) -> dict[str, str]:
-    """The function's environment as CloudFormation resolves org_resources' Refs: the topic, the
-    pack parameters as set (or their template defaults)."""
-    function = org_resources.central_responder_resources()["CentralResponderFunction"]["Properties"]
-    declared = template()["Parameters"] | org_resources.central_responder_parameters()
-    environment = {}
-    for key, value in function["Environment"]["Variables"].items():
-        if isinstance(value, str):
-            environment[key] = value
-        elif value["Ref"] == "NotificationTopic":
-            environment[key] = topic
-        else:
-            environment[key] = pack_values.get(value["Ref"], str(declared[value["Ref"]].get("Default", "")))
-    return environment
 
 
 @dataclass
@@ -183,7 +129,7 @@ def world(sandbox: Sandbox, monkeypatch: Any) -> Iterator[World]:
         ),
     )
     topic, inbox = subscribe_inbox()
-    for key, value in deployed_environment(topic, **CONTACT).items():
+    for key, value in central_responder_environment(topic, **CONTACT).items():
         monkeypatch.setenv(key, value)
     sandbox.reset_counts()
     yield World(sandbox, stand_in, member_a, member_b, suspended, inbox, topic)
