@@ -31,6 +31,7 @@ from moto import mock_aws
 
 from demo.kit import FAILED, OK, Demo, banner, say
 from demo.open_proxy import play_open_proxy
+from demo.organization import play_organization
 from demo.regions import play_unapproved_regions
 from demo.root_key import play_forgotten_root_key
 from harness.aws import Sandbox, fake_credentials
@@ -70,6 +71,14 @@ ACTS: list[Act] = [
         "(never terminates) what runs outside ApprovedRegions; mamori-security-contact, mamori-guardduty-enabled and "
         "mamori-budget-alert make sure the next incident is seen and reaches someone.",
         play_unapproved_regions,
+    ),
+    Act(
+        "Act 4 - The organization",
+        "The same pack across an AWS Organization: a StackSet rolls it out to every member account, and the "
+        "management account runs what only it can. A member still has the forgotten root key, another has no "
+        "security contact; the members forward those findings, and mamori-central-responder deletes the key through "
+        "centralized root access (recording its last use first) and sets the contact.",
+        play_organization,
     ),
 ]
 
