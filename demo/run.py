@@ -10,7 +10,8 @@ module of demo/ (what they share is demo/kit.py); a new incident adds its module
 Act 1 is the open proxy (a security group opened a proxy port to the internet); Act 2 is the
 forgotten root key (a years-old root access key, no root MFA, plus the IAM users around it:
 a console password without MFA and a key nobody uses); Act 3 is the nine regions (mining
-instances where nobody looked, and the readiness that would have caught them). Besides moto and harness/ (Config
+instances where nobody looked, and the readiness that would have caught them); Act 4 is the
+organization (a member's root key and security contact, fixed by the central responder). Besides moto and harness/ (Config
 stand-in, document runner, dated IAM users), Act 2 reuses two stand-ins from the tests,
 imported from tests/root_helpers.py: OpsCenter (moto has no OpsItems) and the notification
 topic read back through an SQS subscription. Root's credentials, which no API sets up, are
@@ -91,7 +92,7 @@ def header() -> None:
     say()
     say("This demo replays them on an embedded moto: no AWS account, no credentials, nothing leaves this machine.")
     for stand_in in (
-        "moto stands in for EC2, IAM, SNS, SQS, SSM Parameter Store, GuardDuty, Budgets and Account Management.",
+        "moto stands in for EC2, IAM, SNS, SQS, SSM Parameter Store, GuardDuty, Budgets, Account Management and Organizations.",
         "A small stand-in for AWS Config records the evaluations the rules send (PutEvaluations), as the Config "
         "dashboard would show them.",
         "SSM Automation steps are run by a document runner, from the documents in template.yaml (scripts inlined), as deployed.",
@@ -104,6 +105,8 @@ def header() -> None:
         "Regions: moto lists every region of every partition; the sandbox answers DescribeRegions as an account "
         "would (17 default regions plus those opted in to) and pages DescribeInstances as EC2 does. Budgets' "
         "DescribeSubscribersForNotification, which moto lacks, is read from moto's budgets backend.",
+        "The organization: moto's Organizations; sts:AssumeRoot, iam:ListOrganizationsFeatures and the root "
+        "session's IAM calls in a member, which moto lacks, are answered by harness/central.py.",
     ):
         say(f"- {stand_in}", indent=2, hang=2)
     say(
