@@ -36,7 +36,7 @@ import botocore.exceptions
 from mamori.abuse_events import subject_line
 from mamori.automation import timestamp, utc_now
 from mamori.credential_report import AccessKeyUse
-from mamori.records import load_record, record_path, save_record
+from mamori.records import RECORD_ROOT, Record, load_record, merged, record_path, save_record
 from mamori.root_credentials import describe_root_key
 from mamori.security_contact import (
     CONTACT_EMAIL_PATTERN,
@@ -451,11 +451,12 @@ def read_root_keys(root_iam: Any) -> list[RootKey]:
 def _merge_record(ssm: Any, path: str, account: str, section: str, entries: Mapping[str, Any]) -> None:
     """Add entries to the record's section (by key id, or password creation time): a retry
     rewrites its own entries, and what earlier runs recorded is kept."""
-    record = load_record(ssm, path) or {}
-    record["accountId"] = account
-    kept = record.get(section)
-    record[section] = {**(kept if isinstance(kept, dict) else {}), **entries}
-    save_record(ssm, path, record)
+    record_id = path.removeprefix(f"{RECORD_ROOT}/").removesuffix(f"/{account}")
+    record = load_record(ssm, record_id, account)
+    previous = record.changed if record else {}
+    kept = previous.get(section)
+    changed = merged(previous, **{section: {**(kept if isinstance(kept, dict) else {}), **entries}})
+    save_record(ssm, Record(record_id, account, RESPONDER, timestamp(utc_now()), changed))
 
 
 def _where(path: str, caller: Caller, settings: Settings) -> str:

@@ -373,6 +373,8 @@ def entry_to_record(entry: Entry) -> dict[str, object]:
 
 
 def entry_from_record(record: Mapping[str, object]) -> Entry:
+    if record.get("sourceKind") not in (IPV4, IPV6, PREFIX_LIST, SECURITY_GROUP):
+        raise ValueError(f"a recorded entry has an unknown source kind {record.get('sourceKind')!r}")
     source = Source(str(record["sourceKind"]), str(record["source"]), str(record.get("description") or ""))
     return Entry(str(record["protocol"]), int(str(record["fromPort"])), int(str(record["toPort"])), source)
 

@@ -7,14 +7,15 @@ What was revoked and added is recorded (automation output, the group's `mamori:r
 tag, and /mamori/open-proxy-ports/<group-id> in Parameter Store) for the restore document.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
-from mamori.automation import entries_text, flag, required_input, timestamp, utc_now
-from mamori.exemption import exemption_status
+from mamori.automation import entries_text, timestamp
 from mamori.exposure import (
     DEFAULT_PROXY_PORTS,
+    RevocationPlan,
     describe_entry,
     describe_exposure,
     entry_to_record,
@@ -26,82 +27,96 @@ from mamori.exposure import (
     referenced_prefix_lists,
 )
 from mamori.prefix_lists import resolve_customer_prefix_lists
-from mamori.records import REMEDIATED_TAG, load_record, record_path, save_record
+from mamori.records import REMEDIATED_TAG, Record
+from mamori.remediation import Nothing, Plan, Remediation, run_remediation
 from mamori.security_groups import GROUP_ID_PATTERN, authorize_entries, describe_group, live_entries, revoke_rules
 
-REMEDIATION_ID = "open-proxy-ports"
+
+@dataclass
+class Group:
+    description: dict[str, Any]
+    keep_open_failures: list[str]
+
+
+class RevokeProxyExposure(Remediation[Group]):
+    remediation_id = "open-proxy-ports"
+    resource_input = "GroupId"
+    resource_pattern = GROUP_ID_PATTERN
+    list_outputs = ("Revoked", "KeptOpen", "Dropped")
+
+    def read_parameters(self) -> None:
+        self.proxy_ports = parse_proxy_ports(str(self.events.get("ProxyPorts") or format_ports(DEFAULT_PROXY_PORTS)))
+        self.trusted = parse_trusted(str(self.events.get("TrustedCidrs") or ""))
+        self.ec2 = boto3.client("ec2")
+
+    def find(self) -> Group | None:
+        group = describe_group(self.ec2, self.resource_id)
+        return Group(group, []) if group is not None else None
+
+    def not_found_message(self) -> str:
+        return f"{self.resource_id} no longer exists; nothing to do."
+
+    def tags(self, target: Group) -> object:
+        return target.description.get("Tags")
+
+    def plan(self, target: Group) -> Plan | Nothing:
+        entries = live_entries(self.ec2, self.resource_id)
+        prefix_lists = resolve_customer_prefix_lists(self.ec2, referenced_prefix_lists(entries))
+        exposures = find_exposures(entries, self.proxy_ports, self.trusted, prefix_lists)
+        if not exposures:
+            return Nothing(f"No proxy port of {self.resource_id} is open to the internet.")
+        revocation = plan_revocation(exposures, self.proxy_ports, entries)
+        described = [describe_exposure(exposure) for exposure in exposures]
+        return Plan(
+            changes=[f"revoke {text}" for text in described],
+            data=revocation,
+            outputs={
+                "Revoked": described,
+                "KeptOpen": [describe_entry(entry) for entry in revocation.keep_open],
+                "Dropped": list(revocation.dropped),
+            },
+        )
+
+    def dry_run_message(self, target: Group, plan: Plan) -> str:
+        return f"Would revoke {entries_text(len(plan.data.revoke))} of {self.resource_id}; changed nothing."
+
+    def record(self, target: Group, plan: Plan, previous: Record | None) -> dict[str, Any]:
+        revocation: RevocationPlan = plan.data
+        change = {
+            "at": timestamp(self.now),
+            "revoked": [entry_to_record(entry) for entry in revocation.revoke],
+            "authorized": [entry_to_record(entry) for entry in revocation.keep_open],
+            "dropped": list(revocation.dropped),
+        }
+        return {"changes": [*(previous.changed.get("changes", []) if previous else []), change]}
+
+    def apply(self, target: Group, plan: Plan) -> None:
+        revocation: RevocationPlan = plan.data
+        target.keep_open_failures = authorize_entries(
+            self.ec2, self.resource_id, revocation.keep_open, [entry.source.description for entry in revocation.keep_open]
+        )
+        revoke_rules(self.ec2, self.resource_id, [entry.rule_id for entry in revocation.revoke if entry.rule_id])
+
+    def tag_summary(self, target: Group, plan: Plan) -> str:
+        return "revoked " + " + ".join(plan.outputs["Revoked"])
+
+    def write_tag(self, target: Group, value: str) -> None:
+        self.ec2.create_tags(Resources=[self.resource_id], Tags=[{"Key": REMEDIATED_TAG, "Value": value}])
+
+    def still_wrong(self, target: Group, plan: Plan) -> str | None:
+        wrong = super().still_wrong(target, plan)
+        if wrong is None and target.keep_open_failures:
+            return (
+                "revoked the proxy exposure, but could not keep these open: "
+                + "; ".join(target.keep_open_failures)
+                + ". mamori-open-proxy-ports-restore puts the original entries back"
+            )
+        return wrong
+
+    def done_message(self, target: Group, plan: Plan) -> str:
+        revoked = entries_text(len(plan.data.revoke))
+        return f"Revoked {revoked} of {self.resource_id}; recorded at {self.record_path}."
 
 
 def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
-    group_id = required_input(events, "GroupId", GROUP_ID_PATTERN)
-    dry_run = flag(events, "DryRun")
-    proxy_ports = parse_proxy_ports(str(events.get("ProxyPorts") or format_ports(DEFAULT_PROXY_PORTS)))
-    trusted = parse_trusted(str(events.get("TrustedCidrs") or ""))
-    ec2 = boto3.client("ec2")
-    result: dict[str, Any] = {"GroupId": group_id, "DryRun": dry_run, "Revoked": [], "KeptOpen": [], "Dropped": []}
-
-    group = describe_group(ec2, group_id)
-    if group is None:
-        return {**result, "Status": "GROUP_NOT_FOUND", "Message": f"{group_id} no longer exists; nothing to do."}
-    now = utc_now()
-    exemption = exemption_status(group.get("Tags"), now.date())
-    if exemption is not None and exemption.applies:
-        return {**result, "Status": "SKIPPED_EXEMPT", "Message": exemption.message}
-
-    def exposures_now() -> tuple[list[Any], list[Any]]:
-        entries = live_entries(ec2, group_id)
-        prefix_lists = resolve_customer_prefix_lists(ec2, referenced_prefix_lists(entries))
-        return entries, find_exposures(entries, proxy_ports, trusted, prefix_lists)
-
-    entries, exposures = exposures_now()
-    if not exposures:
-        return {**result, "Status": "NOTHING_TO_DO", "Message": f"No proxy port of {group_id} is open to the internet."}
-
-    plan = plan_revocation(exposures, proxy_ports, entries)
-    result["Revoked"] = [describe_exposure(exposure) for exposure in exposures]
-    result["KeptOpen"] = [describe_entry(entry) for entry in plan.keep_open]
-    result["Dropped"] = list(plan.dropped)
-    if dry_run:
-        return {
-            **result,
-            "Status": "DRY_RUN",
-            "Message": f"Would revoke {entries_text(len(plan.revoke))} of {group_id}; changed nothing.",
-        }
-
-    # Record first, so that nothing is lost even if a call below fails half-way.
-    path = record_path(REMEDIATION_ID, group_id)
-    record = load_record(boto3.client("ssm"), path) or {"groupId": group_id, "changes": []}
-    record["changes"].append(
-        {
-            "at": timestamp(now),
-            "revoked": [entry_to_record(entry) for entry in plan.revoke],
-            "authorized": [entry_to_record(entry) for entry in plan.keep_open],
-            "dropped": list(plan.dropped),
-        }
-    )
-    save_record(boto3.client("ssm"), path, record)
-
-    failures = authorize_entries(ec2, group_id, plan.keep_open, [entry.source.description for entry in plan.keep_open])
-    revoke_rules(ec2, group_id, [entry.rule_id for entry in plan.revoke if entry.rule_id])
-    summary = f"{timestamp(now)} open-proxy-ports revoked " + "; ".join(result["Revoked"])
-    restore_hint = " (restore: mamori-open-proxy-ports-restore)"
-    tag_value = summary[: 256 - len(restore_hint)] + restore_hint
-    ec2.create_tags(Resources=[group_id], Tags=[{"Key": REMEDIATED_TAG, "Value": tag_value}])
-
-    # Same decision, live state: the remediation fails loudly unless the group is now clean.
-    _, remaining = exposures_now()
-    if remaining:
-        raise RuntimeError(
-            f"{group_id} still exposes " + "; ".join(describe_exposure(e) for e in remaining) + " after revocation"
-        )
-    if failures:
-        raise RuntimeError(
-            f"Revoked the proxy exposure of {group_id}, but could not keep these open: "
-            + "; ".join(failures)
-            + f". The record at {path} lets mamori-open-proxy-ports-restore put the original entries back."
-        )
-    return {
-        **result,
-        "Status": "REMEDIATED",
-        "Message": f"Revoked {entries_text(len(plan.revoke))} of {group_id}; recorded at {path}.",
-    }
+    return run_remediation(RevokeProxyExposure(events))

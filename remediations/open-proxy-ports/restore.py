@@ -8,61 +8,66 @@ from typing import Any
 
 import boto3
 
-from mamori.automation import entries_text, flag, required_input, utc_now
-from mamori.exemption import exemption_status
+from mamori.automation import entries_text
 from mamori.exposure import describe_entry, entry_from_record
-from mamori.records import REMEDIATED_TAG, delete_record, load_record, record_path
+from mamori.records import REMEDIATED_TAG, Record
+from mamori.remediation import Nothing, Plan, Restore, run_restore
 from mamori.security_groups import GROUP_ID_PATTERN, authorize_entries, describe_group, live_entries, revoke_rules
 
-REMEDIATION_ID = "open-proxy-ports"
+
+class PutBackIngress(Restore[dict[str, Any]]):
+    remediation_id = "open-proxy-ports"
+    resource_input = "GroupId"
+    resource_pattern = GROUP_ID_PATTERN
+    list_outputs = ("Restored", "Removed")
+
+    def read_parameters(self) -> None:
+        self.ec2 = boto3.client("ec2")
+
+    def find(self, record: Record | None) -> dict[str, Any] | None:
+        return describe_group(self.ec2, self.resource_id)
+
+    def tags(self, target: dict[str, Any]) -> object:
+        return target.get("Tags")
+
+    def plan(self, target: dict[str, Any], record: Record | None) -> Plan | Nothing:
+        changes = record.changed.get("changes", []) if record else []
+        revoked = [entry_from_record(item) for change in changes for item in change["revoked"]]
+        added = [entry_from_record(item) for change in changes for item in change["authorized"]]
+        live = live_entries(self.ec2, self.resource_id)
+        to_restore = list(dict.fromkeys(entry for entry in revoked if entry not in live))
+        to_remove = [entry for entry in live if entry in added and entry not in revoked]
+        restored = [describe_entry(entry) for entry in to_restore]
+        removed = [describe_entry(entry) for entry in to_remove]
+        if not to_restore and not to_remove:
+            return Nothing(f"Every entry recorded at {self.record_path} is already back; removed the record.")
+        return Plan(
+            changes=[f"restore {text}" for text in restored] + [f"remove {text}" for text in removed],
+            data=(to_restore, to_remove),
+            outputs={"Restored": restored, "Removed": removed},
+        )
+
+    def apply(self, target: dict[str, Any], plan: Plan, record: Record | None) -> None:
+        to_restore, to_remove = plan.data
+        # Put the originals back before removing their narrower stand-ins: no gap in access.
+        failures = authorize_entries(self.ec2, self.resource_id, to_restore, [e.source.description for e in to_restore])
+        if failures:
+            raise RuntimeError(
+                f"Could not restore {self.resource_id}: " + "; ".join(failures) + f". The record is kept at {self.record_path}."
+            )
+        revoke_rules(self.ec2, self.resource_id, [entry.rule_id for entry in to_remove if entry.rule_id])
+
+    def remove_tag(self, target: dict[str, Any]) -> None:
+        self.ec2.delete_tags(Resources=[self.resource_id], Tags=[{"Key": REMEDIATED_TAG}])
+
+    def exempt_hint(self, target: dict[str, Any]) -> str:
+        return (
+            " The group is not tagged mamori:exempt: the rule will flag it again and automatic remediation will revoke it again."
+        )
+
+    def done_message(self, target: dict[str, Any], plan: Plan) -> str:
+        return f"Restored {entries_text(len(plan.data[0]))} of {self.resource_id}."
 
 
 def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
-    group_id = required_input(events, "GroupId", GROUP_ID_PATTERN)
-    dry_run = flag(events, "DryRun")
-    ec2, ssm = boto3.client("ec2"), boto3.client("ssm")
-    path = record_path(REMEDIATION_ID, group_id)
-    result: dict[str, Any] = {"GroupId": group_id, "DryRun": dry_run, "Restored": [], "Removed": []}
-
-    record = load_record(ssm, path)
-    if record is None:
-        return {**result, "Status": "NOTHING_TO_RESTORE", "Message": f"No mamori record at {path}; nothing to restore."}
-    group = describe_group(ec2, group_id)
-    if group is None:
-        raise RuntimeError(f"{group_id} no longer exists; its record is kept at {path}.")
-
-    revoked = [entry_from_record(item) for change in record["changes"] for item in change["revoked"]]
-    added = [entry_from_record(item) for change in record["changes"] for item in change["authorized"]]
-    live = live_entries(ec2, group_id)
-    to_restore = list(dict.fromkeys(entry for entry in revoked if entry not in live))
-    to_remove = [entry for entry in live if entry in added and entry not in revoked]
-    result["Restored"] = [describe_entry(entry) for entry in to_restore]
-    result["Removed"] = [describe_entry(entry) for entry in to_remove]
-    if dry_run:
-        return {
-            **result,
-            "Status": "DRY_RUN",
-            "Message": f"Would restore {entries_text(len(to_restore))} of {group_id}; changed nothing.",
-        }
-
-    # Put the originals back before removing their narrower stand-ins: no gap in access.
-    failures = authorize_entries(ec2, group_id, to_restore, [entry.source.description for entry in to_restore])
-    if failures:
-        raise RuntimeError(f"Could not restore {group_id}: " + "; ".join(failures) + f". The record is kept at {path}.")
-    revoke_rules(ec2, group_id, [entry.rule_id for entry in to_remove if entry.rule_id])
-    ec2.delete_tags(Resources=[group_id], Tags=[{"Key": REMEDIATED_TAG}])
-    delete_record(ssm, path)
-
-    exemption = exemption_status(group.get("Tags"), utc_now().date())
-    warning = (
-        ""
-        if exemption is not None and exemption.applies
-        else (
-            " The group is not tagged mamori:exempt: the rule will flag it again and automatic remediation will revoke it again."
-        )
-    )
-    return {
-        **result,
-        "Status": "RESTORED",
-        "Message": f"Restored {entries_text(len(to_restore))} of {group_id}.{warning}",
-    }
+    return run_restore(PutBackIngress(events))

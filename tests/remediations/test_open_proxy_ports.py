@@ -14,6 +14,7 @@ import pytest
 from harness.aws import Sandbox
 from harness.config_events import change_event, security_group_item
 from harness.pack import AUTOMATION_ROLE_ARN, deployed_rule_parameters, invoke_rule, remediation_parameters, run_document
+from mamori.records import load_record
 from tests.conftest import inbound, make_group, tcp
 
 RULE = "mamori-open-proxy-ports"
@@ -42,8 +43,9 @@ def tags(ec2: Any, group_id: str) -> dict[str, str]:
 
 
 def record(group_id: str) -> Any:
-    value = boto3.client("ssm").get_parameter(Name=f"/mamori/open-proxy-ports/{group_id}")["Parameter"]["Value"]
-    return json.loads(value)
+    found = load_record(boto3.client("ssm"), "open-proxy-ports", group_id)
+    assert found is not None, f"no record of {group_id}"
+    return found.changed
 
 
 def test_closed_loop(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
@@ -58,7 +60,7 @@ def test_closed_loop(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
     assert first.outputs["Remediate.Status"] == "REMEDIATED"
     assert first.outputs["Remediate.Revoked"] == ["tcp 3128 from 0.0.0.0/0", "tcp 3128 from ::/0"]
     assert inbound(ec2, group) == {("tcp", 22, 22, "203.0.113.0/24")}
-    assert tags(ec2, group)["mamori:remediated"].endswith("(restore: mamori-open-proxy-ports-restore)")
+    assert tags(ec2, group)["mamori:remediated"].endswith("- undo with mamori-open-proxy-ports-restore")
     assert [entry["source"] for entry in record(group)["changes"][0]["revoked"]] == ["0.0.0.0/0", "::/0"]
     assert evaluate(sandbox, ec2, group) == "COMPLIANT"
 
@@ -190,7 +192,7 @@ def test_deleted_group_is_nothing_to_do(sandbox: Sandbox, ec2: Any, vpc_id: str)
 
     result = remediate(sandbox, group)
 
-    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "GROUP_NOT_FOUND")
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "NOT_FOUND")
 
 
 @pytest.mark.parametrize(
@@ -279,3 +281,43 @@ def test_dropped_protocols_are_reported_and_recorded(sandbox: Sandbox, ec2: Any,
 
     assert result.outputs["Remediate.Dropped"] == ["protocols other than tcp, udp and icmp from 0.0.0.0/0"]
     assert record(group)["changes"][0]["dropped"] == result.outputs["Remediate.Dropped"]
+
+
+def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    """Records of schema 0 ({groupId, changes}, as mamori wrote them before the versioned
+    envelope) are read as the same envelope: the restore puts the entry back."""
+    group = make_group(ec2, vpc_id, [tcp(22, "203.0.113.0/24")])
+    legacy = {
+        "groupId": group,
+        "changes": [
+            {
+                "at": "2026-01-02T03:04:05Z",
+                "revoked": [{"protocol": "tcp", "fromPort": 3128, "toPort": 3128, "sourceKind": "ipv4", "source": "0.0.0.0/0"}],
+                "authorized": [],
+                "dropped": [],
+            }
+        ],
+    }
+    boto3.client("ssm").put_parameter(Name=f"/mamori/open-proxy-ports/{group}", Value=json.dumps(legacy), Type="String")
+
+    result = restore(sandbox, group)
+
+    assert result.status == "Success", result.failure
+    assert result.outputs["Restore.Status"] == "RESTORED"
+    assert inbound(ec2, group) == {("tcp", 22, 22, "203.0.113.0/24"), ("tcp", 3128, 3128, "0.0.0.0/0")}
+    assert load_record(boto3.client("ssm"), "open-proxy-ports", group) is None
+
+
+def test_a_legacy_record_of_another_group_is_refused(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    group = make_group(ec2, vpc_id, [tcp(22, "203.0.113.0/24")])
+    boto3.client("ssm").put_parameter(
+        Name=f"/mamori/open-proxy-ports/{group}",
+        Value=json.dumps({"groupId": "sg-0123456789abcdef0", "changes": []}),
+        Type="String",
+    )
+
+    result = restore(sandbox, group)
+
+    assert result.status == "Failed"
+    assert "names sg-0123456789abcdef0, not this resource" in result.failure
+    assert inbound(ec2, group) == {("tcp", 22, 22, "203.0.113.0/24")}
