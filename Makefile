@@ -7,13 +7,14 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install template lint typecheck check-template build pytest test demo bench lock clean org-artifacts
+.PHONY: help install template lint typecheck check-template build pytest test demo bench lock clean org-artifacts new-rule
 
 help:
 	@echo "make demo   - replay the incidents on an embedded moto (no AWS account)"
 	@echo "make test   - lint, type checks, template checks, sam build, pytest"
 	@echo "make bench  - API calls and time per evaluation at scale"
 	@echo "make template - regenerate template.yaml from its sources"
+	@echo "make new-rule ID=<id> - scaffold a rule and its remediation (spec, code, README, tests)"
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -c 'import sys; sys.exit("mamori needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -27,6 +28,12 @@ install: $(VENV)/.installed
 
 template: install
 	$(BIN)/python tools/build_template.py
+
+# A rule and its remediation that pass `make test` as generated; then the templates include them.
+new-rule: install
+	@test -n "$(ID)" || { echo "usage: make new-rule ID=<lower-case-words-joined-by-dashes>" >&2; exit 2; }
+	$(BIN)/python tools/new_rule.py "$(ID)"
+	$(MAKE) --no-print-directory template
 
 lint: install
 	$(BIN)/ruff check .

@@ -12,7 +12,6 @@ account's bus, delivered to the real handler with the actions its role is grante
 
 import datetime
 import importlib.util
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from harness.central import CentralRootAccess, central_responder_environment
 from harness.config_events import compliance_change
 from harness.pack import NOT_CALLED_BY_CODE, LambdaContext, lambda_principal
 from mamori.catalog import ROOT
+from mamori.records import load_record
 from tests.root_helpers import subscribe_inbox
 from tools import org_resources
 
@@ -150,10 +150,8 @@ def play_organization(demo: Demo) -> None:
         security_contact(workloads) == f"{CONTACT['SecurityContactName']} <{CONTACT['ExpectedSecurityEmail']}>",
         "the member's SECURITY contact is set (account:PutAlternateContact with AccountId)",
     )
-    record = json.loads(
-        boto3.client("ssm").get_parameter(Name=f"/mamori/central/root-access-key/{workloads}")["Parameter"]["Value"]
-    )
-    [key] = record["keys"].values()
+    record = load_record(boto3.client("ssm"), "central/root-access-key", workloads)
+    [key] = record.changed["keys"].values() if record else [{}]
     say(
         f"recorded before deleting: created {key.get('created')}, last used {key.get('lastUsed')} in "
         f"{key.get('lastUsedRegion')} ({key.get('lastUsedService')})",
