@@ -22,8 +22,9 @@ class ReactivateKeys(IamUserRestore):
         recorded = list(dict.fromkeys(str(key["keyId"]) for change in changes for key in change["deactivated"]))
         live = {str(item["AccessKeyId"]): str(item.get("Status")) for item in list_key_metadata(self.iam, target.name)}
         to_reactivate = [key_id for key_id in recorded if live.get(key_id) == "Inactive"]
-        # A recorded key deleted since cannot come back; say so rather than fail.
-        self.outputs["Missing"] = missing = [key_id for key_id in recorded if key_id not in live]
+        # A recorded key deleted since cannot come back; say so (even when nothing else is left) rather than fail.
+        missing = [key_id for key_id in recorded if key_id not in live]
+        self.outputs["Missing"] = missing
         gone = f" Deleted since, cannot come back: {', '.join(missing)}." if missing else ""
         plan = Plan(
             changes=[f"reactivate {key_id}" for key_id in to_reactivate] + self.untag_change(target),
@@ -31,7 +32,8 @@ class ReactivateKeys(IamUserRestore):
             outputs={"Reactivated": to_reactivate},
         )
         if not plan:
-            return Nothing(f"No key recorded at {self.record_path} is inactive any more; removed the record.{gone}")
+            removed = "" if self.dry_run else "; removed the record"
+            return Nothing(f"No key recorded at {self.record_path} is inactive any more{removed}.{gone}")
         return plan
 
     def apply(self, target: IamUser, plan: Plan, record: Record | None) -> None:

@@ -254,6 +254,21 @@ def test_restore_names_a_key_deleted_since(sandbox: Sandbox) -> None:
     assert statuses("alice") == {second: "Active"}
 
 
+def test_restore_when_the_keys_are_active_again_is_nothing_to_restore(sandbox: Sandbox) -> None:
+    alice, stale, fresh = two_key_user()
+    assert remediate(sandbox, alice).status == "Success"
+    iam = boto3.client("iam")
+    iam.update_access_key(UserName="alice", AccessKeyId=stale, Status="Active")  # a person put it back by hand
+    iam.untag_user(UserName="alice", TagKeys=["mamori:remediated"])
+
+    result = restore(sandbox, alice)
+
+    assert (result.status, result.outputs["Restore.Status"]) == ("Success", "NOTHING_TO_RESTORE")
+    assert result.outputs["Restore.Reactivated"] == []
+    assert statuses("alice") == {stale: "Active", fresh: "Active"}
+    assert no_records()
+
+
 def test_restore_of_a_deleted_user_fails_and_keeps_the_record(sandbox: Sandbox) -> None:
     user = make_user("alice", keys=1)
     key_created_ago("alice", 0, 200 * DAY)
