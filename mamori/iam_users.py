@@ -91,13 +91,6 @@ def has_mfa_device(iam: Any, user_name: str) -> bool:
     return any(page["MFADevices"] for page in iam.get_paginator("list_mfa_devices").paginate(UserName=user_name))
 
 
-def tag_value(parts: Iterable[str]) -> str:
-    """A tag value IAM accepts: letters, digits, spaces and _ . : / = + - @, at most 256."""
-    text = " ".join(parts)
-    cleaned = "".join(c if c.isalnum() or c in " _.:/=+-@" else " " for c in text)
-    return " ".join(cleaned.split())[:256]
-
-
 def report_users(rows: Iterable[CredentialRow], users: Iterable[IamUser]) -> list[tuple[CredentialRow, IamUser]]:
     """The report's user rows, each with its IAM user (same ARN). The root row is skipped; so
     is a row whose user was deleted after the report was made. A user created since the

@@ -180,8 +180,8 @@ def test_user_in_grace_period_or_without_password_is_left_alone(sandbox: Sandbox
 def test_deleted_user_is_nothing_to_do(sandbox: Sandbox, policy_arn: str) -> None:
     result = remediate(sandbox, "AIDA0123456789ABCDEFG", policy_arn)
 
-    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "USER_NOT_FOUND")
-    assert restore(sandbox, "AIDA0123456789ABCDEFG").outputs["Restore.Status"] == "USER_NOT_FOUND"
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "NOT_FOUND")
+    assert restore(sandbox, "AIDA0123456789ABCDEFG").outputs["Restore.Status"] == "NOT_FOUND"
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ from harness.pack import (
     run_document,
 )
 from mamori.catalog import pascal
+from mamori.records import load_record
 
 RULE = "mamori-stale-access-keys"
 RULE_ID = "stale-access-keys"
@@ -65,8 +66,9 @@ def tags(name: str) -> dict[str, str]:
 
 
 def record(user_id: str) -> Any:
-    value = boto3.client("ssm").get_parameter(Name=f"/mamori/stale-access-keys/{user_id}")["Parameter"]["Value"]
-    return json.loads(value)
+    found = load_record(boto3.client("ssm"), "stale-access-keys", user_id)
+    assert found is not None, f"no record of {user_id}"
+    return found.changed
 
 
 def no_records() -> bool:
@@ -181,7 +183,7 @@ def test_stale_evaluation_never_changes_a_key_used_since(sandbox: Sandbox) -> No
 def test_deleted_user_is_nothing_to_do(sandbox: Sandbox) -> None:
     result = remediate(sandbox, "AIDA0123456789ABCDEFG")
 
-    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "USER_NOT_FOUND")
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "NOT_FOUND")
 
 
 @pytest.mark.parametrize(
@@ -252,6 +254,21 @@ def test_restore_names_a_key_deleted_since(sandbox: Sandbox) -> None:
     assert statuses("alice") == {second: "Active"}
 
 
+def test_restore_when_the_keys_are_active_again_is_nothing_to_restore(sandbox: Sandbox) -> None:
+    alice, stale, fresh = two_key_user()
+    assert remediate(sandbox, alice).status == "Success"
+    iam = boto3.client("iam")
+    iam.update_access_key(UserName="alice", AccessKeyId=stale, Status="Active")  # a person put it back by hand
+    iam.untag_user(UserName="alice", TagKeys=["mamori:remediated"])
+
+    result = restore(sandbox, alice)
+
+    assert (result.status, result.outputs["Restore.Status"]) == ("Success", "NOTHING_TO_RESTORE")
+    assert result.outputs["Restore.Reactivated"] == []
+    assert statuses("alice") == {stale: "Active", fresh: "Active"}
+    assert no_records()
+
+
 def test_restore_of_a_deleted_user_fails_and_keeps_the_record(sandbox: Sandbox) -> None:
     user = make_user("alice", keys=1)
     key_created_ago("alice", 0, 200 * DAY)
@@ -283,3 +300,44 @@ def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandb
     for principal, role in principals.items():
         unused, ungranted = grant_gaps(sandbox, principal, role)
         assert not unused and not ungranted, f"{principal}: granted but never called {unused}; not granted {ungranted}"
+
+
+def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox) -> None:
+    """Records of schema 0 ({userId, userName, changes}, as mamori wrote them before the
+    versioned envelope) are read as the same envelope: the restore reactivates the key."""
+    alice, stale, fresh = two_key_user()
+    iam = boto3.client("iam")
+    iam.update_access_key(UserName="alice", AccessKeyId=stale, Status="Inactive")
+    iam.tag_user(UserName="alice", Tags=[{"Key": "mamori:remediated", "Value": "2026-01-02T03:04:05Z stale-access-keys"}])
+    legacy = {
+        "userId": alice,
+        "userName": "alice",
+        "changes": [
+            {
+                "at": "2026-01-02T03:04:05Z",
+                "deactivated": [{"keyId": stale, "created": "2025-01-01T00:00:00Z", "lastUsed": None, "reason": "stale"}],
+            }
+        ],
+    }
+    boto3.client("ssm").put_parameter(Name=f"/mamori/stale-access-keys/{alice}", Value=json.dumps(legacy), Type="String")
+
+    result = restore(sandbox, alice)
+
+    assert result.status == "Success", result.failure
+    assert (result.outputs["Restore.Status"], result.outputs["Restore.Reactivated"]) == ("RESTORED", [stale])
+    assert statuses("alice") == {stale: "Active", fresh: "Active"}
+    assert "mamori:remediated" not in tags("alice")
+    assert no_records()
+
+
+def test_a_legacy_record_of_another_user_is_refused(sandbox: Sandbox) -> None:
+    alice, stale, fresh = two_key_user()
+    boto3.client("iam").update_access_key(UserName="alice", AccessKeyId=stale, Status="Inactive")
+    other = {"userId": "AIDA0123456789ABCDEFG", "userName": "alice", "changes": [{"at": "", "deactivated": [{"keyId": stale}]}]}
+    boto3.client("ssm").put_parameter(Name=f"/mamori/stale-access-keys/{alice}", Value=json.dumps(other), Type="String")
+
+    result = restore(sandbox, alice)
+
+    assert result.status == "Failed"
+    assert "names AIDA0123456789ABCDEFG, not this resource" in result.failure
+    assert statuses("alice") == {stale: "Inactive", fresh: "Active"}
