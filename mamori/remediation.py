@@ -51,6 +51,8 @@ class Nothing:
     """Live state needs no change; `reason` says why, for the Message."""
 
     reason: str
+    # Outputs to report all the same (e.g. recorded keys deleted since).
+    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 def remediated_tag_value(moment: str, document: str, summary: str, undo: str | None) -> str:
@@ -164,6 +166,8 @@ def run_remediation(unit: Remediation[Any]) -> dict[str, Any]:
 
     plan = unit.plan(target)
     if isinstance(plan, Nothing) or not plan:
+        if isinstance(plan, Nothing):
+            unit.outputs.update(plan.outputs)
         reason = plan.reason if isinstance(plan, Nothing) else "Nothing to change."
         return unit.finish(NOTHING_TO_DO, reason)
     unit.outputs.update(plan.outputs)
@@ -205,9 +209,11 @@ class Restore(Unit[Target]):
         raise NotImplementedError
 
     def when_gone(self, record: Record | None) -> dict[str, Any]:
-        """The resource no longer exists. By default fail, keeping the record for a person."""
-        kept = f"; its record is kept at {self.record_path}" if record is not None else ""
-        raise RuntimeError(f"{self.resource_id} no longer exists{kept}.")
+        """The resource no longer exists. With a record, fail and keep it for a person;
+        without one (a restore that keeps none), there is nothing to undo."""
+        if record is None:
+            return self.finish(NOT_FOUND, f"{self.resource_id} no longer exists; nothing to restore.")
+        raise RuntimeError(f"{self.resource_id} no longer exists; its record is kept at {self.record_path}.")
 
     def plan(self, target: Target, record: Record | None) -> Plan | Nothing:
         raise NotImplementedError
@@ -221,6 +227,9 @@ class Restore(Unit[Target]):
 
     def verify(self, target: Target, plan: Plan) -> None:
         """After undoing: raise if live state is not as recorded."""
+
+    def dry_run_message(self, target: Target, plan: Plan) -> str:
+        return f"Would {'; '.join(plan.changes)}; changed nothing."
 
     def exempt_hint(self, target: Target) -> str:
         """What happens next when the resource is not exempt (the rule flags it again)."""
@@ -243,13 +252,18 @@ def run_restore(unit: Restore[Any]) -> dict[str, Any]:
 
     plan = unit.plan(target, record)
     if isinstance(plan, Nothing) or not plan:
-        if record is not None and not unit.dry_run:
-            delete_record(unit.ssm, unit.remediation_id, unit.resource_id)
+        if isinstance(plan, Nothing):
+            unit.outputs.update(plan.outputs)
+        if not unit.dry_run:
+            # Nothing left to undo: no record, and no tag that points to a restore, stays behind.
+            unit.remove_tag(target)
+            if record is not None:
+                delete_record(unit.ssm, unit.remediation_id, unit.resource_id)
         reason = plan.reason if isinstance(plan, Nothing) else "Nothing of mamori's is left to undo."
         return unit.finish(NOTHING_TO_RESTORE, reason)
     unit.outputs.update(plan.outputs)
     if unit.dry_run:
-        return unit.finish(DRY_RUN, f"Would {'; '.join(plan.changes)}; changed nothing.")
+        return unit.finish(DRY_RUN, unit.dry_run_message(target, plan))
 
     left = unit.apply(target, plan, record)
     unit.remove_tag(target)
