@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
+from mamori.account_unit import AccountScoped
 from mamori.automation import required_input
 from mamori.remediation import Nothing, Plan, Remediation, Target
 from mamori.status import NOTHING_TO_DO, NOTIFIED, REMEDIATED
@@ -131,14 +132,12 @@ class Notice:
     extra_data: dict[str, str] = field(default_factory=dict)
 
 
-class NotifyOnce(Remediation[Target]):
+class NotifyOnce(AccountScoped, Remediation[Target]):
     """A remediation that can only tell a person (root credentials): one OpsItem per finding
     and one notification, NOTIFIED; a second run while the OpsItem is open is NOTHING_TO_DO.
     Nothing is changed, so there is no record, no tag and no restore document. A unit supplies
     find() (the rule's decision on live state) and notice()."""
 
-    resource_input = "AccountId"
-    resource_pattern = r"\d{12}"
     keeps_record = False
     text_outputs = ("OpsItemId",)
 

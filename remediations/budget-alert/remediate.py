@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 
+from mamori.account_unit import AccountScoped
 from mamori.automation import required_input
 from mamori.budgets import (
     MAMORI_ALERTS,
@@ -37,10 +38,8 @@ class BudgetChange:
     subscribers: list[dict[str, str]]
 
 
-class CreateBudgetAlert(Remediation[BudgetAlertFinding]):
+class CreateBudgetAlert(AccountScoped, Remediation[BudgetAlertFinding]):
     remediation_id = "budget-alert"
-    resource_input = "AccountId"
-    resource_pattern = r"\d{12}"
     list_outputs = ("Changes",)
 
     def read_parameters(self) -> None:

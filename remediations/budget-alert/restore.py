@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
+from mamori.account_unit import AccountScoped
 from mamori.budgets import MAMORI_BUDGET, budget_notifications, iter_recorded_alerts, notification_key, same_notification
 from mamori.records import Record
 from mamori.remediation import Nothing, Plan, Restore, run_restore
@@ -30,10 +31,8 @@ def _gone(error: botocore.exceptions.ClientError) -> bool:
     return error.response["Error"]["Code"] == "NotFoundException"
 
 
-class DeleteBudgetAlert(Restore[RecordedBudget]):
+class DeleteBudgetAlert(AccountScoped, Restore[RecordedBudget]):
     remediation_id = "budget-alert"
-    resource_input = "AccountId"
-    resource_pattern = r"\d{12}"
     list_outputs = ("Changes", "Missing")
 
     def read_parameters(self) -> None:

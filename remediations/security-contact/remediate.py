@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 
+from mamori.account_unit import AccountScoped
 from mamori.automation import required_input
 from mamori.records import Record
 from mamori.remediation import Nothing, Plan, Remediation, run_remediation
@@ -30,10 +31,8 @@ from mamori.security_contact import (
 )
 
 
-class SetSecurityContact(Remediation[LiveContact]):
+class SetSecurityContact(AccountScoped, Remediation[LiveContact]):
     remediation_id = "security-contact"
-    resource_input = "AccountId"
-    resource_pattern = r"\d{12}"
     text_outputs = ("Previous", "Contact")
 
     def read_parameters(self) -> None:

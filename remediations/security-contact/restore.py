@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 
+from mamori.account_unit import AccountScoped
 from mamori.records import Record
 from mamori.remediation import Nothing, Plan, Restore, run_restore
 from mamori.security_contact import (
@@ -24,10 +25,8 @@ from mamori.security_contact import (
 )
 
 
-class PutBackSecurityContact(Restore[LiveContact]):
+class PutBackSecurityContact(AccountScoped, Restore[LiveContact]):
     remediation_id = "security-contact"
-    resource_input = "AccountId"
-    resource_pattern = r"\d{12}"
     text_outputs = ("Previous", "Contact")
 
     def read_parameters(self) -> None:
