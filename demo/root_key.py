@@ -247,12 +247,12 @@ def play_forgotten_root_key(demo: Demo) -> None:
     demo.check(
         all(
             second[r].status == "Success"
-            and output(second[r], "Status") == "ALREADY_OPEN"
+            and output(second[r], "Status") == "NOTHING_TO_DO"
             and output(second[r], "OpsItemId") == opened[r]
             for r in ROOT_RULES
         )
         and len(ops.items) == 2,
-        "root findings: ALREADY_OPEN, the same OpsItems; no second OpsItem",
+        "root findings: NOTHING_TO_DO (OpsItem already open), the same OpsItems; no second OpsItem",
         f"second run of the root documents: {[(second[r].status, second[r].outputs, second[r].failure) for r in ROOT_RULES]}",
     )
     again = inbox()

@@ -5,20 +5,29 @@ look for an open OpsItem carrying the finding's key in its operational data
 (`mamori:finding`); the same key is the OpsItem's `/aws/dedup` string, so that two runs
 racing each other still open one item (Systems Manager refuses a duplicate of an Open or
 InProgress OpsItem with OpsItemAlreadyExistsException). A resolved OpsItem does not count:
-if the finding comes back, a new one is opened. Botocore only: remediation scripts inline it.
+if the finding comes back, a new one is opened. NotifyOnce runs this as a remediation on the
+kernel (mamori.remediation). Remediation scripts inline this module.
 """
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import botocore.exceptions
+
+from mamori.account_unit import AccountScoped
+from mamori.automation import required_input
+from mamori.remediation import Nothing, Plan, Remediation, Target
+from mamori.status import NOTHING_TO_DO, NOTIFIED, REMEDIATED
 
 FINDING_DATA_KEY = "mamori:finding"
 OPS_ITEM_SOURCE = "mamori"
 OPEN_STATUSES = frozenset({"Open", "InProgress"})
 DESCRIPTION_LIMIT = 2048
 TITLE_LIMIT = 1024
+TOPIC_ARN_PATTERN = r"arn:aws[a-z0-9-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}"
 
 
 def finding_key(rule_id: str, resource_id: str) -> str:
@@ -72,6 +81,16 @@ def open_ops_item(
     return str(created["OpsItemId"]), True
 
 
+@dataclass(frozen=True)
+class Notified:
+    """What open_and_notify did: NOTIFIED (opened and told the topic) or NOTHING_TO_DO (another
+    run had opened the finding's OpsItem first), the Message and the OpsItem's id."""
+
+    status: str
+    message: str
+    ops_item_id: str
+
+
 def open_and_notify(
     ssm: Any,
     sns: Any,
@@ -79,36 +98,19 @@ def open_and_notify(
     key: str,
     title: str,
     description: str,
-    dry_run: bool,
     extra_data: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """Open the finding's OpsItem and notify the topic, once: an OpsItem already open for the
-    finding means a person was told already, so nothing is opened or sent again. Returns the
-    automation outputs Status (NOTIFIED, ALREADY_OPEN, DRY_RUN), Message and OpsItemId.
+) -> Notified:
+    """Open the finding's OpsItem and notify the topic, once: an OpsItem Systems Manager
+    deduplicates (another run opened it after this one looked) means a person was told
+    already, so nothing is sent again.
 
     The OpsItem comes first, so the notification can name it; if publishing then fails, the
     automation fails loudly (the OpsItem stays open, and the compliance-change notifier has
     told the topic about the finding anyway)."""
-    existing = find_open_ops_item(ssm, key)
-    if existing is not None:
-        return {
-            "Status": "ALREADY_OPEN",
-            "Message": f"OpsItem {existing} is already open for {key}; opened and notified nothing new.",
-            "OpsItemId": existing,
-        }
-    if dry_run:
-        return {
-            "Status": "DRY_RUN",
-            "Message": f"Would open an OpsItem for {key} and notify {topic_arn}: {title}. Changed nothing.",
-            "OpsItemId": "",
-        }
     ops_item_id, created = open_ops_item(ssm, key, title, description, extra_data)
     if not created:
-        return {
-            "Status": "ALREADY_OPEN",
-            "Message": f"OpsItem {ops_item_id} is already open for {key} (Systems Manager deduplicated it); notified nothing.",
-            "OpsItemId": ops_item_id,
-        }
+        message = f"OpsItem {ops_item_id} is already open for {key} (Systems Manager deduplicated it); notified nothing."
+        return Notified(NOTHING_TO_DO, message, ops_item_id)
     subject = f"[mamori] ACTION NEEDED: {title}"
     if len(subject) > 99 or not subject.isascii():
         subject = subject.encode("ascii", "replace").decode("ascii")[:96] + "..."
@@ -116,8 +118,82 @@ def open_and_notify(
         sns.publish(TopicArn=topic_arn, Subject=subject, Message=f"{description}\n\nOpsItem: {ops_item_id}")
     except botocore.exceptions.ClientError as error:
         raise RuntimeError(f"Opened OpsItem {ops_item_id} for {key}, but could not notify {topic_arn}: {error}") from error
-    return {
-        "Status": "NOTIFIED",
-        "Message": f"Opened OpsItem {ops_item_id} for {key} and notified {topic_arn}.",
-        "OpsItemId": ops_item_id,
-    }
+    return Notified(NOTIFIED, f"Opened OpsItem {ops_item_id} for {key} and notified {topic_arn}.", ops_item_id)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What a person must be told about a finding: the OpsItem's title and description, its
+    extra operational data, and outputs the run returns (in dry runs and second runs too)."""
+
+    title: str
+    description: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+    extra_data: dict[str, str] = field(default_factory=dict)
+
+
+class NotifyOnce(AccountScoped, Remediation[Target]):
+    """A remediation that can only tell a person (root credentials): one OpsItem per finding
+    and one notification, NOTIFIED; a second run while the OpsItem is open is NOTHING_TO_DO.
+    Nothing is changed, so there is no record, no tag and no restore document. A unit supplies
+    find() (the rule's decision on live state) and notice()."""
+
+    keeps_record = False
+    text_outputs = ("OpsItemId",)
+
+    def read_parameters(self) -> None:
+        self.topic_arn = required_input(self.events, "TopicArn", TOPIC_ARN_PATTERN)
+        self.notified: Notified | None = None
+
+    @property
+    def restore_document(self) -> str | None:
+        return None
+
+    @property
+    def finding_key(self) -> str:
+        return finding_key(self.remediation_id, self.resource_id)
+
+    def notice(self, target: Target) -> Notice | Nothing:
+        """What to tell a person about the live finding, or why there is nothing to tell."""
+        raise NotImplementedError
+
+    def plan(self, target: Target) -> Plan | Nothing:
+        notice = self.notice(target)
+        if isinstance(notice, Nothing):
+            return notice
+        self.outputs.update(notice.outputs)
+        existing = find_open_ops_item(self.ssm, self.finding_key)
+        if existing is not None:
+            self.outputs["OpsItemId"] = existing
+            return Nothing(f"OpsItem {existing} is already open for {self.finding_key}; opened and notified nothing new.")
+        return Plan([f"open an OpsItem for {self.finding_key} and notify {self.topic_arn}: {notice.title}"], data=notice)
+
+    def dry_run_message(self, target: Target, plan: Plan) -> str:
+        return f"Would {plan.changes[0]}. Changed nothing."
+
+    def apply(self, target: Target, plan: Plan) -> None:
+        notice: Notice = plan.data
+        self.notified = open_and_notify(
+            self.ssm,
+            boto3.client("sns"),
+            self.topic_arn,
+            self.finding_key,
+            notice.title,
+            notice.description,
+            notice.extra_data,
+        )
+        self.outputs["OpsItemId"] = self.notified.ops_item_id
+
+    def still_wrong(self, target: Target, plan: Plan) -> str | None:
+        # The finding stays until a person acts: telling them is all this run can do.
+        return None
+
+    def done_message(self, target: Target, plan: Plan) -> str:
+        return self.notified.message if self.notified else ""
+
+    def finish(self, outcome: str, message: str) -> dict[str, Any]:
+        # The kernel reports a run that acted as REMEDIATED; this one told a person (NOTIFIED),
+        # or found that another run had just done so (NOTHING_TO_DO).
+        if outcome == REMEDIATED and self.notified is not None:
+            outcome = self.notified.status
+        return super().finish(outcome, message)

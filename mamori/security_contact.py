@@ -66,6 +66,18 @@ def parse_expected_email(text: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class LiveContact:
+    """The account's SECURITY contact as read now (None: there is none), for the remediation
+    kernel, whose resource (the account) always exists."""
+
+    contact: SecurityContact | None
+
+
+def describe_contact(contact: SecurityContact | None) -> str:
+    return contact.describe() if contact else "none"
+
+
 def contact_from_record(record: Any) -> SecurityContact | None:
     if record is None:
         return None
@@ -86,6 +98,10 @@ def read_security_contact(account: Any) -> SecurityContact | None:
         email=str(found.get("EmailAddress", "")),
         phone=str(found.get("PhoneNumber", "")),
     )
+
+
+def read_live_contact(account: Any) -> LiveContact:
+    return LiveContact(read_security_contact(account))
 
 
 def write_security_contact(account: Any, contact: SecurityContact) -> None:

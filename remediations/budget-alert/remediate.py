@@ -8,92 +8,111 @@ added to it instead. What was created is recorded at /mamori/budget-alert/<accou
 anything changes, for the restore document.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
-from mamori.automation import flag, required_input, timestamp, utc_now
+from mamori.account_unit import AccountScoped
+from mamori.automation import required_input
 from mamori.budgets import (
     MAMORI_ALERTS,
     MAMORI_BUDGET,
+    BudgetAlertFinding,
     alert_subscribers,
     find_budget_alert,
     notification_key,
     parse_budget_amount,
 )
-from mamori.records import load_record, record_path, save_record
+from mamori.records import Record
+from mamori.remediation import Nothing, Plan, Remediation, run_remediation
 
-REMEDIATION_ID = "budget-alert"
 TOPIC_ARN_PATTERN = r"arn:aws[a-z0-9-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}"
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 
 
-def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
-    account_id = required_input(events, "AccountId", r"\d{12}")
-    amount = parse_budget_amount(str(events.get("BudgetAmount", "")))
-    topic_arn = required_input(events, "TopicArn", TOPIC_ARN_PATTERN)
-    email = str(events.get("Email") or "").strip()
-    if email:
-        email = required_input(events, "Email", EMAIL_PATTERN)
-    dry_run = flag(events, "DryRun")
-    budgets = boto3.client("budgets")
-    result: dict[str, Any] = {"AccountId": account_id, "DryRun": dry_run, "Changes": []}
+@dataclass(frozen=True)
+class BudgetChange:
+    create_budget: bool  # False: mamori-monthly-cost exists without alerts; add them to it
+    alerts: list[dict[str, Any]]
+    subscribers: list[dict[str, str]]
 
-    finding = find_budget_alert(budgets, account_id)
-    if finding.compliant:
-        return {**result, "Status": "NOTHING_TO_DO", "Message": f"{finding.annotation} Nothing to do for {account_id}."}
-    existing = finding.reason_for(MAMORI_BUDGET)
-    if existing:
-        raise RuntimeError(
-            f"A budget named {MAMORI_BUDGET} exists but is {existing}, so alerts on it would not cover the account's "
-            "costs; rename or delete it, or create your own whole-account cost budget with an alert. Nothing changed."
+
+class CreateBudgetAlert(AccountScoped, Remediation[BudgetAlertFinding]):
+    remediation_id = "budget-alert"
+    list_outputs = ("Changes",)
+
+    def read_parameters(self) -> None:
+        self.amount = parse_budget_amount(str(self.events.get("BudgetAmount", "")))
+        self.topic_arn = required_input(self.events, "TopicArn", TOPIC_ARN_PATTERN)
+        self.email = required_input(self.events, "Email", EMAIL_PATTERN) if str(self.events.get("Email") or "").strip() else ""
+        self.budgets = boto3.client("budgets")
+
+    def find(self) -> BudgetAlertFinding:
+        return find_budget_alert(self.budgets, self.resource_id)
+
+    def plan(self, target: BudgetAlertFinding) -> Plan | Nothing:
+        if target.compliant:
+            return Nothing(f"{target.annotation} Nothing to do for {self.resource_id}.")
+        existing = target.reason_for(MAMORI_BUDGET)
+        if existing:
+            raise RuntimeError(
+                f"A budget named {MAMORI_BUDGET} exists but is {existing}, so alerts on it would not cover the account's "
+                "costs; rename or delete it, or create your own whole-account cost budget with an alert. Nothing changed."
+            )
+        change = BudgetChange(
+            existing is None, [dict(alert) for alert in MAMORI_ALERTS], alert_subscribers(self.topic_arn, self.email)
         )
-    create_budget = existing is None
-    alerts = [dict(alert) for alert in MAMORI_ALERTS]
-    subscribers = alert_subscribers(topic_arn, email)
-    to = " and ".join(subscriber["Address"] for subscriber in subscribers)
-    changes = ([f"budget {MAMORI_BUDGET} ({amount} USD monthly)"] if create_budget else []) + [
-        f"alert {notification_key(alert)} to {to}" for alert in alerts
-    ]
-    result["Changes"] = changes
-    if dry_run:
-        return {**result, "Status": "DRY_RUN", "Message": f"Would create: {'; '.join(changes)}. Changed nothing."}
+        to = " and ".join(subscriber["Address"] for subscriber in change.subscribers)
+        changes = ([f"budget {MAMORI_BUDGET} ({self.amount} USD monthly)"] if change.create_budget else []) + [
+            f"alert {notification_key(alert)} to {to}" for alert in change.alerts
+        ]
+        return Plan(changes, data=change, outputs={"Changes": changes})
 
-    # Record first, so that restore can find what was made even if a call below fails.
-    ssm = boto3.client("ssm")
-    path = record_path(REMEDIATION_ID, account_id)
-    record = load_record(ssm, path) or {"accountId": account_id, "budgetName": MAMORI_BUDGET, "notifications": []}
-    # A budget mamori created earlier and someone deleted since is mamori's again once recreated.
-    record["createdBudget"] = create_budget or bool(record.get("createdBudget"))
-    recorded = {notification_key(alert): alert for alert in [*record.get("notifications", []), *alerts]}
-    record["notifications"] = list(recorded.values())
-    record["at"] = timestamp(utc_now())
-    save_record(ssm, path, record)
+    def dry_run_message(self, target: BudgetAlertFinding, plan: Plan) -> str:
+        return f"Would create: {'; '.join(plan.changes)}. Changed nothing."
 
-    if create_budget:
-        budgets.create_budget(
-            AccountId=account_id,
-            Budget={
-                "BudgetName": MAMORI_BUDGET,
-                "BudgetType": "COST",
-                "TimeUnit": "MONTHLY",
-                "BudgetLimit": {"Amount": amount, "Unit": "USD"},
-            },
-            NotificationsWithSubscribers=[{"Notification": alert, "Subscribers": subscribers} for alert in alerts],
-        )
-    else:
-        for alert in alerts:
-            budgets.create_notification(
-                AccountId=account_id, BudgetName=MAMORI_BUDGET, Notification=alert, Subscribers=subscribers
+    def record(self, target: BudgetAlertFinding, plan: Plan, previous: Record | None) -> dict[str, Any]:
+        change: BudgetChange = plan.data
+        kept = previous.changed if previous else {}
+        recorded = {notification_key(alert): alert for alert in [*kept.get("notifications", []), *change.alerts]}
+        return {
+            "budgetName": MAMORI_BUDGET,
+            # A budget mamori created earlier and someone deleted since is mamori's again once recreated.
+            "createdBudget": change.create_budget or bool(kept.get("createdBudget")),
+            "notifications": list(recorded.values()),
+        }
+
+    def apply(self, target: BudgetAlertFinding, plan: Plan) -> None:
+        change: BudgetChange = plan.data
+        if change.create_budget:
+            self.budgets.create_budget(
+                AccountId=self.resource_id,
+                Budget={
+                    "BudgetName": MAMORI_BUDGET,
+                    "BudgetType": "COST",
+                    "TimeUnit": "MONTHLY",
+                    "BudgetLimit": {"Amount": self.amount, "Unit": "USD"},
+                },
+                NotificationsWithSubscribers=[
+                    {"Notification": alert, "Subscribers": change.subscribers} for alert in change.alerts
+                ],
+            )
+            return
+        for alert in change.alerts:
+            self.budgets.create_notification(
+                AccountId=self.resource_id, BudgetName=MAMORI_BUDGET, Notification=alert, Subscribers=change.subscribers
             )
 
-    # Same decision, live state: fail loudly unless someone is now told.
-    after = find_budget_alert(budgets, account_id)
-    if not after.compliant:
-        raise RuntimeError(f"Still no alert that reaches someone after the change: {after.annotation} Recorded at {path}.")
-    done = "Created" if create_budget else f"Added to the existing {MAMORI_BUDGET}"
-    return {
-        **result,
-        "Status": "REMEDIATED",
-        "Message": f"{done}: {'; '.join(changes)}. Recorded at {path}; undo with mamori-budget-alert-restore.",
-    }
+    def still_wrong(self, target: BudgetAlertFinding, plan: Plan) -> str | None:
+        # The finding found before the change is stale: read the budgets again.
+        after = self.find()
+        return None if after.compliant else f"still no alert that reaches someone: {after.annotation}"
+
+    def done_message(self, target: BudgetAlertFinding, plan: Plan) -> str:
+        done = "Created" if plan.data.create_budget else f"Added to the existing {MAMORI_BUDGET}"
+        return f"{done}: {'; '.join(plan.changes)}. Recorded at {self.record_path}; undo with {self.restore_document}."
+
+
+def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
+    return run_remediation(CreateBudgetAlert(events))

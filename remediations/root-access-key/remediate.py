@@ -11,12 +11,14 @@ from typing import Any
 
 import boto3
 
-from mamori.automation import flag, required_input, utc_now
+from mamori.automation import utc_now
 from mamori.credential_report import CredentialReportUnavailable
-from mamori.ops_items import finding_key, open_and_notify
+from mamori.ops_items import Notice, NotifyOnce
+from mamori.remediation import Nothing, run_remediation
 from mamori.root_credentials import (
     KEY_SUMMARY_KEYS,
     NON_COMPLIANT,
+    RootFinding,
     report_account,
     reported_root_keys,
     root_access_key_finding,
@@ -24,8 +26,6 @@ from mamori.root_credentials import (
     root_summary,
 )
 
-RULE_ID = "root-access-key"
-TOPIC_ARN_PATTERN = r"arn:aws[a-z0-9-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}"
 # Within the step's 600 s timeout.
 REPORT_WAIT_SECONDS = 300.0
 
@@ -52,37 +52,35 @@ def steps(account: str, details: tuple[str, ...]) -> str:
     )
 
 
+class NotifyRootAccessKey(NotifyOnce[RootFinding]):
+    remediation_id = "root-access-key"
+    list_outputs = ("Keys",)
+
+    def find(self) -> RootFinding:
+        iam = boto3.client("iam")
+        summary = root_summary(iam, KEY_SUMMARY_KEYS)
+        keys: tuple[Any, ...] = ()
+        if summary.access_keys:
+            try:
+                row = root_report_row(iam, REPORT_WAIT_SECONDS)
+            except CredentialReportUnavailable as error:
+                raise RuntimeError(f"Could not re-check the root user of {self.resource_id}: {error}") from None
+            reported = report_account(row)
+            if reported is not None and reported != self.resource_id:
+                raise ValueError(f"AccountId {self.resource_id} is not this account ({reported}); nothing done.")
+            keys = reported_root_keys(row)
+        return root_access_key_finding(summary, keys, utc_now())
+
+    def notice(self, target: RootFinding) -> Notice | Nothing:
+        if target.compliance != NON_COMPLIANT:
+            return Nothing(f"Root of {self.resource_id} has no access key; nothing to do.")
+        return Notice(
+            f"Root user of {self.resource_id} has an access key: delete it",
+            steps(self.resource_id, target.details),
+            outputs={"Keys": list(target.details)},
+            extra_data={"mamori:root-access-keys": "\n".join(target.details)},
+        )
+
+
 def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
-    account = required_input(events, "AccountId", r"\d{12}")
-    topic_arn = required_input(events, "TopicArn", TOPIC_ARN_PATTERN)
-    dry_run = flag(events, "DryRun")
-    iam = boto3.client("iam")
-    result: dict[str, Any] = {"AccountId": account, "DryRun": dry_run, "OpsItemId": "", "Keys": []}
-
-    summary = root_summary(iam, KEY_SUMMARY_KEYS)
-    keys: tuple[Any, ...] = ()
-    if summary.access_keys:
-        try:
-            row = root_report_row(iam, REPORT_WAIT_SECONDS)
-        except CredentialReportUnavailable as error:
-            raise RuntimeError(f"Could not re-check the root user of {account}: {error}") from None
-        reported = report_account(row)
-        if reported is not None and reported != account:
-            raise ValueError(f"AccountId {account} is not this account ({reported}); nothing done.")
-        keys = reported_root_keys(row)
-    finding = root_access_key_finding(summary, keys, utc_now())
-    if finding.compliance != NON_COMPLIANT:
-        return {**result, "Status": "NOTHING_TO_DO", "Message": f"Root of {account} has no access key; nothing to do."}
-
-    result["Keys"] = list(finding.details)
-    outcome = open_and_notify(
-        boto3.client("ssm"),
-        boto3.client("sns"),
-        topic_arn,
-        finding_key(RULE_ID, account),
-        f"Root user of {account} has an access key: delete it",
-        steps(account, finding.details),
-        dry_run,
-        extra_data={"mamori:root-access-keys": "\n".join(finding.details)},
-    )
-    return {**result, **outcome}
+    return run_remediation(NotifyRootAccessKey(events))

@@ -5,22 +5,22 @@ Changes nothing in IAM: only the root user can assign root's MFA (from the manag
 account, centralized root access can instead remove root's credentials altogether).
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
-from mamori.automation import flag, required_input
-from mamori.ops_items import finding_key, open_and_notify
+from mamori.ops_items import Notice, NotifyOnce
+from mamori.remediation import Nothing, run_remediation
 from mamori.root_credentials import (
     NON_COMPLIANT,
+    RootFinding,
+    RootSummary,
     parse_require_hardware_mfa,
     root_mfa_finding,
     root_summary,
     root_virtual_mfa_devices,
 )
-
-RULE_ID = "root-mfa"
-TOPIC_ARN_PATTERN = r"arn:aws[a-z0-9-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}"
 
 
 def steps(account: str, details: tuple[str, ...], virtual: bool) -> str:
@@ -53,33 +53,37 @@ def steps(account: str, details: tuple[str, ...], virtual: bool) -> str:
     )
 
 
+@dataclass(frozen=True)
+class RootMfa:
+    summary: RootSummary
+    finding: RootFinding
+
+
+class NotifyRootMfa(NotifyOnce[RootMfa]):
+    remediation_id = "root-mfa"
+
+    def read_parameters(self) -> None:
+        super().read_parameters()
+        self.require_hardware = parse_require_hardware_mfa(str(self.events.get("RequireHardwareMfa") or "false"))
+
+    def find(self) -> RootMfa:
+        iam = boto3.client("iam")
+        summary = root_summary(iam)
+        devices = root_virtual_mfa_devices(iam) if self.require_hardware and summary.has_credentials and summary.mfa else ()
+        return RootMfa(summary, root_mfa_finding(summary, self.require_hardware, devices))
+
+    def notice(self, target: RootMfa) -> Notice | Nothing:
+        account, finding = self.resource_id, target.finding
+        if finding.compliance != NON_COMPLIANT:
+            return Nothing(f"{finding.annotation} Nothing to do for {account}.")
+        virtual = target.summary.mfa  # NON_COMPLIANT with MFA on: the MFA is a virtual device
+        title = (
+            f"Root user of {account} has virtual MFA only: assign hardware MFA"
+            if virtual
+            else f"Root user of {account} has no MFA: assign MFA"
+        )
+        return Notice(title, steps(account, finding.details, virtual))
+
+
 def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
-    account = required_input(events, "AccountId", r"\d{12}")
-    topic_arn = required_input(events, "TopicArn", TOPIC_ARN_PATTERN)
-    dry_run = flag(events, "DryRun")
-    require_hardware = parse_require_hardware_mfa(str(events.get("RequireHardwareMfa") or "false"))
-    iam = boto3.client("iam")
-    result: dict[str, Any] = {"AccountId": account, "DryRun": dry_run, "OpsItemId": ""}
-
-    summary = root_summary(iam)
-    devices = root_virtual_mfa_devices(iam) if require_hardware and summary.has_credentials and summary.mfa else ()
-    finding = root_mfa_finding(summary, require_hardware, devices)
-    if finding.compliance != NON_COMPLIANT:
-        return {**result, "Status": "NOTHING_TO_DO", "Message": f"{finding.annotation} Nothing to do for {account}."}
-
-    virtual = summary.mfa  # NON_COMPLIANT with MFA on: the MFA is a virtual device
-    title = (
-        f"Root user of {account} has virtual MFA only: assign hardware MFA"
-        if virtual
-        else f"Root user of {account} has no MFA: assign MFA"
-    )
-    outcome = open_and_notify(
-        boto3.client("ssm"),
-        boto3.client("sns"),
-        topic_arn,
-        finding_key(RULE_ID, account),
-        title,
-        steps(account, finding.details, virtual),
-        dry_run,
-    )
-    return {**result, **outcome}
+    return run_remediation(NotifyRootMfa(events))

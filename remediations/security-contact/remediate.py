@@ -12,77 +12,74 @@ from typing import Any
 
 import boto3
 
-from mamori.automation import flag, required_input, timestamp, utc_now
-from mamori.records import record_path, save_record
+from mamori.account_unit import AccountScoped
+from mamori.automation import required_input
+from mamori.records import Record
+from mamori.remediation import Nothing, Plan, Remediation, run_remediation
 from mamori.security_contact import (
     CONTACT_EMAIL_PATTERN,
     CONTACT_NAME_PATTERN,
     CONTACT_PHONE_PATTERN,
     CONTACT_TITLE_PATTERN,
+    LiveContact,
     SecurityContact,
-    read_security_contact,
+    describe_contact,
+    read_live_contact,
     require_own_account,
     security_contact_finding,
     write_security_contact,
 )
 
-REMEDIATION_ID = "security-contact"
+
+class SetSecurityContact(AccountScoped, Remediation[LiveContact]):
+    remediation_id = "security-contact"
+    text_outputs = ("Previous", "Contact")
+
+    def read_parameters(self) -> None:
+        self.wanted = SecurityContact(
+            name=required_input(self.events, "Name", CONTACT_NAME_PATTERN),
+            title=required_input(self.events, "Title", CONTACT_TITLE_PATTERN),
+            email=required_input(self.events, "EmailAddress", CONTACT_EMAIL_PATTERN),
+            phone=required_input(self.events, "PhoneNumber", CONTACT_PHONE_PATTERN),
+        )
+        self.outputs["Contact"] = self.wanted.describe()
+        require_own_account(boto3.client("sts"), self.resource_id)
+        self.account = boto3.client("account")
+
+    def find(self) -> LiveContact:
+        live = read_live_contact(self.account)
+        self.outputs["Previous"] = describe_contact(live.contact)
+        return live
+
+    def plan(self, target: LiveContact) -> Plan | Nothing:
+        current = target.contact
+        finding = security_contact_finding(current, self.wanted.email)
+        if finding.compliant:
+            return Nothing(f"{finding.annotation} Nothing to do for {self.resource_id}.")
+        action = f"replace {current.describe()} with" if current else "set"
+        return Plan([f"{action} {self.wanted.describe()} as the SECURITY contact of {self.resource_id}"])
+
+    def record(self, target: LiveContact, plan: Plan, previous: Record | None) -> dict[str, Any]:
+        # Only the latest change can be undone: a contact someone set after mamori's previous
+        # change supersedes what that change replaced.
+        return {"previous": target.contact.as_record() if target.contact else None, "set": self.wanted.as_record()}
+
+    def apply(self, target: LiveContact, plan: Plan) -> None:
+        write_security_contact(self.account, self.wanted)
+
+    def still_wrong(self, target: LiveContact, plan: Plan) -> str | None:
+        # Stricter than the rule: the name, title and phone mamori wrote must read back too.
+        now = read_live_contact(self.account).contact
+        if self.wanted.same_as(now):
+            return None
+        return f"the SECURITY contact reads {describe_contact(now)} after setting {self.wanted.describe()}"
+
+    def done_message(self, target: LiveContact, plan: Plan) -> str:
+        return (
+            f"Set the SECURITY contact of {self.resource_id} to {self.wanted.describe()} (was {self.outputs['Previous']}); "
+            f"recorded at {self.record_path}, undo with {self.restore_document}."
+        )
 
 
 def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
-    account_id = required_input(events, "AccountId", r"\d{12}")
-    wanted = SecurityContact(
-        name=required_input(events, "Name", CONTACT_NAME_PATTERN),
-        title=required_input(events, "Title", CONTACT_TITLE_PATTERN),
-        email=required_input(events, "EmailAddress", CONTACT_EMAIL_PATTERN),
-        phone=required_input(events, "PhoneNumber", CONTACT_PHONE_PATTERN),
-    )
-    dry_run = flag(events, "DryRun")
-    require_own_account(boto3.client("sts"), account_id)
-    account = boto3.client("account")
-    result: dict[str, Any] = {"AccountId": account_id, "DryRun": dry_run, "Previous": "", "Contact": wanted.describe()}
-
-    current = read_security_contact(account)
-    result["Previous"] = current.describe() if current else "none"
-    finding = security_contact_finding(current, wanted.email)
-    if finding.compliant:
-        return {**result, "Status": "NOTHING_TO_DO", "Message": f"{finding.annotation} Nothing to do for {account_id}."}
-    action = f"replace {current.describe()} with" if current else "set"
-    if dry_run:
-        return {
-            **result,
-            "Status": "DRY_RUN",
-            "Message": f"Would {action} {wanted.describe()} as the SECURITY contact of {account_id}; changed nothing.",
-        }
-
-    # Record first, so that the previous contact is not lost even if the call below fails.
-    # Only the latest change can be undone: a contact someone set after mamori's previous
-    # change supersedes what that change replaced.
-    ssm = boto3.client("ssm")
-    path = record_path(REMEDIATION_ID, account_id)
-    save_record(
-        ssm,
-        path,
-        {
-            "accountId": account_id,
-            "at": timestamp(utc_now()),
-            "previous": current.as_record() if current else None,
-            "set": wanted.as_record(),
-        },
-    )
-    write_security_contact(account, wanted)
-
-    now = read_security_contact(account)
-    if not wanted.same_as(now):
-        raise RuntimeError(
-            f"The SECURITY contact of {account_id} reads {now.describe() if now else 'none'} after setting "
-            f"{wanted.describe()}; the previous one is recorded at {path}."
-        )
-    return {
-        **result,
-        "Status": "REMEDIATED",
-        "Message": (
-            f"Set the SECURITY contact of {account_id} to {wanted.describe()} (was {result['Previous']}); "
-            f"recorded at {path}, undo with mamori-security-contact-restore."
-        ),
-    }
+    return run_remediation(SetSecurityContact(events))

@@ -88,6 +88,8 @@ REMEDIATION = RemediationSpec(
             WHO_AM_I,
             Permission("account:GetAlternateContact", OWN_ACCOUNT),
             Permission("account:PutAlternateContact", OWN_ACCOUNT),
+            # The kernel reads the record it is about to replace (a foreign one stops the run).
+            Permission("ssm:GetParameter", RECORDS),
             Permission("ssm:PutParameter", RECORDS),
         ),
         outputs=OUTPUTS,

@@ -26,6 +26,7 @@ from harness.pack import (
 )
 from mamori.budgets import parse_budget_amount
 from mamori.catalog import pascal
+from mamori.records import load_record
 
 RULE = "mamori-budget-alert"
 RULE_ID = "budget-alert"
@@ -84,8 +85,9 @@ def make_budget(name: str, kind: str = "COST", notifications: list[dict[str, Any
 
 
 def record() -> Any:
-    value = boto3.client("ssm").get_parameter(Name=f"/mamori/budget-alert/{ACCOUNT}")["Parameter"]["Value"]
-    return json.loads(value)
+    found = load_record(boto3.client("ssm"), RULE_ID, ACCOUNT)
+    assert found is not None, f"no record of {ACCOUNT}"
+    return found.changed
 
 
 def no_records() -> bool:
@@ -326,3 +328,38 @@ def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandb
     for principal, role in principals.items():
         unused, ungranted = grant_gaps(sandbox, principal, role)
         assert not unused and not ungranted, f"{principal}: granted but never called {unused}; not granted {ungranted}"
+
+
+def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox, topic: str) -> None:
+    """Records of schema 0 ({accountId, budgetName, createdBudget, notifications, at}, as
+    mamori wrote them before the versioned envelope) are read as the same envelope: the
+    restore deletes the alerts recorded, and keeps the budget it did not create."""
+    make_budget(BUDGET, notifications=[ACTUAL_80, FORECAST_100])
+    legacy = {
+        "accountId": ACCOUNT,
+        "budgetName": BUDGET,
+        "createdBudget": False,
+        "notifications": [ACTUAL_80, FORECAST_100],
+        "at": "2026-01-02T03:04:05Z",
+    }
+    boto3.client("ssm").put_parameter(Name=f"/mamori/budget-alert/{ACCOUNT}", Value=json.dumps(legacy), Type="String")
+
+    result = restore(sandbox)
+
+    assert result.status == "Success", result.failure
+    assert result.outputs["Restore.Status"] == "RESTORED"
+    assert budgets()[BUDGET]["BudgetLimit"] == {"Amount": "40", "Unit": "USD"}
+    assert alerts() == {}
+    assert no_records()
+
+
+def test_a_legacy_record_of_another_account_is_refused(sandbox: Sandbox, topic: str) -> None:
+    make_budget(BUDGET, notifications=[ACTUAL_80])
+    legacy = {"accountId": "210987654321", "budgetName": BUDGET, "createdBudget": True, "notifications": []}
+    boto3.client("ssm").put_parameter(Name=f"/mamori/budget-alert/{ACCOUNT}", Value=json.dumps(legacy), Type="String")
+
+    result = restore(sandbox)
+
+    assert result.status == "Failed"
+    assert "names 210987654321, not this resource" in result.failure
+    assert BUDGET in budgets() and alerts() == {"ACTUAL 80.0": [("EMAIL", "cfo@example.com")]}

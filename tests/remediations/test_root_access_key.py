@@ -93,7 +93,7 @@ def test_closed_loop(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
 
     second = remediate(sandbox, topic)
 
-    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "ALREADY_OPEN")
+    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
     assert second.outputs["Remediate.OpsItemId"] == item["OpsItemId"]
     assert len(ops.items) == 1
     assert received() == []
@@ -150,7 +150,7 @@ def test_race_lost_to_another_run_is_already_open_not_a_second_item(sandbox: San
 
     result = remediate(sandbox, topic)
 
-    assert (result.outputs["Remediate.Status"], result.outputs["Remediate.OpsItemId"]) == ("ALREADY_OPEN", opened)
+    assert (result.outputs["Remediate.Status"], result.outputs["Remediate.OpsItemId"]) == ("NOTHING_TO_DO", opened)
     assert "deduplicated" in result.outputs["Remediate.Message"]
     assert len(ops.items) == 1
     assert received() == []
@@ -232,7 +232,7 @@ def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandb
     sandbox.root = leaked_root()
     assert evaluate(sandbox) == "NON_COMPLIANT"
     assert remediate(sandbox, topic).outputs["Remediate.Status"] == "NOTIFIED"
-    assert remediate(sandbox, topic).outputs["Remediate.Status"] == "ALREADY_OPEN"
+    assert remediate(sandbox, topic).outputs["Remediate.Status"] == "NOTHING_TO_DO"
     sandbox.root.access_keys.clear()
     assert evaluate(sandbox) == "COMPLIANT"
     assert remediate(sandbox, topic).outputs["Remediate.Status"] == "NOTHING_TO_DO"

@@ -73,7 +73,7 @@ def test_closed_loop(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
 
     second = remediate(sandbox, topic)
 
-    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "ALREADY_OPEN")
+    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
     assert second.outputs["Remediate.OpsItemId"] == item["OpsItemId"]
     assert len(ops.items) == 1 and received() == []
 
@@ -167,7 +167,7 @@ def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandb
     assign_root_virtual_mfa()
     assert evaluate(sandbox, RequireHardwareMfa="true") == "NON_COMPLIANT"
     assert remediate(sandbox, topic, RequireHardwareMfa="true").outputs["Remediate.Status"] == "NOTIFIED"
-    assert remediate(sandbox, topic, RequireHardwareMfa="true").outputs["Remediate.Status"] == "ALREADY_OPEN"
+    assert remediate(sandbox, topic, RequireHardwareMfa="true").outputs["Remediate.Status"] == "NOTHING_TO_DO"
     sandbox.root = RootCredentials(password=False, mfa_active=False)
     assert evaluate(sandbox) == "NOT_APPLICABLE"
     assert remediate(sandbox, topic).outputs["Remediate.Status"] == "NOTHING_TO_DO"

@@ -24,6 +24,7 @@ from harness.pack import (
     template,
 )
 from mamori.catalog import pascal
+from mamori.records import load_record
 
 RULE = "mamori-security-contact"
 RULE_ID = "security-contact"
@@ -73,8 +74,9 @@ def restore(sandbox: Sandbox, **extra: Any) -> Any:
 
 
 def record() -> Any:
-    value = boto3.client("ssm").get_parameter(Name=f"/mamori/security-contact/{ACCOUNT}")["Parameter"]["Value"]
-    return json.loads(value)
+    found = load_record(boto3.client("ssm"), RULE_ID, ACCOUNT)
+    assert found is not None, f"no record of {ACCOUNT}"
+    return found.changed
 
 
 def no_records() -> bool:
@@ -276,3 +278,41 @@ def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandb
     for principal, role in principals.items():
         unused, ungranted = grant_gaps(sandbox, principal, role)
         assert not unused and not ungranted, f"{principal}: granted but never called {unused}; not granted {ungranted}"
+
+
+def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox) -> None:
+    """Records of schema 0 ({accountId, at, previous, set}, as mamori wrote them before the
+    versioned envelope) are read as the same envelope: the restore puts the contact back."""
+    boto3.client("account").put_alternate_contact(**MAMORIS)
+    legacy = {
+        "accountId": ACCOUNT,
+        "at": "2026-01-02T03:04:05Z",
+        "previous": {"name": "Former Admin", "title": "CTO", "email": "former-admin@example.com", "phone": "555-0100"},
+        "set": {"name": "Security Operations", "title": "Security", "email": EXPECTED, "phone": "+81 3 1234 5678"},
+    }
+    boto3.client("ssm").put_parameter(Name=f"/mamori/security-contact/{ACCOUNT}", Value=json.dumps(legacy), Type="String")
+
+    result = restore(sandbox)
+
+    assert result.status == "Success", result.failure
+    assert result.outputs["Restore.Status"] == "RESTORED"
+    assert contact() == {
+        "AlternateContactType": "SECURITY",
+        "Name": "Former Admin",
+        "Title": "CTO",
+        "EmailAddress": "former-admin@example.com",
+        "PhoneNumber": "555-0100",
+    }
+    assert no_records()
+
+
+def test_a_legacy_record_of_another_account_is_refused(sandbox: Sandbox) -> None:
+    boto3.client("account").put_alternate_contact(**MAMORIS)
+    legacy = {"accountId": "210987654321", "previous": None, "set": {"name": "x", "title": "x", "email": EXPECTED, "phone": "1"}}
+    boto3.client("ssm").put_parameter(Name=f"/mamori/security-contact/{ACCOUNT}", Value=json.dumps(legacy), Type="String")
+
+    result = restore(sandbox)
+
+    assert result.status == "Failed"
+    assert "names 210987654321, not this resource" in result.failure
+    assert contact() == MAMORIS
