@@ -20,7 +20,7 @@ import botocore.exceptions
 from mamori.account_unit import AccountScoped
 from mamori.automation import required_input
 from mamori.remediation import Nothing, Plan, Remediation, Target
-from mamori.status import NOTHING_TO_DO, NOTIFIED, REMEDIATED
+from mamori.status import NOTHING_TO_DO, NOTIFIED
 
 FINDING_DATA_KEY = "mamori:finding"
 OPS_ITEM_SOURCE = "mamori"
@@ -191,9 +191,6 @@ class NotifyOnce(AccountScoped, Remediation[Target]):
     def done_message(self, target: Target, plan: Plan) -> str:
         return self.notified.message if self.notified else ""
 
-    def finish(self, outcome: str, message: str) -> dict[str, Any]:
-        # The kernel reports a run that acted as REMEDIATED; this one told a person (NOTIFIED),
-        # or found that another run had just done so (NOTHING_TO_DO).
-        if outcome == REMEDIATED and self.notified is not None:
-            outcome = self.notified.status
-        return super().finish(outcome, message)
+    def done_status(self, target: Target, plan: Plan) -> str:
+        # Told a person (NOTIFIED), or found that another run had just done so (NOTHING_TO_DO).
+        return self.notified.status if self.notified is not None else NOTIFIED

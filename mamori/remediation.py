@@ -155,6 +155,10 @@ class Remediation(Unit[Target]):
     def done_message(self, target: Target, plan: Plan) -> str:
         raise NotImplementedError
 
+    def done_status(self, target: Target, plan: Plan) -> str:
+        """REMEDIATED; a remediation that can only tell a person says NOTIFIED."""
+        return REMEDIATED
+
 
 def run_remediation(unit: Remediation[Any]) -> dict[str, Any]:
     target = unit.find()
@@ -194,7 +198,7 @@ def run_remediation(unit: Remediation[Any]) -> dict[str, Any]:
     if wrong:
         kept = f" What was done is recorded at {unit.record_path}." if record is not None else ""
         raise RuntimeError(f"{unit.resource_id} is still not remediated after the change: {wrong}.{kept}")
-    return unit.finish(REMEDIATED, unit.done_message(target, plan))
+    return unit.finish(unit.done_status(target, plan), unit.done_message(target, plan))
 
 
 class Restore(Unit[Target]):
@@ -267,16 +271,17 @@ def run_restore(unit: Restore[Any]) -> dict[str, Any]:
 
     left = unit.apply(target, plan, record)
     unit.remove_tag(target)
-    if record is not None:
-        if left:
-            record.changed = left
-            save_record(unit.ssm, record)
-            raise RuntimeError(
-                f"Restored only part of {unit.resource_id}; what is left is kept at {unit.record_path} "
-                f"for another run: {unit.done_message(target, plan)}"
-            )
-        delete_record(unit.ssm, unit.remediation_id, unit.resource_id)
+    if record is not None and left:
+        record.changed = left
+        save_record(unit.ssm, record)
+        raise RuntimeError(
+            f"Restored only part of {unit.resource_id}; what is left is kept at {unit.record_path} "
+            f"for another run: {unit.done_message(target, plan)}"
+        )
+    # The record goes only once live state is as it was: a restore that did not stick keeps it.
     unit.verify(target, plan)
+    if record is not None:
+        delete_record(unit.ssm, unit.remediation_id, unit.resource_id)
     exemption = exemption_status(unit.tags(target), unit.now.date())
     hint = "" if exemption is not None and exemption.applies else unit.exempt_hint(target)
     return unit.finish(RESTORED, unit.done_message(target, plan) + hint)
