@@ -76,6 +76,7 @@ from harness.config_events import change_event, configuration_item, periodic_eve
 from harness.iam_state import create_managed_policy, key_created_ago, key_used_ago, make_user, user_created_ago
 from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal, rule_spec, template
 from mamori.catalog import load_unit_module
+from mamori.compliance import COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE
 from mamori.exemption import EXEMPT_TAG
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -560,7 +561,7 @@ def stale_sources() -> list[str]:
     """Sources changed after the build, so that old sizes are not taken for current ones."""
     built = min((path.stat().st_mtime for path in BUILD_DIR.iterdir()), default=0.0)
     sources = [ROOT / "template.yaml", *(ROOT / "layer").iterdir(), *(ROOT / "mamori").glob("*.py")]
-    sources += [*(ROOT / "rules").glob("*/*.py"), *(ROOT / "notifications").glob("*.py")]
+    sources += [*(ROOT / "rules").glob("*/*.py"), *(ROOT / "responders").glob("*/*.py")]
     return sorted(str(path.relative_to(ROOT)) for path in sources if path.is_file() and path.stat().st_mtime > built)
 
 
@@ -623,7 +624,6 @@ BASELINE_ACTIONS = frozenset(
 # The baseline decides as the rules do with their default parameters (GracePeriodHours 24, MaxUnusedDays 90).
 BASELINE_GRACE = datetime.timedelta(hours=24)
 BASELINE_MAX_UNUSED = datetime.timedelta(days=90)
-COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE = "COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"
 DAY = datetime.timedelta(days=1)
 HOUR = datetime.timedelta(hours=1)
 PASSWORD = "Correct-Horse-Battery-9!"
