@@ -264,7 +264,8 @@ def test_python_literal_round_trips_any_text(text: str) -> None:
 def test_python_literal_keeps_every_real_module_as_it_is() -> None:
     for path in sorted((ROOT / "mamori").glob("*.py")):
         literal = python_literal(path.read_text())
-        assert literal == "r'''" + path.read_text() + "'''", f"{path.name} is not embedded verbatim"
+        why = "it holds three single quotes in a row or an unprintable character"
+        assert literal == "r'''" + path.read_text() + "'''", f"{path.name} is not embedded verbatim: {why}"
         assert eval(literal) == path.read_text()
 
 
