@@ -1,7 +1,8 @@
 """`make bench`: AWS API calls and time of mamori-open-proxy-ports, of the IAM rules and of the
 region scan at scale, and artifact sizes.
 
-Three sections (--only openproxy|iam|regions runs one; the artifact sizes go with openproxy).
+Three sections (--only openproxy|iam|regions runs one; the artifact sizes go with openproxy, and
+--only artifacts runs them alone).
 The region scan is described in bench/regions.py.
 
 What is measured, open-proxy-ports (--items)
@@ -18,6 +19,9 @@ What is measured, open-proxy-ports (--items)
   page of ec2:GetManagedPrefixListEntries, nothing else. The bench exits non-zero otherwise.
 * The size of each `sam build` artifact (.aws-sam/build), raw and zipped, and that none ships
   boto3 or botocore (the Lambda runtime already has them).
+* The headroom under the size quotas the generator enforces (tools/limits.py): each SSM
+  document against SSM's 64 KB, each generated template against mamori's 900,000-byte budget
+  and CloudFormation's 1 MB for a template read from S3.
 
 moto stands in for AWS and harness.aws.Sandbox for what moto lacks: it counts calls per
 principal, enforces the role's IAM actions from template.yaml, and captures PutEvaluations as
@@ -76,7 +80,9 @@ from harness.config_events import change_event, configuration_item, periodic_eve
 from harness.iam_state import create_managed_policy, key_created_ago, key_used_ago, make_user, user_created_ago
 from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal, rule_spec, template
 from mamori.catalog import load_unit_module
+from mamori.compliance import COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE
 from mamori.exemption import EXEMPT_TAG
+from tools.limits import CLOUDFORMATION_TEMPLATE_LIMIT, SSM_DOCUMENT_LIMIT, TEMPLATE_BUDGET, document_size
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / ".aws-sam" / "build"
@@ -560,7 +566,7 @@ def stale_sources() -> list[str]:
     """Sources changed after the build, so that old sizes are not taken for current ones."""
     built = min((path.stat().st_mtime for path in BUILD_DIR.iterdir()), default=0.0)
     sources = [ROOT / "template.yaml", *(ROOT / "layer").iterdir(), *(ROOT / "mamori").glob("*.py")]
-    sources += [*(ROOT / "rules").glob("*/*.py"), *(ROOT / "notifications").glob("*.py")]
+    sources += [*(ROOT / "rules").glob("*/*.py"), *(ROOT / "responders").glob("*/*.py")]
     return sorted(str(path.relative_to(ROOT)) for path in sources if path.is_file() and path.stat().st_mtime > built)
 
 
@@ -608,6 +614,59 @@ def artifact_report() -> tuple[list[str], bool]:
     return lines, not copies
 
 
+GENERATED_TEMPLATES = ("template.yaml", "member-template.yaml", "org-template.yaml")
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%"
+
+
+def quota_report() -> tuple[list[str], bool]:
+    """Each SSM document of template.yaml against SSM's document quota, each generated template
+    against the generator's budget and CloudFormation's quota, as committed."""
+    documents = sorted(
+        (
+            (resource["Properties"]["Name"], document_size(resource["Properties"]["Content"]))
+            for resource in template()["Resources"].values()
+            if resource["Type"] == "AWS::SSM::Document"
+        ),
+        key=lambda item: -item[1],
+    )
+    rows = [[name, f"{size:,}", percent(size, SSM_DOCUMENT_LIMIT), f"{SSM_DOCUMENT_LIMIT - size:,}"] for name, size in documents]
+    lines = [table(["SSM document", "bytes", f"of {SSM_DOCUMENT_LIMIT:,}", "free"], rows), ""]
+    sizes = {name: len((ROOT / name).read_bytes()) for name in GENERATED_TEMPLATES}
+    rows = [
+        [
+            name,
+            f"{size:,}",
+            percent(size, TEMPLATE_BUDGET),
+            f"{TEMPLATE_BUDGET - size:,}",
+            percent(size, CLOUDFORMATION_TEMPLATE_LIMIT),
+        ]
+        for name, size in sizes.items()
+    ]
+    headers = ["template", "bytes", f"of budget {TEMPLATE_BUDGET:,}", "free", f"of quota {CLOUDFORMATION_TEMPLATE_LIMIT:,}"]
+    lines.append(table(headers, rows))
+    largest_name, largest = documents[0]
+    met = largest <= SSM_DOCUMENT_LIMIT and max(sizes.values()) <= TEMPLATE_BUDGET
+    lines.append(
+        f"budget: largest document {largest_name} {largest:,} of {SSM_DOCUMENT_LIMIT:,} bytes (SSM, 64 KB), largest template "
+        f"{max(sizes.values()):,} of {TEMPLATE_BUDGET:,} bytes (1 MB less 10%): {'MET' if met else 'NOT MET'}"
+    )
+    return lines, met
+
+
+def artifacts_section() -> bool:
+    section = time.perf_counter()
+    lines, artifacts_ok = artifact_report()
+    print("\n".join(lines))
+    print()
+    lines, quotas_ok = quota_report()
+    print("\n".join(lines))
+    print(f"artifacts section took {time.perf_counter() - section:.1f} s")
+    return artifacts_ok and quotas_ok
+
+
 # --- the IAM rules at the IAM user quota -----------------------------------------------------------
 
 IAM_RULES = ("iam-user-console-mfa", "stale-access-keys")
@@ -623,7 +682,6 @@ BASELINE_ACTIONS = frozenset(
 # The baseline decides as the rules do with their default parameters (GracePeriodHours 24, MaxUnusedDays 90).
 BASELINE_GRACE = datetime.timedelta(hours=24)
 BASELINE_MAX_UNUSED = datetime.timedelta(days=90)
-COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE = "COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"
 DAY = datetime.timedelta(days=1)
 HOUR = datetime.timedelta(hours=1)
 PASSWORD = "Correct-Horse-Battery-9!"
@@ -1113,7 +1171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--latency-ms", type=float, default=100.0, help="network stand-in per API call in the region scan (default 100)"
     )
     parser.add_argument(
-        "--only", choices=("openproxy", "iam", "regions"), help="run one section (openproxy includes artifact sizes)"
+        "--only",
+        choices=("openproxy", "iam", "regions", "artifacts"),
+        help="run one section (openproxy includes the artifact sizes and quotas; artifacts runs those alone)",
     )
     parser.add_argument("--seed", type=int, default=20240611, help="seed of the synthetic items and users")
     args = parser.parse_args(argv)
@@ -1124,6 +1184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ok = True
     if args.only in (None, "openproxy"):
         ok = open_proxy_section(args.items, args.seed) and ok
+    if args.only == "artifacts":
+        ok = artifacts_section() and ok
     if args.only in (None, "iam"):
         if args.only is None:
             print()
@@ -1167,8 +1229,7 @@ def open_proxy_section(items: int, seed: int) -> bool:
     if run.stored != items:
         print(f"evaluations stored: NOT AS EXPECTED ({run.stored:,} in the Config stand-in for {items:,} items)")
     print()
-    artifact_lines, artifacts_ok = artifact_report()
-    print("\n".join(artifact_lines))
+    artifacts_ok = artifacts_section()
     print(f"open-proxy-ports section took {time.perf_counter() - section:.1f} s")
     return budget_met and artifacts_ok and not run.mismatches and run.stored == items
 

@@ -19,7 +19,6 @@ from harness.pack import (
     run_document,
     template,
 )
-from mamori.catalog import pascal
 
 # Fit a 100-120 column terminal; 110 when not a terminal (stable output for logs and READMEs).
 WIDTH = min(120, max(100, shutil.get_terminal_size((110, 40)).columns))
@@ -203,7 +202,7 @@ def remediated_resource_type(rule_id: str) -> str:
     """The resource type the rule's RemediationConfiguration applies to (Config starts it for no other)."""
     for resource in template()["Resources"].values():
         if resource["Type"] == "AWS::Config::RemediationConfiguration" and resource["Properties"]["ConfigRuleName"] == {
-            "Ref": f"{pascal(rule_id)}Rule"
+            "Ref": rule_spec(rule_id).logical_id
         }:
             return str(resource["Properties"]["ResourceType"])
     raise KeyError(f"{rule_id} has no RemediationConfiguration")

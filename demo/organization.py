@@ -23,11 +23,10 @@ from demo.kit import Demo, say, show_messages, step, table
 from harness.aws import RootAccessKey
 from harness.central import CentralRootAccess, central_responder_environment
 from harness.config_events import compliance_change
-from harness.pack import NOT_CALLED_BY_CODE, LambdaContext, lambda_principal
-from mamori.catalog import ROOT
+from harness.pack import NOT_CALLED_BY_CODE, LambdaContext, granted_actions, lambda_principal, org_template
+from mamori.catalog import ROOT, responder_spec
 from mamori.records import load_record
 from tests.root_helpers import subscribe_inbox
-from tools import org_resources
 
 CONTACT = {
     "ExpectedSecurityEmail": "security@example.com",
@@ -125,8 +124,9 @@ def play_organization(demo: Demo) -> None:
 
     step("The central responder acts on the forwarded events")
     handler = central_responder()
-    spec = org_resources.load_central_responder_spec()
-    granted = frozenset(p.action for p in spec.PERMISSIONS) - NOT_CALLED_BY_CODE
+    spec = responder_spec("central")
+    # What org-template.yaml grants the function's role.
+    granted = granted_actions(spec.role_id, org_template()) - NOT_CALLED_BY_CODE
     events = {
         "root key of workloads": compliance_change("mamori-root-access-key", workloads),
         "security contact of workloads": compliance_change(
@@ -137,8 +137,8 @@ def play_organization(demo: Demo) -> None:
 
     def deliver(event: dict[str, Any]) -> dict[str, Any]:
         """The real handler, with its role's actions and its environment, as Lambda runs it."""
-        with environment(environment_values), demo.sandbox.acting_as(lambda_principal(spec.FUNCTION_NAME), granted):
-            result: dict[str, Any] = handler.lambda_handler(event, LambdaContext(spec.FUNCTION_NAME))
+        with environment(environment_values), demo.sandbox.acting_as(lambda_principal(spec.function_name), granted):
+            result: dict[str, Any] = handler.lambda_handler(event, LambdaContext(spec.function_name))
         return result
 
     for label, event in events.items():

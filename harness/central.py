@@ -31,8 +31,8 @@ import botocore.exceptions
 from moto.organizations.models import organizations_backends
 
 from harness.aws import ACCOUNT, RootAccessKey, RootCredentials, Sandbox
-from harness.pack import template
-from tools import org_resources
+from harness.pack import org_template
+from mamori.catalog import responder_spec
 
 ROOT_CREDENTIALS_MANAGEMENT = "RootCredentialsManagement"
 ROOT_SESSIONS = "RootSessions"
@@ -277,10 +277,10 @@ class CentralRootAccess:
 
 
 def central_responder_environment(topic: str, **pack_values: str) -> dict[str, str]:
-    """The function's environment as CloudFormation resolves org_resources' Refs: the topic, the
-    pack parameters as set (or their template defaults)."""
-    function = org_resources.central_responder_resources()["CentralResponderFunction"]["Properties"]
-    declared = template()["Parameters"] | org_resources.central_responder_parameters()
+    """The function's environment as CloudFormation resolves org-template.yaml's Refs: the topic,
+    the stack parameters as set (or their template defaults)."""
+    function = org_template()["Resources"][responder_spec("central").function_id]["Properties"]
+    declared = org_template()["Parameters"]
     environment = {}
     for key, value in function["Environment"]["Variables"].items():
         if isinstance(value, str):

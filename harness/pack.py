@@ -1,12 +1,16 @@
 """Run the pack as deployed: rule Lambdas invoked the way Config invokes them, and SSM
 Automation documents executed step by step from template.yaml (moto runs no automation).
 
-Both run under the IAM actions template.yaml grants their role (see harness.aws.Sandbox).
+Both run under the IAM actions template.yaml grants their role (see harness.aws.Sandbox). The
+harness reads the generated templates (template.yaml, org-template.yaml) and the specs; it
+never runs the generator.
 """
 
 import functools
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,10 +19,11 @@ import botocore.exceptions
 import yaml
 
 from harness.aws import ACCOUNT, REGION, Sandbox
-from mamori.catalog import RuleSpec, load_rules, load_unit_module, pascal
+from mamori.catalog import document_spec, load_unit_module, rule_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
+ORG_TEMPLATE = ROOT / "org-template.yaml"
 # Passed as AutomationAssumeRole; the sandbox enforces the role's actions from the template.
 AUTOMATION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mamori-automation"
 RUNTIME_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})  # used by Lambda itself, not the code
@@ -34,9 +39,16 @@ def template() -> dict[str, Any]:
     return yaml.safe_load(TEMPLATE.read_text())
 
 
-def granted_actions(role_logical_id: str) -> frozenset[str]:
-    """Every action the role's inline policies allow, as written in template.yaml."""
-    role = template()["Resources"][role_logical_id]
+@functools.cache
+def org_template() -> dict[str, Any]:
+    """org-template.yaml: the pack plus what only the management account runs (the central responder)."""
+    return yaml.safe_load(ORG_TEMPLATE.read_text())
+
+
+def granted_actions(role_logical_id: str, source: Mapping[str, Any] | None = None) -> frozenset[str]:
+    """Every action the role's inline policies allow, as written in template.yaml (or the
+    template given, e.g. org_template())."""
+    role = (source or template())["Resources"][role_logical_id]
     actions: set[str] = set()
     for policy in role["Properties"].get("Policies", []):
         for statement in policy["PolicyDocument"]["Statement"]:
@@ -51,10 +63,6 @@ def grant_gaps(sandbox: Sandbox, principal: str, role_logical_id: str) -> tuple[
     called = set(sandbox.calls_by(principal))
     granted = set(granted_actions(role_logical_id) - NOT_CALLED_BY_CODE)
     return granted - called, called - granted
-
-
-def rule_spec(rule_id: str) -> RuleSpec:
-    return next(rule for rule in load_rules() if rule.id == rule_id)
 
 
 def _function_role(function_name: str) -> str:
@@ -129,8 +137,28 @@ def documents() -> dict[str, tuple[str, dict[str, Any]]]:
 
 def document_role(document_name: str) -> str:
     """The role a RemediationConfiguration or the stack outputs pair with the document."""
-    logical_id, _ = documents()[document_name]
-    return logical_id.removesuffix("Document") + "AutomationRole"
+    return document_spec(document_name).role_id
+
+
+def _is_mamori(module_name: str) -> bool:
+    return module_name == "mamori" or module_name.startswith("mamori.")
+
+
+@contextmanager
+def own_mamori_modules() -> Iterator[None]:
+    """A document's script registers its own mamori modules in sys.modules (tools/scripts.py),
+    in this process. Inside, only those exist, as in SSM (an import the script did not inline
+    fails here too); afterwards the real package is put back, or every later import of mamori
+    would get the script's copies."""
+    saved = {name: module for name, module in sys.modules.items() if _is_mamori(name)}
+    for name in saved:
+        del sys.modules[name]
+    try:
+        yield
+    finally:
+        for name in [name for name in sys.modules if _is_mamori(name) and name not in saved]:
+            del sys.modules[name]
+        sys.modules.update(saved)
 
 
 def _typed(name: str, spec: Mapping[str, Any], value: Any) -> Any:
@@ -197,9 +225,10 @@ def run_document(sandbox: Sandbox, name: str, parameters: Mapping[str, Any]) -> 
         payload = _resolve(inputs.get("InputPayload", {}), context)
         namespace: dict[str, Any] = {"__name__": f"ssm_{step['name']}"}
         try:
-            exec(compile(inputs["Script"], f"<{name}:{step['name']}>", "exec"), namespace)
-            with sandbox.acting_as(automation_principal(name), actions):
-                result = namespace[inputs["Handler"]](payload, None)
+            with own_mamori_modules():
+                exec(compile(inputs["Script"], f"<{name}:{step['name']}>", "exec"), namespace)
+                with sandbox.acting_as(automation_principal(name), actions):
+                    result = namespace[inputs["Handler"]](payload, None)
         except Exception as error:  # SSM reports any exception of the script as the step's failure
             return AutomationResult("Failed", outputs, f"Step {step['name']} failed: {type(error).__name__}: {error}")
         for output in step.get("outputs", []):
@@ -226,7 +255,7 @@ def remediation_parameters(
     for resource in template()["Resources"].values():
         if resource["Type"] != "AWS::Config::RemediationConfiguration":
             continue
-        if resource["Properties"]["ConfigRuleName"] != {"Ref": f"{pascal(rule_id)}Rule"}:
+        if resource["Properties"]["ConfigRuleName"] != {"Ref": rule_spec(rule_id).logical_id}:
             continue
         parameters: dict[str, Any] = {}
         for name, value in resource["Properties"]["Parameters"].items():

@@ -1,6 +1,6 @@
 """AWS Health abuse events read into one typed report.
 
-The notifier (notifications/handler.py) and the abuse responder (responders/abuse-events/)
+The notifier (responders/notifications/) and the abuse responder (responders/abuse-events/)
 both read EventBridge `AWS Health Abuse Event`s from `aws.health` with this module, so they
 never disagree on what was reported, for which account, where, and by when to reply.
 
@@ -29,12 +29,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from mamori.aws_api import ACCOUNT_ID
+
 SOURCE = "aws.health"
 DETAIL_TYPE = "AWS Health Abuse Event"
 # AWS asks for a reply within 24 hours; in the open-proxy incident EC2 was blocked after four days.
 REPLY_HOURS = 24
 
-ACCOUNT_ID = re.compile(r"^\d{12}$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 INSTANCE_ARN = re.compile(r"^arn:aws[a-z-]*:ec2:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):instance/(?P<id>i-[0-9a-f]{8,17})$")
@@ -104,10 +105,6 @@ class AbuseReport:
             return self.received + datetime.timedelta(hours=REPLY_HOURS) if self.received else None
         except OverflowError:  # a startTime in year 9999 is no time to reply by
             return None
-
-
-def utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 def format_time(moment: datetime.datetime) -> str:

@@ -21,6 +21,8 @@ from typing import Any
 
 import botocore.exceptions
 
+from mamori.compliance import ANNOTATION_LIMIT
+
 MAMORI_BUDGET = "mamori-monthly-cost"
 # USD a month, at most two decimals, more than zero (checked before anything changes).
 BUDGET_AMOUNT_PATTERN = r"[1-9][0-9]{0,8}(\.[0-9]{1,2})?|0\.([1-9][0-9]?|0[1-9])"
@@ -29,7 +31,6 @@ MAMORI_ALERTS: tuple[dict[str, Any], ...] = (
     {"NotificationType": "ACTUAL", "ComparisonOperator": "GREATER_THAN", "Threshold": 80.0, "ThresholdType": "PERCENTAGE"},
     {"NotificationType": "FORECASTED", "ComparisonOperator": "GREATER_THAN", "Threshold": 100.0, "ThresholdType": "PERCENTAGE"},
 )
-BUDGET_ANNOTATION_LIMIT = 256
 NOTIFICATION_KEYS = ("NotificationType", "ComparisonOperator", "Threshold", "ThresholdType")
 _OPERATORS = {"GREATER_THAN": ">", "LESS_THAN": "<", "EQUAL_TO": "="}
 
@@ -149,7 +150,7 @@ def budget_alert_finding(
                 if subscribers:
                     who = f"{len(subscribers)} subscriber" + ("s" if len(subscribers) != 1 else "")
                     annotation = f"Cost budget {name!r} alerts {who} when {alert_text(notification, budget)}."
-                    return BudgetAlertFinding(True, annotation[:BUDGET_ANNOTATION_LIMIT], (*seen, (name, "")))
+                    return BudgetAlertFinding(True, annotation[:ANNOTATION_LIMIT], (*seen, (name, "")))
         seen.append((name, reason))
     return BudgetAlertFinding(False, _no_alert_annotation(seen), tuple(seen))
 
@@ -159,7 +160,7 @@ def _no_alert_annotation(seen: Sequence[tuple[str, str]]) -> str:
     tail = f"; remediation creates {MAMORI_BUDGET} alerting at 80% actual, 100% forecasted cost."
     details = "; ".join(f"{name!r}: {reason or 'no subscribed alert'}" for name, reason in seen)
     details = details or "the account has no budgets"
-    room = BUDGET_ANNOTATION_LIMIT - len(head) - len(tail) - len(" ()")
+    room = ANNOTATION_LIMIT - len(head) - len(tail) - len(" ()")
     if len(details) > room:
         details = details[: room - 1] + "…"
     return f"{head} ({details}){tail}"

@@ -1,6 +1,10 @@
-"""Typed metadata of the pack: each rule and remediation folder declares one spec in its
-`spec.py`; template.yaml is generated from these (tools/build_template.py) and the catalog
-tests fail on any drift between a spec, its code, its document and the template."""
+"""Typed metadata of the pack: each rule, remediation and responder folder declares one spec in
+its `spec.py`; the templates are generated from these (tools/build_template.py) and the catalog
+tests fail on any drift between a spec, its code, its document and the template.
+
+The specs also name the CloudFormation logical ids of what is generated for them
+(RuleSpec.function_id, DocumentSpec.role_id, ...): the generator, the harness, the demo and the
+tests read them here and derive none themselves."""
 
 import importlib.util
 import re
@@ -14,11 +18,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"
 REMEDIATIONS_DIR = ROOT / "remediations"
+RESPONDERS_DIR = ROOT / "responders"
+UNIT_DIRS = {"rule": RULES_DIR, "remediation": REMEDIATIONS_DIR, "responder": RESPONDERS_DIR}
 
 RULE_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+$")
 TRIGGERS = ("configuration-change", "periodic")
 FREQUENCIES = ("One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hours", "TwentyFour_Hours")
+# The templates a responder can belong to: the pack (template.yaml, and so member-template.yaml)
+# or the organization template only (org-template.yaml, the management account).
+TEMPLATES = ("pack", "org")
+FUNCTION_NAME = re.compile(r"^mamori-[a-z0-9]+(-[a-z0-9]+)*$")
+ENVIRONMENT_VARIABLE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
+HANDLER = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,13 @@ class Parameter:
     description: str
     default: str | None
     allowed_pattern: str | None = None
+    allowed_values: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not LOGICAL_ID.match(self.name):
+            raise ValueError(f"parameter {self.name!r} must be a CloudFormation name (letters and digits)")
+        if self.allowed_values and self.default is not None and self.default not in self.allowed_values:
+            raise ValueError(f"parameter {self.name}: default {self.default!r} is not one of {self.allowed_values}")
 
 
 @dataclass(frozen=True)
@@ -109,8 +129,52 @@ class RuleSpec:
         return f"mamori-{self.id}"
 
     @property
+    def function_name(self) -> str:
+        return self.config_rule_name
+
+    @property
     def folder(self) -> Path:
         return RULES_DIR / self.id
+
+    # CloudFormation logical ids of what template.yaml holds for the rule.
+    @property
+    def logical_id(self) -> str:
+        """The AWS::Config::ConfigRule."""
+        return f"{pascal(self.id)}Rule"
+
+    @property
+    def function_id(self) -> str:
+        return f"{self.logical_id}Function"
+
+    @property
+    def role_id(self) -> str:
+        return f"{self.logical_id}Role"
+
+    @property
+    def log_group_id(self) -> str:
+        return f"{self.logical_id}LogGroup"
+
+    @property
+    def invoke_permission_id(self) -> str:
+        """The AWS::Lambda::Permission that lets Config invoke the function."""
+        return f"{self.logical_id}InvokePermission"
+
+    @property
+    def remediation_config_id(self) -> str:
+        """The AWS::Config::RemediationConfiguration (when the rule has a remediation)."""
+        return f"{pascal(self.id)}Remediation"
+
+    @property
+    def remediation_condition(self) -> str:
+        """The condition under which the remediation is configured (RemediationLink.requires)."""
+        return f"{pascal(self.id)}RemediationConfigured"
+
+    @property
+    def resource_ids(self) -> tuple[str, ...]:
+        """Every resource generated for the rule itself (its remediation's documents are the
+        remediation's): the generator checks that it makes exactly these."""
+        ids = (self.log_group_id, self.role_id, self.function_id, self.invoke_permission_id, self.logical_id)
+        return ids + ((self.remediation_config_id,) if self.remediation else ())
 
 
 @dataclass(frozen=True)
@@ -155,6 +219,26 @@ class DocumentSpec:
     handler: str = "handler"
     timeout_seconds: int = 600
 
+    # CloudFormation logical ids of what the templates hold for the document.
+    @property
+    def logical_id(self) -> str:
+        """The AWS::SSM::Document."""
+        return f"{pascal(self.name.removeprefix('mamori-'))}Document"
+
+    @property
+    def role_id(self) -> str:
+        """The role the document runs as (its AutomationAssumeRole)."""
+        return f"{pascal(self.name.removeprefix('mamori-'))}AutomationRole"
+
+    @property
+    def role_output_id(self) -> str:
+        """The stack output naming that role, for running the document by hand."""
+        return f"{self.role_id}Arn"
+
+    @property
+    def resource_ids(self) -> tuple[str, ...]:
+        return (self.logical_id, self.role_id)
+
 
 @dataclass(frozen=True)
 class RemediationSpec:
@@ -188,6 +272,108 @@ class RemediationSpec:
         return (self.remediate,) + ((self.restore,) if self.restore else ())
 
 
+@dataclass(frozen=True)
+class StatementCondition:
+    """A condition IAM offers for some of a responder's actions (e.g. iam:PassedToService),
+    which a Permission cannot say: it goes on the role statement that grants exactly `actions`
+    (so they must share a resource and nothing else may), or generation fails."""
+
+    actions: tuple[str, ...]
+    condition: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ResponderSpec:
+    """A Lambda that acts on EventBridge events (not a Config rule): the notifier, the abuse
+    responder, the organization's central responder. The generator makes its log group, its
+    role (only `permissions`, with `statement_conditions`), the function with `environment`, and
+    one EventBridge rule on the default bus per entry of `events`."""
+
+    id: str  # the folder name under responders/
+    function_name: str  # mamori-<name>; the logical ids derive from <name>
+    description: str
+    permissions: tuple[Permission, ...]
+    events: Mapping[str, Mapping[str, Any]]  # event name -> EventBridge event pattern
+    template: str = "pack"  # one of TEMPLATES
+    # Environment variable -> a CloudFormation value (a string, {"Ref": ...}, {"Fn::If": ...}).
+    environment: Mapping[str, Any] = field(default_factory=dict)
+    condition: str | None = None  # the template condition under which it is deployed at all
+    statement_conditions: tuple[StatementCondition, ...] = ()
+    # A rule id: the responder starts that rule's paired remediation document, with the
+    # parameters the rule's RemediationConfiguration passes. The generator then adds the start
+    # and iam:PassRole grants (passed to SSM only) and DOCUMENT_NAME, AUTOMATION_ASSUME_ROLE,
+    # RESOURCE_ID_PARAMETER and DOCUMENT_PARAMETER_<name> to the environment, from one source.
+    starts_remediation_of: str | None = None
+    # Template parameters the responder adds to its template (read through its environment).
+    parameters: tuple[Parameter, ...] = ()
+    role_description: str = ""  # default: "Runs <function name>; only the actions its code calls."
+    handler: str = "handler.lambda_handler"
+    timeout_seconds: int = 60
+    memory_mb: int = 128
+    # False: the code is the folder, with the mamori package from the shared MamoriLibrary layer.
+    # True: the folder's Makefile builds the function with the whole mamori package inside,
+    # subpackages only this responder needs included (mamori/central/), and it takes no layer.
+    bundles_mamori: bool = False
+
+    def __post_init__(self) -> None:
+        where = f"responder {self.id}"
+        if not RULE_ID.match(self.id):
+            raise ValueError(f"{where}: id must be lower-case words joined by '-' (the folder name)")
+        if not FUNCTION_NAME.match(self.function_name) or len(self.function_name) > 64:
+            raise ValueError(f"{where}: function name {self.function_name!r} must be mamori-<words>, at most 64 characters")
+        if self.template not in TEMPLATES:
+            raise ValueError(f"{where}: template must be one of {TEMPLATES}, not {self.template!r}")
+        if not self.events:
+            raise ValueError(f"{where}: name the EventBridge events it acts on")
+        for event_name, pattern in self.events.items():
+            if not LOGICAL_ID.match(event_name):
+                raise ValueError(f"{where}: event name {event_name!r} must be letters and digits (it becomes a logical id)")
+            if not isinstance(pattern, Mapping) or not pattern.get("source"):
+                raise ValueError(f"{where}: event {event_name} needs a pattern with a source")
+        for variable in self.environment:
+            if not ENVIRONMENT_VARIABLE.match(variable):
+                raise ValueError(f"{where}: environment variable {variable!r} must be UPPER_SNAKE")
+        if self.condition is not None and not LOGICAL_ID.match(self.condition):
+            raise ValueError(f"{where}: condition {self.condition!r} is not a condition name")
+        granted = {permission.action for permission in self.permissions}
+        for statement_condition in self.statement_conditions:
+            unknown = set(statement_condition.actions) - granted
+            if not statement_condition.actions or not statement_condition.condition or unknown:
+                raise ValueError(f"{where}: a statement condition needs a condition and granted actions (unknown: {unknown})")
+        if self.starts_remediation_of is not None and not RULE_ID.match(self.starts_remediation_of):
+            raise ValueError(f"{where}: starts_remediation_of must be a rule id")
+        if not HANDLER.match(self.handler):
+            raise ValueError(f"{where}: handler must be <module>.<function>")
+        if not 1 <= self.timeout_seconds <= 900 or not 128 <= self.memory_mb <= 10240:
+            raise ValueError(f"{where}: timeout must be 1-900 s and memory 128-10240 MB (Lambda's limits)")
+
+    @property
+    def folder(self) -> Path:
+        return RESPONDERS_DIR / self.id
+
+    # CloudFormation logical ids of what the template holds for the responder.
+    @property
+    def logical_name(self) -> str:
+        """'mamori-abuse-responder' -> 'AbuseResponder'."""
+        return pascal(self.function_name.removeprefix("mamori-"))
+
+    @property
+    def function_id(self) -> str:
+        return f"{self.logical_name}Function"
+
+    @property
+    def role_id(self) -> str:
+        return f"{self.logical_name}Role"
+
+    @property
+    def log_group_id(self) -> str:
+        return f"{self.logical_name}LogGroup"
+
+    @property
+    def resource_ids(self) -> tuple[str, ...]:
+        return (self.log_group_id, self.role_id, self.function_id)
+
+
 def pascal(text: str) -> str:
     """'open-proxy-ports' -> 'OpenProxyPorts': how ids become CloudFormation logical ids."""
     return "".join(part.capitalize() for part in text.replace("_", "-").split("-"))
@@ -208,10 +394,10 @@ def module_name(kind: str, unit_id: str, file: str) -> str:
 
 
 def load_unit_module(kind: str, unit_id: str, file: str) -> ModuleType:
-    """Import rules/<id>/<file> or remediations/<id>/<file> (folder names hold '-')."""
-    base = RULES_DIR if kind == "rule" else REMEDIATIONS_DIR
+    """Import rules/<id>/<file>, remediations/<id>/<file> or responders/<id>/<file> (folder
+    names hold '-')."""
     name = module_name(kind, unit_id, file)
-    return sys.modules.get(name) or _load_module(base / unit_id / file, name)
+    return sys.modules.get(name) or _load_module(UNIT_DIRS[kind] / unit_id / file, name)
 
 
 def _load_specs(kind: str, base: Path, attribute: str) -> list[Any]:
@@ -230,3 +416,21 @@ def load_rules() -> list[RuleSpec]:
 
 def load_remediations() -> list[RemediationSpec]:
     return _load_specs("remediation", REMEDIATIONS_DIR, "REMEDIATION")
+
+
+def load_responders() -> list[ResponderSpec]:
+    return _load_specs("responder", RESPONDERS_DIR, "RESPONDER")
+
+
+def rule_spec(rule_id: str) -> RuleSpec:
+    return next(rule for rule in load_rules() if rule.id == rule_id)
+
+
+def responder_spec(responder_id: str) -> ResponderSpec:
+    return next(responder for responder in load_responders() if responder.id == responder_id)
+
+
+def document_spec(document_name: str) -> DocumentSpec:
+    return next(
+        document for remediation in load_remediations() for document in remediation.documents if document.name == document_name
+    )

@@ -9,6 +9,7 @@ from typing import Any
 
 from rdklib import ComplianceType, Evaluation, Evaluator, InvalidParametersError
 
+from mamori.compliance import ANNOTATION_LIMIT
 from mamori.exemption import exemption_status
 
 LOG = logging.getLogger("mamori")
@@ -58,7 +59,7 @@ def exemption_evaluation(tags: object, on: datetime.date | None = None) -> tuple
     if status is None:
         return None, ""
     if status.applies:
-        return Evaluation(ComplianceType.NOT_APPLICABLE, annotation=status.message[:256]), ""
+        return Evaluation(ComplianceType.NOT_APPLICABLE, annotation=status.message[:ANNOTATION_LIMIT]), ""
     return None, status.message
 
 

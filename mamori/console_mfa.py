@@ -11,16 +11,14 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from mamori.compliance import COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE
+
 # The pack's policy is named mamori-deny-without-mfa-<region> under the path /mamori/
 # (IAM is global: one name per region the pack is deployed in).
 DENY_POLICY_NAME = "mamori-deny-without-mfa"
 DENY_POLICY_ARN_PATTERN = r"arn:aws[a-z0-9-]*:iam::\d{12}:policy/mamori/mamori-deny-without-mfa(-[a-z0-9-]+)?"
 DEFAULT_GRACE_HOURS = 24
 MAX_GRACE_HOURS = 24 * 365
-
-COMPLIANT = "COMPLIANT"
-NON_COMPLIANT = "NON_COMPLIANT"
-NOT_APPLICABLE = "NOT_APPLICABLE"
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from mamori.compliance import ANNOTATION_LIMIT
 from mamori.regions import RegionScan, scan_regions
 
-ANNOTATION_LIMIT = 256
 # GuardDuty allows one detector per account and region; a page of 50 is always enough.
 DETECTOR_PAGE_SIZE = 50
 

@@ -20,6 +20,8 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from mamori.aws_api import error_code
+
 REGION_NAME = r"[a-z]{2}(-[a-z]+)+-\d{1,2}"
 # Errors that mean "this region may not be looked at", not "something broke": an SCP
 # (UnauthorizedOperation from EC2, AccessDenied/AccessDeniedException elsewhere), a region
@@ -59,12 +61,6 @@ def enabled_regions(ec2: Any) -> list[str]:
     """The regions enabled in the account (default ones and those opted in to): DescribeRegions
     without AllRegions lists exactly these."""
     return sorted(region["RegionName"] for region in ec2.describe_regions()["Regions"])
-
-
-def error_code(error: BaseException) -> str:
-    if isinstance(error, botocore.exceptions.ClientError):
-        return str(error.response.get("Error", {}).get("Code", "Unknown"))
-    return type(error).__name__
 
 
 @dataclass

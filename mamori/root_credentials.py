@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mamori.compliance import ANNOTATION_LIMIT, COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE
 from mamori.credential_report import (
     ROOT_USER,
     AccessKeyUse,
@@ -37,10 +38,6 @@ ROOT_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):root$")
 ROOT_VIRTUAL_MFA_SUFFIX = ":mfa/root-account-mfa-device"
 SUMMARY_KEYS = ("AccountPasswordPresent", "AccountAccessKeysPresent", "AccountMFAEnabled")
 KEY_SUMMARY_KEYS = ("AccountAccessKeysPresent",)
-COMPLIANT = "COMPLIANT"
-NON_COMPLIANT = "NON_COMPLIANT"
-NOT_APPLICABLE = "NOT_APPLICABLE"
-ANNOTATION_LIMIT = 256
 
 
 class RootStateUnknown(ValueError):

@@ -16,6 +16,8 @@ from typing import Any
 
 import botocore.exceptions
 
+from mamori.compliance import ANNOTATION_LIMIT
+
 CONTACT_TYPE = "SECURITY"
 # PutAlternateContact's own limits (account API model): what AWS would reject, we reject first,
 # before anything is changed. The API allows spaces around an email; we take it trimmed.
@@ -23,7 +25,6 @@ CONTACT_EMAIL_PATTERN = r"[\w+=.#|!&-]+@[\w.-]+\.\w+"
 CONTACT_PHONE_PATTERN = r"[\s0-9()+-]{1,25}"
 CONTACT_NAME_PATTERN = r".{1,64}"
 CONTACT_TITLE_PATTERN = r".{1,50}"
-ANNOTATION_LIMIT = 256
 
 
 @dataclass(frozen=True)

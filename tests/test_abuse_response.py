@@ -36,7 +36,7 @@ from harness.pack import (
     run_automations,
     template,
 )
-from mamori import abuse_events
+from mamori import abuse_events, automation
 from mamori.abuse_events import EntityKind, NotAnAbuseReport, is_open_proxy_report, parse_abuse_event
 from mamori.catalog import ROOT, load_rules
 from tests.conftest import inbound, make_group, tcp
@@ -337,7 +337,7 @@ def responder() -> Any:
 
 def notifier() -> Any:
     if "notifier" not in _modules:
-        _modules["notifier"] = _load("mamori_notifier_for_abuse_tests", ROOT / "notifications" / "handler.py")
+        _modules["notifier"] = _load("mamori_notifier_for_abuse_tests", ROOT / "responders" / "notifications" / "handler.py")
     return _modules["notifier"]
 
 
@@ -416,7 +416,7 @@ class World:
 
 @pytest.fixture
 def world(sandbox: Sandbox, ec2: Any, vpc_id: str, monkeypatch: Any) -> Iterator[World]:
-    monkeypatch.setattr(abuse_events, "utc_now", lambda: NOW)
+    monkeypatch.setattr(automation, "utc_now", lambda: NOW)
     sns, sqs = boto3.client("sns"), boto3.client("sqs")
     topic = sns.create_topic(Name="mamori-notifications")["TopicArn"]
     queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]

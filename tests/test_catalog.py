@@ -24,12 +24,13 @@ from harness.pack import (
     invoke_rule,
     lambda_principal,
     remediation_parameters,
+    rule_spec,
     run_document,
     template,
 )
-from mamori.catalog import load_remediations, load_rules, pascal
+from mamori.catalog import load_remediations, load_rules
 from tests.conftest import make_group, tcp
-from tools import build_template
+from tests.generator import generated
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = load_rules()
@@ -38,7 +39,9 @@ RESOURCES = template()["Resources"]
 
 
 def test_template_is_generated_from_its_sources() -> None:
-    assert (ROOT / "template.yaml").read_text() == build_template.render(), "run `make template` and commit template.yaml"
+    assert (ROOT / "template.yaml").read_text() == generated().texts[ROOT / "template.yaml"], (
+        "run `make template` and commit template.yaml"
+    )
 
 
 def test_every_rule_has_its_folder_readme_and_config_rule() -> None:
@@ -47,7 +50,7 @@ def test_every_rule_has_its_folder_readme_and_config_rule() -> None:
         assert (rule.folder / "rule.py").exists()
         readme = (rule.folder / "README.md").read_text()
         assert rule.config_rule_name in readme
-        config_rule = RESOURCES[f"{pascal(rule.id)}Rule"]["Properties"]
+        config_rule = RESOURCES[rule.logical_id]["Properties"]
         assert config_rule["ConfigRuleName"] == rule.config_rule_name
         assert config_rule["InputParameters"]["AssumeRoleMode"] == "false"  # rdk #338: never assume Config's role
 
@@ -64,7 +67,7 @@ def test_every_remediation_exists_and_its_parameters_match_the_document() -> Non
         if rule.remediation is None:
             continue
         remediation = REMEDIATIONS[rule.remediation.document]
-        configuration = RESOURCES[f"{pascal(rule.id)}Remediation"]["Properties"]
+        configuration = RESOURCES[rule.remediation_config_id]["Properties"]
         _, content = documents()[remediation.remediate.name]
         declared = content["parameters"]
         passed = set(configuration["Parameters"])
@@ -72,7 +75,7 @@ def test_every_remediation_exists_and_its_parameters_match_the_document() -> Non
         required = {name for name, spec in declared.items() if "default" not in spec}
         assert required <= passed, f"{rule.id} does not pass required parameters {required - passed}"
         assert configuration["Parameters"][rule.remediation.resource_id_parameter] == {"ResourceValue": {"Value": "RESOURCE_ID"}}
-        assert configuration["TargetId"] == {"Ref": f"{pascal(remediation.id)}Document"}
+        assert configuration["TargetId"] == {"Ref": remediation.remediate.logical_id}
         assert configuration["ResourceType"] in rule.resource_types
 
 
@@ -159,7 +162,7 @@ def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandb
     )
     assert restore.status == "Success"
 
-    principals = {lambda_principal(rule): f"{pascal('open-proxy-ports')}RuleRole"} | {
+    principals = {lambda_principal(rule): rule_spec("open-proxy-ports").role_id} | {
         automation_principal(name): document_role(name) for name in documents() if name.startswith("mamori-open-proxy-ports")
     }
     for principal, role in principals.items():
@@ -177,5 +180,5 @@ def test_rule_lambda_ships_no_copy_of_boto3() -> None:
 
 def test_notifier_may_only_publish_to_its_topic() -> None:
     assert granted_actions("NotifierRole") - NOT_CALLED_BY_CODE == {"sns:Publish"}
-    publish = next(s for _, s in _statements() if s["Action"] == ["sns:Publish"])
-    assert publish["Resource"] == {"Ref": "NotificationTopic"}
+    publish = next(s for role, s in _statements() if role == "NotifierRole" and s["Action"] == ["sns:Publish"])
+    assert publish["Resource"] == {"Fn::Sub": "${NotificationTopic}"}

@@ -7,7 +7,7 @@ harness.central for what moto lacks: sts:AssumeRoot, iam:ListOrganizationsFeatur
 IAM calls made with a root session's credentials against each member's root user (a
 harness.aws.RootCredentials, which no API can set up). The responder runs its real handler
 with the actions responders/central/spec.py grants it (the organization template's role is
-generated from them) and the environment tools/org_resources.py gives it; the events have the
+generated from them) and the environment org-template.yaml gives it; the events have the
 shape EventBridge delivers `Config Rules Compliance Change` events in.
 """
 
@@ -30,12 +30,12 @@ from harness.central import (
     root_principal,
 )
 from harness.config_events import compliance_change
-from harness.pack import NOT_CALLED_BY_CODE, lambda_principal, template
+from harness.pack import NOT_CALLED_BY_CODE, lambda_principal, org_template
 from mamori import central
-from mamori.catalog import ROOT
+from mamori.catalog import ROOT, responder_spec
+from mamori.central import actions as central_actions
 from mamori.records import load_record
 from tests.root_helpers import subscribe_inbox
-from tools import org_resources
 
 FUNCTION = "mamori-central-responder"
 PRINCIPAL = lambda_principal(FUNCTION)
@@ -59,8 +59,8 @@ def _load(name: str, path: Any) -> Any:
 
 
 HANDLER = _load("mamori_responder_central_handler", ROOT / "responders" / "central" / "handler.py")
-SPEC = org_resources.load_central_responder_spec()
-GRANTED = frozenset(permission.action for permission in SPEC.PERMISSIONS)
+SPEC = responder_spec("central")
+GRANTED = frozenset(permission.action for permission in SPEC.permissions)
 
 
 @dataclass
@@ -110,7 +110,7 @@ class World:
 
 @pytest.fixture
 def world(sandbox: Sandbox, monkeypatch: Any) -> Iterator[World]:
-    monkeypatch.setattr(central, "utc_now", lambda: NOW)
+    monkeypatch.setattr(central_actions, "utc_now", lambda: NOW)
     organizations = boto3.client("organizations")
     organizations.create_organization(FeatureSet="ALL")
 
@@ -655,7 +655,8 @@ def test_granted_is_exactly_what_is_called(world: World, monkeypatch: Any) -> No
     assert not root_calls & GRANTED
 
 
-RESOURCES = org_resources.central_responder_resources()
+ORG = org_template()
+RESOURCES = {logical_id: ORG["Resources"][logical_id] for logical_id in SPEC.resource_ids}
 
 
 def test_resources_are_a_sam_function_with_its_own_log_group_and_role() -> None:
@@ -668,19 +669,26 @@ def test_resources_are_a_sam_function_with_its_own_log_group_and_role() -> None:
         "handler.lambda_handler",
         "python3.12",
     )
-    assert function["Layers"] == [{"Ref": "MamoriLibrary"}]
+    # Built with mamori.central inside (responders/central/Makefile), which the shared layer leaves out.
+    assert "Layers" not in function
+    assert RESOURCES["CentralResponderFunction"]["Metadata"] == {"BuildMethod": "makefile"}
     assert function["Role"] == {"Fn::GetAtt": ["CentralResponderRole", "Arn"]}
     assert RESOURCES["CentralResponderLogGroup"]["Properties"]["LogGroupName"] == f"/aws/lambda/{FUNCTION}"
     variables = function["Environment"]["Variables"]
     assert variables == {
-        **{name: {"Ref": ref} for name, ref in SPEC.ENVIRONMENT.items()},
+        "TOPIC_ARN": {"Ref": "NotificationTopic"},
+        "EXPECTED_SECURITY_EMAIL": {"Ref": "ExpectedSecurityEmail"},
+        "SECURITY_CONTACT_NAME": {"Ref": "SecurityContactName"},
+        "SECURITY_CONTACT_TITLE": {"Ref": "SecurityContactTitle"},
+        "SECURITY_CONTACT_PHONE": {"Ref": "SecurityContactPhone"},
+        "CENTRAL_ROOT_PASSWORD_REMOVAL": {"Ref": "CentralRootPasswordRemoval"},
         "AWS_STS_REGIONAL_ENDPOINTS": "regional",
     }
     # Every Ref is something the organization template has: the pack's parameters and topic, and this one's parameter.
-    known = set(template()["Parameters"]) | set(template()["Resources"]) | set(org_resources.central_responder_parameters())
+    known = set(ORG["Parameters"]) | set(ORG["Resources"])
     assert {ref["Ref"] for ref in variables.values() if isinstance(ref, dict)} <= known
-    assert {"AutoRemediationOn"} <= set(template()["Conditions"])
-    parameter = org_resources.central_responder_parameters()["CentralRootPasswordRemoval"]
+    assert {"AutoRemediationOn"} <= set(ORG["Conditions"])
+    parameter = ORG["Parameters"]["CentralRootPasswordRemoval"]
     assert (parameter["Default"], parameter["AllowedValues"]) == ("false", ["true", "false"])
 
 
@@ -692,8 +700,9 @@ def test_role_grants_the_spec_on_narrow_resources_with_conditions() -> None:
     by_action = {action: statement for statement in statements for action in statement["Action"]}
     assume = by_action["sts:AssumeRoot"]
     assert assume["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::*:root"}
-    assert assume["Condition"] == {"StringEquals": {"sts:TaskPolicyArn": {"Fn::Sub": SPEC.TASK_POLICY}}}
-    assert SPEC.TASK_POLICY.replace("${AWS::Partition}", "aws") == TASK_POLICY
+    task_policy = "arn:${AWS::Partition}:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"
+    assert assume["Condition"] == {"StringEquals": {"sts:TaskPolicyArn": {"Fn::Sub": task_policy}}}
+    assert task_policy.replace("${AWS::Partition}", "aws") == TASK_POLICY
     for action in ("account:GetAlternateContact", "account:PutAlternateContact"):
         assert by_action[action]["Condition"] == {"ForAnyValue:StringEquals": {"account:AlternateContactTypes": ["SECURITY"]}}
     assert by_action["ssm:PutParameter"]["Resource"] == {

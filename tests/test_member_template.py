@@ -19,9 +19,10 @@ from moto import mock_aws
 from moto.events.models import EventPattern
 
 from harness.aws import ACCOUNT, fake_credentials
-from mamori.catalog import load_remediations, load_rules, pascal
+from mamori.catalog import load_remediations, load_rules
+from tests.generator import generated
 from tests.test_notifications import COMPLIANCE_CHANGE
-from tools import build_template, package_member
+from tools import package_member
 from tools.member_template import (
     FORWARD_CONDITION,
     HOME_REGION_CONDITION,
@@ -31,7 +32,7 @@ from tools.member_template import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-SAM = build_template.build()
+SAM = generated().pack
 MEMBER_TEXT = (ROOT / "member-template.yaml").read_text()
 MEMBER = yaml.safe_load(MEMBER_TEXT)
 RESOURCES = MEMBER["Resources"]
@@ -59,14 +60,12 @@ def home_region_only(resource: dict[str, Any]) -> bool:
 def rule_resource_ids(rule_id: str) -> list[str]:
     """A rule's own resources and its remediation's, by the naming template.yaml uses."""
     rule = next(r for r in RULES if r.id == rule_id)
-    name = pascal(rule.id)
-    ids = [f"{name}{suffix}" for suffix in ("Rule", "RuleFunction", "RuleRole", "RuleLogGroup", "RuleInvokePermission")]
+    ids = [rule.logical_id, rule.function_id, rule.role_id, rule.log_group_id, rule.invoke_permission_id]
     if rule.remediation:
         remediation = REMEDIATIONS[rule.remediation.document]
-        ids.append(f"{name}Remediation")
+        ids.append(rule.remediation_config_id)
         for document in remediation.documents:
-            document_name = pascal(document.name.removeprefix("mamori-"))
-            ids += [f"{document_name}Document", f"{document_name}AutomationRole"]
+            ids += [document.logical_id, document.role_id]
         ids += list(remediation.resources)
     return ids
 
@@ -75,7 +74,7 @@ def rule_resource_ids(rule_id: str) -> list[str]:
 
 
 def test_member_template_is_generated_from_its_sources() -> None:
-    assert render_member(SAM) == MEMBER_TEXT, "run `make template` and commit member-template.yaml"
+    assert render_member(build_member(SAM)) == MEMBER_TEXT, "run `make template` and commit member-template.yaml"
 
 
 def test_plain_cloudformation_no_transform_no_sam_no_yaml_aliases() -> None:

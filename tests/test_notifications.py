@@ -1,6 +1,6 @@
 """The notifier: real-shaped EventBridge events in, a message a person can act on out,
 published to SNS (moto) and read back through an SQS subscription. The clock is fixed
-(mamori.abuse_events.utc_now) so that the reply deadlines read the same on any day."""
+(mamori.automation.utc_now) so that the reply deadlines read the same on any day."""
 
 import datetime
 import json
@@ -11,7 +11,7 @@ import pytest
 
 from harness.aws import ACCOUNT, REGION, Sandbox
 from harness.pack import NOT_CALLED_BY_CODE, granted_actions, lambda_principal, template
-from mamori import abuse_events
+from mamori import automation
 
 NOW = datetime.datetime(2026, 11, 21, 10, 0, tzinfo=datetime.UTC)
 
@@ -84,7 +84,7 @@ def notifier() -> Any:
 
     from mamori.catalog import ROOT
 
-    spec = importlib.util.spec_from_file_location("mamori_notifier", ROOT / "notifications" / "handler.py")
+    spec = importlib.util.spec_from_file_location("mamori_notifier", ROOT / "responders" / "notifications" / "handler.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -93,7 +93,7 @@ def notifier() -> Any:
 
 @pytest.fixture(autouse=True)
 def clock(monkeypatch: Any) -> None:
-    monkeypatch.setattr(abuse_events, "utc_now", lambda: NOW)
+    monkeypatch.setattr(automation, "utc_now", lambda: NOW)
     monkeypatch.setenv("ABUSE_RESPONSE", "on")
 
 

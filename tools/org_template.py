@@ -5,19 +5,22 @@ delegated administrator) account, made from the same sources as template.yaml:
 * template/org.yaml: the service-managed StackSet of member-template.yaml, the organization
   Config aggregator, the event bus policy admitting only the organization, and the optional
   region-deny SCP;
-* the central responder (tools/org_resources.py).
+* the responders of the organization template (responders/central/: mamori-central-responder),
+  made by the same builder as the pack's (tools/lambdas.py).
 
 The StackSet passes every parameter of member-template.yaml from this stack's own parameters,
 so a pack parameter added to a rule reaches every member without a second list to keep.
 """
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tools.org_resources import central_responder_parameters, central_responder_resources
+from tools.cfn import check_references, dump
+from tools.pack import Specs, add_responder
 
 ROOT = Path(__file__).resolve().parent.parent
 ORG_BASE = ROOT / "template" / "org.yaml"
@@ -44,8 +47,10 @@ def _merge(target: dict[str, Any], section: str, extra: dict[str, Any], origin: 
         into[name] = value
 
 
-def build_org(sam_template: dict[str, Any], member_template: dict[str, Any]) -> dict[str, Any]:
-    org = copy.deepcopy(sam_template)
+def build_org(sam_template: Mapping[str, Any], member_template: Mapping[str, Any], specs: Specs | None = None) -> dict[str, Any]:
+    """The organization template from the pack and the member template (both left unchanged)."""
+    specs = specs or Specs.load()
+    org = copy.deepcopy(dict(sam_template))
     base = yaml.safe_load(ORG_BASE.read_text())
     org["Description"] = (
         "mamori for an AWS Organization (management or delegated administrator account): the pack itself, its "
@@ -54,8 +59,8 @@ def build_org(sam_template: dict[str, Any], member_template: dict[str, Any]) -> 
     )
     for section in ("Parameters", "Conditions", "Resources", "Outputs"):
         _merge(org, section, base.get(section, {}), "template/org.yaml")
-    _merge(org, "Parameters", central_responder_parameters(), "tools/org_resources.py")
-    _merge(org, "Resources", central_responder_resources(), "tools/org_resources.py")
+    for responder in specs.responders_of("org"):
+        add_responder(org, responder, specs)
     _merge(
         org,
         "Parameters",
@@ -93,4 +98,9 @@ def build_org(sam_template: dict[str, Any], member_template: dict[str, Any]) -> 
             ]
         }
     }
+    check_references("org-template.yaml", org)
     return org
+
+
+def render_org(org_template: Mapping[str, Any]) -> str:
+    return dump(org_template, HEADER)

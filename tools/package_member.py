@@ -32,8 +32,8 @@ import boto3
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools import build_template  # noqa: E402
-from tools.member_template import ARTIFACT_BUCKET, build_member, render_member  # noqa: E402
+from tools.generate import MEMBER_TEMPLATE, generate  # noqa: E402
+from tools.member_template import ARTIFACT_BUCKET  # noqa: E402
 
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 OUT_DIR = ROOT / ".aws-sam" / "member"
@@ -102,15 +102,14 @@ def content_prefix(files: dict[str, bytes]) -> str:
 def package(build_dir: Path = BUILD_DIR, out_dir: Path = OUT_DIR) -> Package:
     """Zip every artifact the member template names, write them, the member template and a
     manifest to out_dir, and name the build by its content."""
-    sam_template = build_template.build()
+    generated = generate()
     # sam build read template.yaml: the code and the member template must come from the same sources.
-    generated = {build_template.TEMPLATE: build_template.render(), build_template.MEMBER_TEMPLATE: render_member(sam_template)}
-    for path, text in generated.items():
+    for path, text in generated.texts.items():
         if not path.exists() or path.read_text() != text:
             raise SystemExit(f"{path.name} has drifted from its sources: run `make template` first.")
-    template_text = build_template.MEMBER_TEMPLATE.read_text()
+    template_text = MEMBER_TEMPLATE.read_text()
     files: dict[str, bytes] = {}
-    for logical_id in artifact_ids(build_member(sam_template)):
+    for logical_id in artifact_ids(generated.member):
         folder = build_dir / logical_id
         if not folder.is_dir():
             raise SystemExit(f"{folder} is missing: run `sam build` (make build) first.")

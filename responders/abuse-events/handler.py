@@ -29,8 +29,9 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from mamori import abuse_events
+from mamori import abuse_events, automation
 from mamori.abuse_events import AbuseReport, AffectedEntity
+from mamori.aws_api import error_text
 
 LOG = logging.getLogger("mamori")
 LOG.setLevel(logging.INFO)
@@ -55,11 +56,6 @@ class Lookup:
 class Starts:
     executions: dict[str, str] = field(default_factory=dict)  # group id -> execution id
     failures: dict[str, str] = field(default_factory=dict)  # group id -> error
-
-
-def error_text(error: botocore.exceptions.ClientError) -> str:
-    details = error.response.get("Error", {})
-    return f"{details.get('Code', 'Error')}: {details.get('Message', '')}".strip()
 
 
 def chunks(values: Sequence[str]) -> Iterator[list[str]]:
@@ -250,7 +246,7 @@ def format_message(
             "hand. SKIPPED_EXEMPT means the group is tagged mamori:exempt."
         )
     lines += [
-        f"Deadline: {abuse_events.deadline_text(report, abuse_events.utc_now())}. Without a reply AWS may restrict the "
+        f"Deadline: {abuse_events.deadline_text(report, automation.utc_now())}. Without a reply AWS may restrict the "
         "account (in the open-proxy incident it blocked starting and stopping EC2 in the region).",
         "What you must still do: answer the report in the AWS Health Dashboard / the abuse case: what was open, "
         "that it is closed (the executions above), and how it will not happen again. mamori does not reply for you.",

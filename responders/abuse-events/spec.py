@@ -1,26 +1,26 @@
-"""mamori-abuse-responder: what it starts and everything it may call.
+"""mamori-abuse-responder: what it acts on and everything it may call.
 
-tools/build_template.py generates the responder's role from PERMISSIONS and fills its
-environment from the RemediationLink of REMEDIATION_RULE, so the automation gets the same
-parameters as the rule's RemediationConfiguration passes.
+It starts the open-proxy rule's paired remediation (starts_remediation_of): the generator grants
+the start of that document and iam:PassRole of its role (to SSM only), and fills the environment
+from the rule's RemediationLink, so the automation gets the same parameters as the rule's
+RemediationConfiguration passes.
 """
 
-from mamori.catalog import PUBLISH_TO_TOPIC, Permission
+from mamori.abuse_events import DETAIL_TYPE, SOURCE
+from mamori.catalog import PUBLISH_TO_TOPIC, Permission, ResponderSpec
 
-FUNCTION_NAME = "mamori-abuse-responder"
-# The rule whose paired remediation an open-proxy report triggers, and that document.
-REMEDIATION_RULE = "open-proxy-ports"
-DOCUMENT = "mamori-open-proxy-ports"
-DOCUMENT_ROLE = "OpenProxyPortsAutomationRole"  # its automation role's logical id (checked by the generator)
-
-PERMISSIONS = (
-    Permission("ec2:DescribeInstances"),
-    Permission("ec2:DescribeNetworkInterfaces"),
-    Permission(
-        "ssm:StartAutomationExecution",
-        f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:automation-definition/{DOCUMENT}:*",
+RESPONDER = ResponderSpec(
+    id="abuse-events",
+    function_name="mamori-abuse-responder",
+    description="Runs mamori-open-proxy-ports on the security groups named by an AWS Health open-proxy abuse report.",
+    permissions=(
+        Permission("ec2:DescribeInstances"),
+        Permission("ec2:DescribeNetworkInterfaces"),
+        *PUBLISH_TO_TOPIC,
     ),
-    # StartAutomationExecution with an AutomationAssumeRole passes that role to SSM.
-    Permission("iam:PassRole", f"${{{DOCUMENT_ROLE}.Arn}}"),
-    *PUBLISH_TO_TOPIC,
+    events={"AbuseEvent": {"source": [SOURCE], "detail-type": [DETAIL_TYPE]}},
+    environment={"TOPIC_ARN": {"Ref": "NotificationTopic"}},
+    # It changes security groups: off when AbuseResponse or AutoRemediation is "false" (template/base.yaml).
+    condition="AbuseResponseOn",
+    starts_remediation_of="open-proxy-ports",
 )

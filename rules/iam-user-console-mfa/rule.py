@@ -19,7 +19,8 @@ from typing import Any
 from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator
 
 from mamori import config_rule
-from mamori.console_mfa import DEFAULT_GRACE_HOURS, NON_COMPLIANT, console_mfa_verdict, deny_policy_attached, parse_grace_hours
+from mamori.compliance import NON_COMPLIANT
+from mamori.console_mfa import DEFAULT_GRACE_HOURS, console_mfa_verdict, deny_policy_attached, parse_grace_hours
 from mamori.credential_report import CredentialReportUnavailable, fetch_credential_report, parse_credential_report
 from mamori.iam_users import USER_RESOURCE_TYPE, attached_policies, list_users, report_users, user_tags
 

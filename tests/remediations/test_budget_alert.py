@@ -25,7 +25,7 @@ from harness.pack import (
     template,
 )
 from mamori.budgets import parse_budget_amount
-from mamori.catalog import pascal
+from mamori.catalog import rule_spec
 from mamori.records import load_record
 
 RULE = "mamori-budget-alert"
@@ -322,7 +322,7 @@ def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandb
     assert remediate(sandbox, topic).status == "Success"
     assert restore(sandbox).outputs["Restore.Status"] == "RESTORED"
 
-    principals = {lambda_principal(RULE): f"{pascal(RULE_ID)}RuleRole"} | {
+    principals = {lambda_principal(RULE): rule_spec(RULE_ID).role_id} | {
         automation_principal(name): document_role(name) for name in (REMEDIATE, RESTORE)
     }
     for principal, role in principals.items():

@@ -21,7 +21,7 @@ from harness.pack import (
     remediation_parameters,
     run_document,
 )
-from mamori.catalog import pascal
+from mamori.catalog import rule_spec
 from tests.rules.test_guardduty_enabled import RULE, RULE_ID, detectors, evaluate, guardduty, make_detector
 
 REMEDIATE = "mamori-guardduty-enabled"
@@ -269,7 +269,7 @@ def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandb
     sandbox.region_faults.clear()
     assert restore(sandbox).outputs["Restore.Status"] == "RESTORED"
 
-    principals = {lambda_principal(RULE): f"{pascal(RULE_ID)}RuleRole"} | {
+    principals = {lambda_principal(RULE): rule_spec(RULE_ID).role_id} | {
         automation_principal(name): document_role(name) for name in (REMEDIATE, RESTORE)
     }
     for principal, role in principals.items():

@@ -23,7 +23,7 @@ from harness.pack import (
     remediation_parameters,
     run_document,
 )
-from mamori.catalog import pascal
+from mamori.catalog import rule_spec
 from tests.root_helpers import OpsCenter, subscribe_inbox
 
 RULE = "mamori-root-access-key"
@@ -238,7 +238,7 @@ def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandb
     assert remediate(sandbox, topic).outputs["Remediate.Status"] == "NOTHING_TO_DO"
 
     for principal, role in (
-        (lambda_principal(RULE), f"{pascal('root-access-key')}RuleRole"),
+        (lambda_principal(RULE), rule_spec("root-access-key").role_id),
         (automation_principal(DOCUMENT), document_role(DOCUMENT)),
     ):
         unused, ungranted = grant_gaps(sandbox, principal, role)

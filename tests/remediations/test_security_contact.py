@@ -23,7 +23,7 @@ from harness.pack import (
     run_document,
     template,
 )
-from mamori.catalog import pascal
+from mamori.catalog import rule_spec
 from mamori.records import load_record
 
 RULE = "mamori-security-contact"
@@ -272,7 +272,7 @@ def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandb
     assert remediate(sandbox).status == "Success"
     assert restore(sandbox).outputs["Restore.Status"] == "RESTORED"  # puts the previous one back
 
-    principals = {lambda_principal(RULE): f"{pascal(RULE_ID)}RuleRole"} | {
+    principals = {lambda_principal(RULE): rule_spec(RULE_ID).role_id} | {
         automation_principal(name): document_role(name) for name in (REMEDIATE, RESTORE)
     }
     for principal, role in principals.items():

@@ -27,7 +27,7 @@ from harness.pack import (
     remediation_parameters,
     run_document,
 )
-from mamori.catalog import pascal
+from mamori.catalog import rule_spec
 from mamori.records import load_record
 
 RULE = "mamori-stale-access-keys"
@@ -294,7 +294,7 @@ def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandb
     evaluate(sandbox, alice)
     assert restore(sandbox, alice).status == "Success"
 
-    principals = {lambda_principal(RULE): f"{pascal(RULE_ID)}RuleRole"} | {
+    principals = {lambda_principal(RULE): rule_spec(RULE_ID).role_id} | {
         automation_principal(name): document_role(name) for name in (REMEDIATE, RESTORE)
     }
     for principal, role in principals.items():

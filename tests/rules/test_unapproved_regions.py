@@ -19,7 +19,7 @@ from harness.aws import ACCOUNT, DEFAULT_REGIONS, Sandbox
 from harness.config_events import periodic_event
 from harness.ec2_state import launch, launched, stop, terminate
 from harness.pack import deployed_rule_parameters, grant_gaps, invoke_rule, lambda_principal
-from mamori.catalog import load_unit_module, pascal
+from mamori.catalog import load_unit_module, rule_spec
 
 RULE = "mamori-unapproved-regions"
 RULE_ID = "unapproved-regions"
@@ -329,7 +329,7 @@ def test_granted_is_called(sandbox: Sandbox) -> None:
     sandbox.deny_region("eu-west-3", "UnauthorizedOperation")
     evaluations(sandbox)
 
-    unused, ungranted = grant_gaps(sandbox, lambda_principal(RULE), f"{pascal(RULE_ID)}RuleRole")
+    unused, ungranted = grant_gaps(sandbox, lambda_principal(RULE), rule_spec(RULE_ID).role_id)
 
     assert not unused and not ungranted, f"granted but never called {unused}; not granted {ungranted}"
 

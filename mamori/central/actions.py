@@ -1,40 +1,28 @@
-"""The central responders: what the management (or delegated administrator) account does when
-a member account's mamori rule turns NON_COMPLIANT, for the few fixes only it can make.
+"""The central responder's actions on a member account, each re-reading live state first and
+recording what it changes (Parameter Store of this account, /mamori/central/<what>/<account>)
+before changing it:
 
-Member accounts forward their `Config Rules Compliance Change` events for mamori rules to the
-management account's default event bus; mamori-central-responder reads them with this module:
+* remove_root_access_keys: delete the member root's access keys (a deleted key cannot be
+  restored: its id, dates and last use are recorded first);
+* remove_root_password: remove the member root's password when it has no MFA at all;
+* set_security_contact: set the member's SECURITY alternate contact (account API with AccountId).
 
-* mamori-root-access-key: delete the member's root access keys through centralized root access
-  (sts:AssumeRoot with the IAMDeleteRootUserCredentials task policy), each key's id, dates and
-  last use recorded first, because a deleted root key cannot be restored (the forgotten root key
-  of the incident ran up $2,798 in nine regions).
-* mamori-root-mfa: with CentralRootPasswordRemoval "true", remove the member root's password
-  the same way, when it has no MFA at all.
-* mamori-security-contact: set the member's SECURITY alternate contact (account API with
-  AccountId), so that abuse reports reach a monitored inbox.
-
-Whom to trust: the event's top-level `account`, which EventBridge sets for aws.* events and a
-member cannot forge; detail.awsAccountId and the resource id must agree with it. The account
-must be an ACTIVE member of this organization, neither the management account nor this
-responder's own account (its own mamori stack remediates those). Anything else is ignored with
-a log line, or refused with a message that says why and what a person can do.
-
-Every action re-reads live state first, so a repeated or stale event changes nothing and says
-so; records go to Parameter Store in this account under /mamori/central/<what>/<account>.
+Each returns a Report: a status, a summary, and the message to publish.
 """
 
 import datetime
-import json
-import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import botocore.exceptions
 
-from mamori.abuse_events import subject_line
 from mamori.automation import timestamp, utc_now
+from mamori.aws_api import error_code, error_text
+from mamori.central.events import ROOT_ACCESS_KEY_RULE, ROOT_MFA_RULE, SECURITY_CONTACT_RULE, ComplianceChange
+from mamori.central.organization import Caller, Member, Refusal
+from mamori.compliance import NON_COMPLIANT
 from mamori.credential_report import AccessKeyUse
 from mamori.records import RECORD_ROOT, Record, load_record, merged, record_path, save_record
 from mamori.root_credentials import describe_root_key
@@ -49,31 +37,12 @@ from mamori.security_contact import (
     write_security_contact,
 )
 
-LOG = logging.getLogger("mamori")
-
 RESPONDER = "mamori-central-responder"
-SOURCE = "aws.config"
-DETAIL_TYPE = "Config Rules Compliance Change"
-MESSAGE_TYPE = "ComplianceChangeNotification"
-ACCOUNT_RESOURCE_TYPE = "AWS::::Account"
-NON_COMPLIANT = "NON_COMPLIANT"
-ROOT_ACCESS_KEY_RULE = "mamori-root-access-key"
-ROOT_MFA_RULE = "mamori-root-mfa"
-SECURITY_CONTACT_RULE = "mamori-security-contact"
-RULES = (ROOT_ACCESS_KEY_RULE, ROOT_MFA_RULE, SECURITY_CONTACT_RULE)
-# iam:ListOrganizationsFeatures: the centralized root access feature that lets the management
-# account (or the delegated administrator for IAM) delete member root credentials.
-ROOT_CREDENTIALS_MANAGEMENT = "RootCredentialsManagement"
-# The AWS managed task policy that scopes the root session: it allows deleting (and listing)
-# root credentials and nothing else.
-DELETE_ROOT_CREDENTIALS_POLICY = "policy/root-task/IAMDeleteRootUserCredentials"
-ROOT_SESSION_SECONDS = 900  # AssumeRoot's maximum, and its default
 RECORD_IDS = {
     ROOT_ACCESS_KEY_RULE: "central/root-access-key",
     ROOT_MFA_RULE: "central/root-password",
     SECURITY_CONTACT_RULE: "central/security-contact",
 }
-ACCOUNT_ID = re.compile(r"^\d{12}$")
 RETRIES = "Lambda retries this event up to twice."
 
 CHANGED = "CHANGED"
@@ -81,48 +50,6 @@ UNCHANGED = "UNCHANGED"
 REFUSED = "REFUSED"
 FAILED = "FAILED"
 IGNORED = "IGNORED"
-
-
-class Ignored(ValueError):
-    """The event is not one to act on: logged, never acted on, nobody told."""
-
-
-class Refusal(Exception):
-    """An event about a real finding that this responder must not act on: a person is told why."""
-
-    def __init__(self, reason: str, todo: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.todo = todo
-
-
-@dataclass(frozen=True)
-class ComplianceChange:
-    rule: str
-    account: str  # the event's `account`: the member whose rule changed
-    region: str
-    event_id: str
-    annotation: str
-    previous: str  # the old compliance type, "" when the event has none
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Where the responder runs: its own account and the partition (from the Lambda's ARN)."""
-
-    account: str
-    partition: str = "aws"
-
-    @classmethod
-    def from_function_arn(cls, arn: Any) -> "Caller":
-        parts = arn.split(":") if isinstance(arn, str) else []
-        if len(parts) < 7 or parts[0] != "arn" or not ACCOUNT_ID.match(parts[4]):
-            raise ValueError(f"not a Lambda function ARN: {arn!r}")
-        return cls(account=parts[4], partition=parts[1])
-
-    @property
-    def task_policy_arn(self) -> str:
-        return f"arn:{self.partition}:iam::aws:{DELETE_ROOT_CREDENTIALS_POLICY}"
 
 
 @dataclass(frozen=True)
@@ -172,15 +99,6 @@ class Settings:
         )
 
 
-@dataclass(frozen=True)
-class Member:
-    account: str
-    name: str
-
-    def describe(self) -> str:
-        return f"{self.account} ({self.name})" if self.name else self.account
-
-
 @dataclass
 class Report:
     """What one action did: a status, one line for the log and the result, and the message to
@@ -191,191 +109,6 @@ class Report:
     subject: str = ""
     body: str = ""
     record: str = ""
-
-
-class Clients:
-    """boto3 clients made on first use (an ignored event creates none), and the IAM client of a
-    root session made from AssumeRoot's credentials."""
-
-    def __init__(self, make: Callable[..., Any]) -> None:
-        self._make = make
-        self._made: dict[str, Any] = {}
-
-    def __call__(self, service: str) -> Any:
-        if service not in self._made:
-            self._made[service] = self._make(service)
-        return self._made[service]
-
-    def root_iam(self, credentials: Mapping[str, Any]) -> Any:
-        return self._make(
-            "iam",
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
-
-
-# --- reading events ------------------------------------------------------------------------
-
-
-def _text(mapping: Mapping[str, Any], key: str, where: str) -> str | None:
-    """A text field, None when absent (or null); Ignored when it holds anything else."""
-    value = mapping.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise Ignored(f"{where}.{key} is not text ({type(value).__name__})")
-    return value
-
-
-def _object(mapping: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    value = mapping.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise Ignored(f"{where}.{key} is not an object ({type(value).__name__})")
-    return value
-
-
-def read_compliance_change(event: Any) -> ComplianceChange:
-    """The member's NON_COMPLIANT finding for one of RULES, or Ignored with the reason."""
-    if not isinstance(event, Mapping):
-        raise Ignored(f"the event is a {type(event).__name__}, not a JSON object")
-    if event.get("source") != SOURCE:
-        raise Ignored(f"source {event.get('source')!r} is not {SOURCE}")
-    if event.get("detail-type") != DETAIL_TYPE:
-        raise Ignored(f"detail-type {event.get('detail-type')!r} is not {DETAIL_TYPE!r}")
-    detail = event.get("detail")
-    if not isinstance(detail, Mapping):
-        raise Ignored("the event has no detail object")
-    rule = _text(detail, "configRuleName", "detail")
-    if rule not in RULES:
-        raise Ignored(f"rule {rule!r} is not one the central responder acts on ({', '.join(RULES)})")
-    account = event.get("account")
-    if not isinstance(account, str) or not ACCOUNT_ID.match(account):
-        raise Ignored(f"the event's account {account!r} is not an account id")
-    message_type = _text(detail, "messageType", "detail")
-    if message_type not in (None, MESSAGE_TYPE):
-        raise Ignored(f"detail.messageType {message_type!r} is not {MESSAGE_TYPE}")
-    new = _object(detail, "newEvaluationResult", "detail")
-    state = new.get("complianceType")
-    if state != NON_COMPLIANT:
-        raise Ignored(f"{rule} now finds {state!r}, not {NON_COMPLIANT}: nothing to fix")
-    qualifier = _object(
-        _object(new, "evaluationResultIdentifier", "newEvaluationResult"), "evaluationResultQualifier", "newEvaluationResult"
-    )
-    if _text(qualifier, "configRuleName", "qualifier") not in (None, rule):
-        raise Ignored(f"the evaluation is of rule {qualifier.get('configRuleName')!r}, the event of {rule}")
-    # The member's Config sets these; they must agree with `account`, which it cannot forge.
-    claimed = _text(detail, "awsAccountId", "detail")
-    if claimed not in (None, account):
-        raise Ignored(f"detail.awsAccountId {claimed} is not the event's account {account} (forged or misrouted)")
-    types = {value for value in (_text(detail, "resourceType", "detail"), _text(qualifier, "resourceType", "qualifier")) if value}
-    if types != {ACCOUNT_RESOURCE_TYPE}:
-        raise Ignored(f"resource type {sorted(types) or 'missing'} is not {ACCOUNT_RESOURCE_TYPE}")
-    ids = {value for value in (_text(detail, "resourceId", "detail"), _text(qualifier, "resourceId", "qualifier")) if value}
-    if ids != {account}:
-        raise Ignored(f"resource id {sorted(ids) or 'missing'} is not the event's account {account}")
-    old = detail.get("oldEvaluationResult")
-    previous = old.get("complianceType") if isinstance(old, Mapping) else None
-    annotation = new.get("annotation")
-    region = detail.get("awsRegion") or event.get("region")
-    return ComplianceChange(
-        rule=rule,
-        account=account,
-        region=region if isinstance(region, str) else "",
-        event_id=str(event.get("id", "")),
-        annotation=annotation if isinstance(annotation, str) else "",
-        previous=previous if isinstance(previous, str) else "",
-    )
-
-
-# --- checks --------------------------------------------------------------------------------
-
-
-def error_code(error: botocore.exceptions.ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def error_text(error: Exception) -> str:
-    if isinstance(error, botocore.exceptions.ClientError):
-        details = error.response.get("Error", {})
-        return f"{details.get('Code', 'Error')}: {details.get('Message', '')}".strip()
-    return f"{type(error).__name__}: {error}"
-
-
-def check_member(organizations: Any, account: str) -> Member:
-    """An ACTIVE member of this organization that is not its management account; Refusal otherwise."""
-    try:
-        organization = organizations.describe_organization()["Organization"]
-    except botocore.exceptions.ClientError as error:
-        if error_code(error) == "AWSOrganizationsNotInUseException":
-            raise Refusal(
-                "this account is not in an organization, so it manages no member accounts",
-                "Deploy the organization stack in the organization's management (or delegated administrator) account.",
-            ) from error
-        raise
-    if account == organization.get("MasterAccountId"):
-        raise Refusal(
-            f"{account} is the organization's management account: centralized root access and AccountId act on "
-            "member accounts only",
-            "The management account's own mamori stack remediates it; for its root credentials, sign in as its root user.",
-        )
-    try:
-        described = organizations.describe_account(AccountId=account)["Account"]
-    except botocore.exceptions.ClientError as error:
-        if error_code(error) == "AccountNotFoundException":
-            raise Refusal(
-                f"{account} is not a member of this organization ({organization.get('Id', 'unknown')})",
-                "Nothing: mamori acts only on member accounts. If the event should not have reached this bus, check "
-                "the bus policy (it must admit only the organization).",
-            ) from error
-        raise
-    # `State` replaces `Status` (retired in 2026); read either.
-    state = described.get("State") or described.get("Status")
-    if state != "ACTIVE":
-        raise Refusal(
-            f"{account} is {state or 'in an unknown state'}, not ACTIVE",
-            "Nothing while the account is closing or closed; if it is re-activated, its rules report it again.",
-        )
-    return Member(account, str(described.get("Name") or ""))
-
-
-def check_centralized_root_access(iam: Any) -> None:
-    todo = (
-        "Enable centralized root access (IAM console > Root access management, or "
-        "`aws iam enable-organizations-root-credentials-management` after trusted access for IAM in Organizations), "
-        "or delete the root credentials as the member's root user (the member's own mamori remediation opens an OpsItem "
-        "with the steps)."
-    )
-    try:
-        features = iam.list_organizations_features().get("EnabledFeatures") or []
-    except botocore.exceptions.ClientError as error:
-        if error_code(error) in (
-            "OrganizationNotFoundException",
-            "OrganizationNotInAllFeaturesModeException",
-            "ServiceAccessNotEnabledException",
-            "AccountNotManagementOrDelegatedAdministratorException",
-        ):
-            raise Refusal(f"centralized root access is not available here ({error_text(error)})", todo) from error
-        raise
-    if ROOT_CREDENTIALS_MANAGEMENT not in features:
-        enabled = ", ".join(features) or "none"
-        raise Refusal(f"centralized root access ({ROOT_CREDENTIALS_MANAGEMENT}) is not enabled (enabled: {enabled})", todo)
-
-
-def assume_root(sts: Any, account: str, caller: Caller) -> Mapping[str, Any]:
-    """Credentials of a root session in the member, scoped by the IAMDeleteRootUserCredentials task policy."""
-    answer = sts.assume_root(
-        TargetPrincipal=account,
-        TaskPolicyArn={"arn": caller.task_policy_arn},
-        DurationSeconds=ROOT_SESSION_SECONDS,
-    )
-    credentials: Mapping[str, Any] = answer["Credentials"]
-    return credentials
-
-
-# --- the actions -------------------------------------------------------------------------
 
 
 def _when(moment: Any) -> str | None:
@@ -463,7 +196,7 @@ def _where(path: str, caller: Caller, settings: Settings) -> str:
     return f"{path} (Parameter Store of account {caller.account}, {settings.region})"
 
 
-def _found(change: ComplianceChange) -> str:
+def finding_text(change: ComplianceChange) -> str:
     was = f" (was {change.previous})" if change.previous else ""
     where = f" in {change.region}" if change.region else ""
     return f"{change.rule}{where} found it {NON_COMPLIANT}{was}" + (f": {change.annotation}" if change.annotation else ".")
@@ -500,7 +233,7 @@ def remove_root_access_keys(
         lines = [
             f"What: {RESPONDER} FAILED to delete the root access keys of member account {member.describe()}: "
             f"{error_text(error)}.",
-            f"Why it acted: {_found(change)}",
+            f"Why it acted: {finding_text(change)}",
         ]
         if deleted:
             lines.append("Deleted before the failure (cannot be undone):\n" + "\n".join(f"- {k.describe(now)}" for k in deleted))
@@ -524,7 +257,7 @@ def remove_root_access_keys(
     body = [
         f"What: {RESPONDER} deleted the root user's {keys_text} of member account {member.describe()} with "
         f"centralized root access (sts:AssumeRoot, task policy IAMDeleteRootUserCredentials).",
-        f"Why: {_found(change)}",
+        f"Why: {finding_text(change)}",
         "Deleted:\n" + "\n".join(f"- {key.describe(now)}" for key in deleted),
         f"This cannot be undone: a deleted root access key cannot be restored. What remains is its record: "
         f"{_where(path, caller, settings)}.",
@@ -589,7 +322,7 @@ def remove_root_password(
     except (botocore.exceptions.ClientError, RuntimeError) as error:
         lines = [
             f"What: {RESPONDER} FAILED to remove the root password of member account {member.describe()}: {error_text(error)}.",
-            f"Why it acted: {_found(change)}",
+            f"Why it acted: {finding_text(change)}",
             f"Recorded first: {_where(path, caller, settings)}." if recorded else "Nothing was changed.",
             f"What to do: {RETRIES} If it still fails: aws sts assume-root --target-principal {member.account} "
             f"--task-policy-arn arn={caller.task_policy_arn}, then with those credentials aws iam delete-login-profile.",
@@ -605,7 +338,7 @@ def remove_root_password(
         f"What: {RESPONDER} removed the root user's password (set {created}, no MFA device) of member account "
         f"{member.describe()} with centralized root access (sts:AssumeRoot, task policy IAMDeleteRootUserCredentials), "
         "because CentralRootPasswordRemoval is true.",
-        f"Why: {_found(change)}",
+        f"Why: {finding_text(change)}",
         "The root user can no longer sign in to the console: a password without MFA was one guess away from the "
         "whole account. Day-to-day access goes through IAM Identity Center or IAM roles.",
         f"Recorded: {_where(path, caller, settings)}. A removed password cannot be put back; if root must sign in "
@@ -677,7 +410,7 @@ def set_security_contact(
     except (botocore.exceptions.ClientError, RuntimeError) as error:
         lines = [
             f"What: {RESPONDER} FAILED to set the SECURITY contact of member account {member.describe()}: {error_text(error)}.",
-            f"Why it acted: {_found(change)}",
+            f"Why it acted: {finding_text(change)}",
             f"Recorded first: {_where(path, caller, settings)}." if recorded else "Nothing was changed.",
             f"What to do: {RETRIES} Check that trusted access for AWS Account Management is enabled in Organizations; "
             f"or set it by hand: aws account put-alternate-contact --account-id {member.account} "
@@ -694,7 +427,7 @@ def set_security_contact(
     body = [
         f"What: {RESPONDER} set the SECURITY alternate contact of member account {member.describe()} to "
         f"{wanted.describe()}, {wanted.title}, {wanted.phone} (was: {previous}).",
-        f"Why: {_found(change)} AWS sends abuse reports to the SECURITY contact; without one they go to the root "
+        f"Why: {finding_text(change)} AWS sends abuse reports to the SECURITY contact; without one they go to the root "
         "user's email, which in the open-proxy incident nobody read.",
         f"Recorded (the previous contact): {_where(path, caller, settings)}.",
         f"Next: {SECURITY_CONTACT_RULE} in {member.account} turns COMPLIANT at its next evaluation.",
@@ -706,109 +439,3 @@ def set_security_contact(
         "\n\n".join(body),
         path,
     )
-
-
-# --- one event -----------------------------------------------------------------------------
-
-WHAT = {
-    ROOT_ACCESS_KEY_RULE: "Root access key NOT deleted",
-    ROOT_MFA_RULE: "Root password NOT removed",
-    SECURITY_CONTACT_RULE: "SECURITY contact NOT set",
-}
-
-
-def refusal_report(change: ComplianceChange, refusal: Refusal) -> Report:
-    body = [
-        f"What: {RESPONDER} did not act on {change.rule} in account {change.account}: {refusal.reason}.",
-        f"The finding: {_found(change)}",
-        f"What to do: {refusal.todo}",
-    ]
-    return Report(
-        REFUSED,
-        refusal.reason,
-        f"[mamori] {WHAT[change.rule]} in account {change.account}",  # why: in the body (subjects stop at 100)
-        "\n\n".join(body),
-    )
-
-
-def act(change: ComplianceChange, caller: Caller, settings: Settings, clients: Clients) -> Report:
-    """The checks, then the rule's action. Refusal and errors of the checks become reports too."""
-    wanted: SecurityContact | None = None
-    try:
-        member = check_member(clients("organizations"), change.account)
-        if change.rule == SECURITY_CONTACT_RULE:
-            wanted = settings.security_contact()
-        else:
-            check_centralized_root_access(clients("iam"))
-    except Refusal as refusal:
-        return refusal_report(change, refusal)
-    except botocore.exceptions.ClientError as error:
-        return Report(
-            FAILED,
-            f"checking {change.account} failed: {error_text(error)}",
-            f"[mamori] FAILED to check member account {change.account} for {change.rule}",
-            f"What: {RESPONDER} could not check account {change.account} before acting on {change.rule}: "
-            f"{error_text(error)}. Nothing was changed.\n\nThe finding: {_found(change)}\n\nWhat to do: {RETRIES}",
-        )
-    if wanted is not None:
-        return set_security_contact(clients("account"), clients("ssm"), change, member, wanted, caller, settings)
-    try:
-        credentials = assume_root(clients("sts"), member.account, caller)
-    except botocore.exceptions.ClientError as error:
-        return Report(
-            FAILED,
-            f"sts:AssumeRoot into {member.account} failed: {error_text(error)}",
-            f"[mamori] FAILED to open a root session in member account {member.account} for {change.rule}",
-            f"What: {RESPONDER} could not open a root session in member account {member.describe()} "
-            f"(sts:AssumeRoot, task policy IAMDeleteRootUserCredentials): {error_text(error)}. Nothing was changed.\n\n"
-            f"The finding: {_found(change)}\n\n"
-            f"What to do: {RETRIES} Check that the responder's role may call sts:AssumeRoot with that task policy, that "
-            "no SCP denies it, and that centralized root access covers the account.",
-        )
-    root_iam = clients.root_iam(credentials)
-    if change.rule == ROOT_ACCESS_KEY_RULE:
-        return remove_root_access_keys(root_iam, clients("ssm"), change, member, caller, settings)
-    return remove_root_password(root_iam, clients("ssm"), change, member, caller, settings)
-
-
-def ignored(reason: str, event: Any) -> dict[str, Any]:
-    LOG.info("Ignored: %s: %s", reason, json.dumps(event, default=str)[:500])
-    return {"acted": False, "status": IGNORED, "reason": reason}
-
-
-def respond(event: Any, caller: Caller, settings: Settings, clients: Clients) -> dict[str, Any]:
-    """Read the event, act, publish what happened; raise after publishing when the action failed
-    (the failure then shows in the Lambda's metrics, and Lambda retries)."""
-    try:
-        change = read_compliance_change(event)
-    except Ignored as error:
-        return ignored(str(error), event)
-    if change.account == caller.account:
-        return ignored(f"{change.account} is this responder's own account: its own mamori stack remediates it", event)
-    if change.rule == ROOT_MFA_RULE and not settings.removes_root_passwords():
-        return ignored(f"{ROOT_MFA_RULE} in {change.account}: CentralRootPasswordRemoval is false", event)
-
-    try:
-        report = act(change, caller, settings, clients)
-    except Exception as error:  # anything unforeseen still reaches a person before the Lambda fails
-        report = Report(
-            FAILED,
-            f"unexpected {error_text(error)}",
-            f"[mamori] FAILED to act on {change.rule} in account {change.account}",
-            f"What: {RESPONDER} failed on {change.rule} in account {change.account}: {error_text(error)}.\n\n"
-            f"The finding: {_found(change)}\n\nWhat to do: {RETRIES} Its log says how far it got.",
-        )
-    LOG.info("%s %s in %s: %s", report.status, change.rule, change.account, report.summary)
-    if report.subject:
-        clients("sns").publish(TopicArn=settings.topic_arn, Subject=subject_line(report.subject), Message=report.body)
-    if report.status == FAILED:
-        raise RuntimeError(f"{change.rule} in {change.account}: {report.summary}")
-    return {
-        "acted": report.status == CHANGED,
-        "status": report.status,
-        "rule": change.rule,
-        "account": change.account,
-        "reason": report.summary,
-        "record": report.record,
-        "subject": subject_line(report.subject) if report.subject else "",
-    }

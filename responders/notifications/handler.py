@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 
-from mamori import abuse_events
+from mamori import abuse_events, automation
 
 LOG = logging.getLogger("mamori")
 LOG.setLevel(logging.INFO)
@@ -103,7 +103,7 @@ def format_event(event: Any) -> tuple[str, str] | None:
             report = abuse_events.parse_abuse_event(event)
         except abuse_events.NotAnAbuseReport:
             return None
-        return format_abuse_report(report, abuse_events.utc_now(), os.environ.get("ABUSE_RESPONSE") == "on")
+        return format_abuse_report(report, automation.utc_now(), os.environ.get("ABUSE_RESPONSE") == "on")
     return None
 
 
