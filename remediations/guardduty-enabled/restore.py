@@ -54,7 +54,8 @@ class UndoGuardDuty(Restore[Recorded]):
         undo = {region: todo for region, todo in sorted(found.results.items()) if todo.delete or todo.suspend}
         unreached = found.unanswered()
         if not undo and not unreached:
-            return Nothing(f"Nothing of what {self.record_path} names is left to undo; removed the record.")
+            forget = "would remove" if self.dry_run else "removed"
+            return Nothing(f"Nothing of what {self.record_path} names is left to undo; {forget} the record.")
         deleted, suspended = described(undo)
         kept = [f"{region}: {error}" for region, error in sorted(unreached.items())]
         counts = f"delete {len(deleted)} detector(s) mamori created and suspend {len(suspended)} it enabled"
