@@ -20,7 +20,6 @@ from demo.kit import (
     evaluate_periodic,
     expect_compliance,
     output,
-    read_record,
     remediate_noncompliant,
     remediation_document,
     run_remediation,
@@ -31,7 +30,7 @@ from demo.kit import (
 from harness.aws import ACCOUNT
 from harness.ec2_state import launch, state, stop, tags
 from harness.pack import AUTOMATION_ROLE_ARN, remediation_parameters
-from mamori.records import REMEDIATED_TAG
+from mamori.records import REMEDIATED_TAG, load_record
 from tests.root_helpers import subscribe_inbox
 
 RULE_ID = "unapproved-regions"
@@ -164,7 +163,7 @@ def play_unapproved_regions(demo: Demo) -> None:
     step("Automatic remediation: the paired documents run for each NON_COMPLIANT resource")
     stopped = remediate_noncompliant(demo, RULE_ID, names, pack_values)
     demo.check(
-        sorted(stopped) == sorted(miners) and all(output(r, "Status") == "STOPPED" for r in stopped.values()),
+        sorted(stopped) == sorted(miners) and all(output(r, "Status") == "REMEDIATED" for r in stopped.values()),
         f"mamori-unapproved-regions stopped the {len(miners)} mining instances, each found in its own region",
         f"stop results: { {rid: (r.status, r.outputs, r.failure) for rid, r in stopped.items()} }",
     )
@@ -185,9 +184,9 @@ def play_unapproved_regions(demo: Demo) -> None:
         and REMEDIATED_TAG not in tags("eu-north-1", old_box),
         "the web servers still run; the old stopped box is untouched (no tag)",
     )
-    record = read_record(demo, f"/mamori/unapproved-regions/{miners[0]}")
+    record = load_record(demo.ssm, RULE_ID, miners[0])
     demo.check(
-        record is not None and record.get("region") == fleet[miners[0]][0],
+        record is not None and record.changed.get("region") == fleet[miners[0]][0],
         f"what was stopped is recorded at /mamori/unapproved-regions/<instance id> (region {fleet[miners[0]][0]})",
         f"record for {miners[0]}: {record}",
     )
@@ -240,7 +239,7 @@ def play_unapproved_regions(demo: Demo) -> None:
             demo, remediation_document(rule_id), remediation_parameters(rule_id, ACCOUNT, pack_values), ACCOUNT
         )
     demo.check(
-        output(again[RULE_ID], "Status") == "ALREADY_STOPPED"
+        output(again[RULE_ID], "Status") == "NOTHING_TO_DO"
         and all(output(again[r], "Status") == "NOTHING_TO_DO" for r in READINESS_RULES),
         "idempotent: already stopped, nothing to do",
         f"second runs: { {k: (output(v, 'Status'), v.failure) for k, v in again.items()} }",

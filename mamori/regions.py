@@ -78,6 +78,10 @@ class RegionScan(Generic[T]):
     def failed_text(self) -> str:
         return "; ".join(f"{region}: {error}" for region, error in sorted(self.failed.items()))
 
+    def unanswered(self) -> dict[str, str]:
+        """Every region without a result, and why: '<code> (refused)', or the failure."""
+        return {region: f"{code} (refused)" for region, code in self.skipped.items()} | self.failed
+
 
 def regional_clients(service: str, regions: Iterable[str]) -> dict[str, Any]:
     # Made one after another: creating clients from one session is not thread-safe, using them is.

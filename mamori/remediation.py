@@ -25,7 +25,7 @@ import boto3
 
 from mamori.automation import flag, required_input, timestamp, utc_now
 from mamori.exemption import exemption_status
-from mamori.records import Record, delete_record, load_record, record_path, save_record
+from mamori.records import Record, RecordError, delete_record, load_record, record_path, save_record
 from mamori.status import DRY_RUN, NOT_FOUND, NOTHING_TO_DO, NOTHING_TO_RESTORE, REMEDIATED, RESTORED, SKIPPED_EXEMPT, STATUSES
 
 Target = TypeVar("Target")
@@ -108,6 +108,10 @@ class Unit(Generic[Target]):
         """The resource's tags, for mamori:exempt; None for resources without tags (an account)."""
         return None
 
+    def remediated_tag(self, summary: str) -> str:
+        """The mamori:remediated value for this run, for resources tagged as they are created."""
+        return remediated_tag_value(timestamp(self.now), self.document, summary, self.restore_document)
+
     def finish(self, outcome: str, message: str) -> dict[str, Any]:
         if outcome not in STATUSES:
             raise ValueError(f"{outcome} is not a mamori status")
@@ -181,17 +185,22 @@ def run_remediation(unit: Remediation[Any]) -> dict[str, Any]:
     # Record first, so that nothing is lost even if a call below fails half-way.
     record = None
     if unit.keeps_record:
-        previous = load_record(unit.ssm, unit.remediation_id, unit.resource_id)
+        try:
+            previous = load_record(unit.ssm, unit.remediation_id, unit.resource_id)
+        except RecordError:
+            # Not mamori's record (anyone who can write Parameter Store can put one there): it
+            # is neither trusted nor allowed to keep the finding open. It is replaced below.
+            previous = None
         changed = unit.record(target, plan, previous)
         record = Record(unit.remediation_id, unit.resource_id, unit.document, timestamp(unit.now), changed)
         save_record(unit.ssm, record)
     updated = unit.apply(target, plan)
-    if record is not None and updated is not None and updated != record.changed:
+    if record is not None and updated is not None:
         record.changed = updated
         save_record(unit.ssm, record)
     summary = unit.tag_summary(target, plan)
     if summary is not None:
-        unit.write_tag(target, remediated_tag_value(timestamp(unit.now), unit.document, summary, unit.restore_document))
+        unit.write_tag(target, unit.remediated_tag(summary))
 
     # Same decision, live state: the run fails loudly unless the resource is now as it should be.
     wrong = unit.still_wrong(target, plan)

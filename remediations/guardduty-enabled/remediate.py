@@ -9,24 +9,45 @@ naming the regions and errors, unless GuardDuty is on in all of them. Regions th
 to be looked at (an SCP, not opted in) are reported and left alone.
 """
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 
-from mamori.automation import flag, required_input, timestamp, utc_now
 from mamori.guardduty import GuardDutyRegion, guardduty_scan, region_guardduty, regions_off
-from mamori.records import REMEDIATED_TAG, load_record, record_path, save_record
-from mamori.regions import enabled_regions, scan_regions
+from mamori.records import REMEDIATED_TAG, Record
+from mamori.regions import RegionScan, enabled_regions, scan_regions
+from mamori.remediation import Nothing, Plan, Remediation, run_remediation
 
-REMEDIATION_ID = "guardduty-enabled"
 # How often updates of an existing finding (a miner that keeps mining) are exported to
 # EventBridge: every 15 minutes instead of GuardDuty's default six hours. New findings are
 # exported within minutes whatever this says; the setting costs nothing.
 FINDING_PUBLISHING_FREQUENCY = "FIFTEEN_MINUTES"
 ADMINISTRATOR_HINT = (
-    " If a GuardDuty delegated administrator manages this account's detectors, turn GuardDuty on from there"
-    " (or set AutoRemediation to false to only report)."
+    "; if a GuardDuty delegated administrator manages this account's detectors, turn GuardDuty on from there"
+    " (or set AutoRemediation to false to only report)"
 )
+# What the mamori:remediated tag of a detector it creates says was done.
+CREATED_SUMMARY = "created this detector"
+
+
+@dataclass
+class Account:
+    """The account's GuardDuty as scanned, and what a run did to it."""
+
+    scan: RegionScan[GuardDutyRegion]
+    turned_on: dict[str, str] = field(default_factory=dict)  # region -> detector id
+    errors: dict[str, str] = field(default_factory=dict)  # region -> why it could not be turned on
+    recorded: dict[str, Any] = field(default_factory=dict)  # the record's `changed` before acting
+
+    @property
+    def refused(self) -> list[str]:
+        return [f"{region} ({code})" for region, code in sorted(self.scan.skipped.items())]
+
+    @property
+    def refused_note(self) -> str:
+        return f" Not checked (refused): {', '.join(self.refused)}." if self.refused else ""
 
 
 def turn_on(guardduty: Any, status: GuardDutyRegion, tag: str) -> str:
@@ -51,92 +72,102 @@ def plan_text(to_create: list[GuardDutyRegion], to_enable: list[GuardDutyRegion]
     return "; ".join(parts) or "nothing"
 
 
-def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
-    account = required_input(events, "AccountId", r"\d{12}")
-    dry_run = flag(events, "DryRun")
-    ec2 = boto3.client("ec2")
-    scan = guardduty_scan(enabled_regions(ec2), home_region=ec2.meta.region_name)
-    refused = [f"{region} ({code})" for region, code in sorted(scan.skipped.items())]
-    refused_note = f" Not checked (refused): {', '.join(refused)}." if refused else ""
-    result: dict[str, Any] = {"AccountId": account, "DryRun": dry_run, "Created": [], "Enabled": [], "Refused": refused}
+class TurnOnGuardDuty(Remediation[Account]):
+    remediation_id = "guardduty-enabled"
+    resource_input = "AccountId"
+    resource_pattern = r"\d{12}"
+    list_outputs = ("Created", "Enabled", "Refused")
 
-    off = regions_off(scan)
-    if not off:
-        return {
-            **result,
-            "Status": "NOTHING_TO_DO",
-            "Message": f"GuardDuty is on in all {len(scan.results)} regions checked; nothing to do.{refused_note}",
-        }
-    to_create = [status for status in off if status.detector_id is None]
-    to_enable = [status for status in off if status.detector_id is not None]
-    if dry_run:
-        return {
-            **result,
-            "Created": [f"{status.region}: (dry run)" for status in to_create],
-            "Enabled": [f"{status.region}: {status.detector_id}" for status in to_enable],
-            "Status": "DRY_RUN",
-            "Message": f"Would {plan_text(to_create, to_enable)}; changed nothing.{refused_note}",
-        }
+    def find(self) -> Account:
+        ec2 = boto3.client("ec2")
+        account = Account(guardduty_scan(enabled_regions(ec2), home_region=ec2.meta.region_name))
+        self.outputs["Refused"] = account.refused
+        return account
 
-    # Record first, so that nothing is lost even if a call below fails half-way. A detector
-    # about to be created has no id yet (None): restore finds it by its mamori:remediated tag.
-    now = utc_now()
-    tag = f"{timestamp(now)} created by mamori-guardduty-enabled - undo with mamori-guardduty-enabled-restore"
-    ssm = boto3.client("ssm")
-    path = record_path(REMEDIATION_ID, account)
-    record = load_record(ssm, path) or {"accountId": account}
-    created: dict[str, str | None] = record.setdefault("created", {})
-    enabled: dict[str, str] = record.setdefault("enabled", {})
-    for status in to_create:
-        created[status.region] = None
-    for status in to_enable:
-        if created.get(status.region) != status.detector_id:  # mamori's own detector stays "created"
-            enabled[status.region] = str(status.detector_id)
-    record["at"] = timestamp(now)
-    record.pop("failed", None)
-    save_record(ssm, path, record)
-
-    planned = {status.region: status for status in off}
-    acted = scan_regions("guardduty", sorted(planned), lambda client, region: turn_on(client, planned[region], tag))
-    for region, detector_id in acted.results.items():
-        if planned[region].detector_id is None:
-            created[region] = detector_id
-    errors = {region: f"{code} (refused)" for region, code in acted.skipped.items()} | acted.failed
-    for region in errors:
-        # A failed UpdateDetector left the detector suspended: nothing of mamori's to undo.
-        if planned[region].detector_id is not None and enabled.get(region) == planned[region].detector_id:
-            del enabled[region]
-    if errors:
-        record["failed"] = {region: error[:100] for region, error in errors.items()}
-    save_record(ssm, path, record)
-
-    # Same decision, live state: fail loudly unless GuardDuty is on in every region acted on.
-    after = scan_regions("guardduty", sorted(planned), region_guardduty)
-    still_off = {
-        region: errors.get(region)
-        or after.skipped.get(region)
-        or after.failed.get(region)
-        or (after.results[region].describe() if region in after.results else "unknown")
-        for region in sorted(planned)
-        if not (region in after.results and after.results[region].enabled)
-    }
-    if still_off:
-        listed = "; ".join(f"{region}: {why}" for region, why in still_off.items())
-        raise RuntimeError(
-            f"GuardDuty is still off in {len(still_off)} region(s): {listed}. What was done is recorded at {path}."
-            + ADMINISTRATOR_HINT
+    def plan(self, target: Account) -> Plan | Nothing:
+        off = regions_off(target.scan)
+        if not off:
+            checked = len(target.scan.results)
+            return Nothing(f"GuardDuty is on in all {checked} regions checked; nothing to do.{target.refused_note}")
+        to_create, to_enable = split(off)
+        return Plan(
+            changes=[f"create a detector in {s.region}" for s in to_create]
+            + [f"enable {s.detector_id} in {s.region}" for s in to_enable],
+            data={status.region: status for status in off},
+            outputs={
+                "Created": [f"{s.region}: (dry run)" for s in to_create],
+                "Enabled": [f"{s.region}: {s.detector_id}" for s in to_enable],
+            },
         )
-    done_created = [status for status in to_create if status.region in acted.results]
-    done_enabled = [status for status in to_enable if status.region in acted.results]
-    others = f" Turned on meanwhile by someone else: {', '.join(sorted(errors))}." if errors else ""
-    return {
-        **result,
-        "Created": [f"{status.region}: {created[status.region]}" for status in done_created],
-        "Enabled": [f"{status.region}: {status.detector_id}" for status in done_enabled],
-        "Status": "REMEDIATED",
-        "Message": (
-            f"Turned GuardDuty on in {len(done_created) + len(done_enabled)} region(s): "
-            f"{plan_text(done_created, done_enabled, done=True)}."
-            f"{others} Recorded at {path}; undo with mamori-guardduty-enabled-restore.{refused_note}"
-        ),
-    }
+
+    def dry_run_message(self, target: Account, plan: Plan) -> str:
+        to_create, to_enable = split(plan.data.values())
+        return f"Would {plan_text(to_create, to_enable)}; changed nothing.{target.refused_note}"
+
+    def record(self, target: Account, plan: Plan, previous: Record | None) -> dict[str, Any]:
+        # A detector about to be created has no id yet (None): restore finds it by its tag.
+        created: dict[str, str | None] = dict(previous.changed.get("created") or {}) if previous else {}
+        enabled: dict[str, str] = dict(previous.changed.get("enabled") or {}) if previous else {}
+        for status in plan.data.values():
+            if status.detector_id is None:
+                created[status.region] = None
+            elif created.get(status.region) != status.detector_id:  # mamori's own detector stays "created"
+                enabled[status.region] = status.detector_id
+        target.recorded = {"created": created, "enabled": enabled}
+        return target.recorded
+
+    def apply(self, target: Account, plan: Plan) -> dict[str, Any]:
+        planned: dict[str, GuardDutyRegion] = plan.data
+        # The tag goes on with CreateDetector: a detector whose id the record missed is still found.
+        tag = self.remediated_tag(CREATED_SUMMARY)
+        acted = scan_regions("guardduty", sorted(planned), lambda client, region: turn_on(client, planned[region], tag))
+        target.turned_on, target.errors = acted.results, acted.unanswered()
+        created = dict(target.recorded["created"])
+        created.update({region: i for region, i in acted.results.items() if planned[region].detector_id is None})
+        # A failed UpdateDetector left the detector suspended: nothing of mamori's to undo.
+        enabled = {
+            region: i
+            for region, i in target.recorded["enabled"].items()
+            if not (region in target.errors and i == planned[region].detector_id)
+        }
+        changed: dict[str, Any] = {"created": created, "enabled": enabled}
+        if target.errors:
+            changed["failed"] = {region: error[:100] for region, error in target.errors.items()}
+        to_create, to_enable = split(status for region, status in planned.items() if region in acted.results)
+        self.outputs["Created"] = [f"{status.region}: {acted.results[status.region]}" for status in to_create]
+        self.outputs["Enabled"] = [f"{status.region}: {status.detector_id}" for status in to_enable]
+        return changed
+
+    def still_wrong(self, target: Account, plan: Plan) -> str | None:
+        # Same decision, live state: GuardDuty must be on in every region acted on.
+        planned = sorted(plan.data)
+        after = scan_regions("guardduty", planned, region_guardduty)
+        problems = after.failed | after.skipped | target.errors
+        still_off = {
+            region: problems.get(region) or (after.results[region].describe() if region in after.results else "unknown")
+            for region in planned
+            if not (region in after.results and after.results[region].enabled)
+        }
+        if not still_off:
+            return None
+        listed = "; ".join(f"{region}: {why}" for region, why in still_off.items())
+        return f"GuardDuty is still off in {len(still_off)} region(s): {listed}{ADMINISTRATOR_HINT}"
+
+    def done_message(self, target: Account, plan: Plan) -> str:
+        to_create, to_enable = split(status for region, status in plan.data.items() if region in target.turned_on)
+        others = f" Turned on meanwhile by someone else: {', '.join(sorted(target.errors))}." if target.errors else ""
+        return (
+            f"Turned GuardDuty on in {len(to_create) + len(to_enable)} region(s): "
+            f"{plan_text(to_create, to_enable, done=True)}."
+            f"{others} Recorded at {self.record_path}; undo with {self.restore_document}.{target.refused_note}"
+        )
+
+
+def split(statuses: Iterable[GuardDutyRegion]) -> tuple[list[GuardDutyRegion], list[GuardDutyRegion]]:
+    """(regions without a detector, regions with a suspended one), in region order."""
+    ordered = sorted(statuses, key=lambda status: status.region)
+    return [s for s in ordered if s.detector_id is None], [s for s in ordered if s.detector_id is not None]
+
+
+def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
+    return run_remediation(TurnOnGuardDuty(events))

@@ -7,16 +7,14 @@ Deleting a detector discards its findings. Automatic remediation turns GuardDuty
 the rule's next evaluation unless AutoRemediation is false (an account has no exemption tag).
 """
 
+from dataclasses import dataclass
 from typing import Any
 
-import boto3
-
-from mamori.automation import flag, required_input
 from mamori.guardduty import detector_ids
-from mamori.records import REMEDIATED_TAG, delete_record, load_record, record_path, save_record
+from mamori.records import REMEDIATED_TAG, Record
 from mamori.regions import scan_regions
+from mamori.remediation import Nothing, Plan, Restore, run_restore
 
-REMEDIATION_ID = "guardduty-enabled"
 WARNING = (
     " Deleting a detector discards its findings (suspending keeps them). Where GuardDuty is off again, automatic"
     " remediation turns it back on at mamori-guardduty-enabled's next evaluation unless AutoRemediation is false or"
@@ -24,66 +22,109 @@ WARNING = (
 )
 
 
-def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
-    account = required_input(events, "AccountId", r"\d{12}")
-    dry_run = flag(events, "DryRun")
-    ssm = boto3.client("ssm")
-    path = record_path(REMEDIATION_ID, account)
-    result: dict[str, Any] = {"AccountId": account, "DryRun": dry_run, "Deleted": [], "Suspended": [], "Kept": []}
+@dataclass(frozen=True)
+class Undo:
+    """What to undo in one region: the detectors mamori created, the one it enabled."""
 
-    record = load_record(ssm, path)
-    if record is None:
-        return {**result, "Status": "NOTHING_TO_RESTORE", "Message": f"No mamori record at {path}; nothing to restore."}
-    created: dict[str, str | None] = dict(record.get("created") or {})
-    enabled: dict[str, str] = dict(record.get("enabled") or {})
+    delete: tuple[str, ...] = ()
+    suspend: str | None = None
 
-    def undo(guardduty: Any, region: str) -> tuple[list[str], list[str]]:
-        """(deleted, suspended) detector ids in one region; changes nothing in a dry run."""
+
+@dataclass
+class Recorded:
+    """The record's regions: detectors created (None: created, id not recorded) and enabled."""
+
+    created: dict[str, str | None]
+    enabled: dict[str, str]
+
+
+class UndoGuardDuty(Restore[Recorded]):
+    remediation_id = "guardduty-enabled"
+    resource_input = "AccountId"
+    resource_pattern = r"\d{12}"
+    list_outputs = ("Deleted", "Suspended", "Kept")
+
+    def find(self, record: Record | None) -> Recorded:
+        changed = record.changed if record else {}
+        return Recorded(dict(changed.get("created") or {}), dict(changed.get("enabled") or {}))
+
+    def plan(self, target: Recorded, record: Record | None) -> Plan | Nothing:
+        regions = sorted(set(target.created) | set(target.enabled))
+        found = scan_regions("guardduty", regions, lambda guardduty, region: self.what_to_undo(guardduty, region, target))
+        undo = {region: todo for region, todo in sorted(found.results.items()) if todo.delete or todo.suspend}
+        unreached = found.unanswered()
+        if not undo and not unreached:
+            forget = "would remove" if self.dry_run else "removed"
+            return Nothing(f"Nothing of what {self.record_path} names is left to undo; {forget} the record.")
+        deleted, suspended = described(undo)
+        kept = [f"{region}: {error}" for region, error in sorted(unreached.items())]
+        counts = f"delete {len(deleted)} detector(s) mamori created and suspend {len(suspended)} it enabled"
+        return Plan(
+            changes=[counts] + [f"keep {text} in the record" for text in kept],
+            data=(undo, unreached),
+            outputs={"Deleted": deleted, "Suspended": suspended, "Kept": kept},
+        )
+
+    def what_to_undo(self, guardduty: Any, region: str, target: Recorded) -> Undo:
         listed = detector_ids(guardduty)
-        deleted, suspended = [], []
-        if region in created:
-            recorded = created[region]
-            for detector_id in listed:
-                ours = detector_id == recorded or (
-                    recorded is None and REMEDIATED_TAG in (guardduty.get_detector(DetectorId=detector_id).get("Tags") or {})
-                )
-                if ours:
-                    if not dry_run:
-                        guardduty.delete_detector(DetectorId=detector_id)
-                    deleted.append(detector_id)
-        enabled_id = enabled.get(region)
+        delete: tuple[str, ...] = ()
+        if region in target.created:
+            recorded = target.created[region]
+            delete = tuple(
+                detector_id
+                for detector_id in listed
+                if detector_id == recorded
+                or (recorded is None and REMEDIATED_TAG in (guardduty.get_detector(DetectorId=detector_id).get("Tags") or {}))
+            )
+        enabled_id = target.enabled.get(region)
         # A detector suspended since by someone else is left as it is.
-        if (
-            enabled_id in listed
-            and enabled_id not in deleted
+        suspend = (
+            enabled_id
+            if enabled_id in listed
+            and enabled_id not in delete
             and guardduty.get_detector(DetectorId=enabled_id).get("Status") == "ENABLED"
-        ):
-            if not dry_run:
-                guardduty.update_detector(DetectorId=enabled_id, Enable=False)
-            suspended.append(str(enabled_id))
-        return deleted, suspended
+            else None
+        )
+        return Undo(delete, suspend)
 
-    outcome = scan_regions("guardduty", sorted(set(created) | set(enabled)), undo)
-    for region, (deleted, suspended) in sorted(outcome.results.items()):
-        result["Deleted"] += [f"{region}: {detector_id}" for detector_id in deleted]
-        result["Suspended"] += [f"{region}: {detector_id}" for detector_id in suspended]
-    unreached = {region: f"{code} (refused)" for region, code in outcome.skipped.items()} | outcome.failed
-    result["Kept"] = [f"{region}: {error}" for region, error in sorted(unreached.items())]
-    counts = (len(result["Deleted"]), len(result["Suspended"]))
-    if dry_run:
-        would = "Would delete {} detector(s) mamori created and suspend {} it enabled; changed nothing.".format(*counts)
-        return {**result, "Status": "DRY_RUN", "Message": would + WARNING}
+    def apply(self, target: Recorded, plan: Plan, record: Record | None) -> dict[str, Any] | None:
+        undo: dict[str, Undo] = plan.data[0]
 
-    if unreached:
+        def act(guardduty: Any, region: str) -> None:
+            for detector_id in undo[region].delete:
+                guardduty.delete_detector(DetectorId=detector_id)
+            if undo[region].suspend:
+                guardduty.update_detector(DetectorId=undo[region].suspend, Enable=False)
+
+        done = scan_regions("guardduty", sorted(undo), act)
+        unreached: dict[str, str] = plan.data[1] | done.unanswered()
+        self.outputs["Deleted"], self.outputs["Suspended"] = described({region: undo[region] for region in done.results})
+        self.outputs["Kept"] = [f"{region}: {error}" for region, error in sorted(unreached.items())]
+        if not unreached:
+            return None
         # Keep what could not be undone, and only that, for the next run.
-        record["created"] = {region: value for region, value in created.items() if region in unreached}
-        record["enabled"] = {region: value for region, value in enabled.items() if region in unreached}
-        save_record(ssm, path, record)
-    else:
-        delete_record(ssm, path)
-    message = "Deleted {} detector(s) mamori created and suspended {} it enabled.".format(*counts)
-    if unreached:
-        message += f" Not restored, kept at {path} for another run: {'; '.join(result['Kept'])}."
-    if outcome.failed:
-        raise RuntimeError(message)
-    return {**result, "Status": "PARTIAL" if unreached else "RESTORED", "Message": message + WARNING}
+        return {
+            "created": {region: value for region, value in target.created.items() if region in unreached},
+            "enabled": {region: value for region, value in target.enabled.items() if region in unreached},
+        }
+
+    def exempt_hint(self, target: Recorded) -> str:
+        return WARNING
+
+    def done_message(self, target: Recorded, plan: Plan) -> str:
+        counts = (len(self.outputs["Deleted"]), len(self.outputs["Suspended"]))
+        message = "Deleted {} detector(s) mamori created and suspended {} it enabled.".format(*counts)
+        if self.outputs["Kept"]:
+            message += f" Not restored: {'; '.join(self.outputs['Kept'])}."
+        return message
+
+
+def described(undo: dict[str, Undo]) -> tuple[list[str], list[str]]:
+    """('<region>: <detector id>' of each detector to delete, and of each to suspend), by region."""
+    ordered = sorted(undo.items())
+    deleted = [f"{region}: {i}" for region, todo in ordered for i in todo.delete]
+    return deleted, [f"{region}: {todo.suspend}" for region, todo in ordered if todo.suspend]
+
+
+def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
+    return run_restore(UndoGuardDuty(events))

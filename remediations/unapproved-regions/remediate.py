@@ -13,12 +13,12 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from mamori.automation import flag, required_input, timestamp, utc_now
-from mamori.instances import INSTANCE_ID_PATTERN, REGION_LIST_PATTERN, STOPPED_STATES, decide, list_instances
-from mamori.records import REMEDIATED_TAG, delete_record, record_path, save_record
+from mamori.automation import required_input
+from mamori.instances import INSTANCE_ID_PATTERN, REGION_LIST_PATTERN, STOPPED_STATES, Instance, decide, list_instances
+from mamori.records import REMEDIATED_TAG, Record, delete_record
 from mamori.regions import enabled_regions, parse_regions, regional_clients, scan_regions
+from mamori.remediation import Nothing, Plan, Remediation, run_remediation
 
-REMEDIATION_ID = "unapproved-regions"
 # EC2's refusals of a stop, which leave the instance as it was, and what a person should know.
 STOP_REFUSALS = {
     "UnsupportedOperation": (
@@ -33,94 +33,89 @@ STOP_REFUSALS = {
 }
 
 
+class StopInstance(Remediation[Instance]):
+    remediation_id = "unapproved-regions"
+    resource_input = "InstanceId"
+    resource_pattern = INSTANCE_ID_PATTERN
+    text_outputs = ("Region",)
+
+    def read_parameters(self) -> None:
+        self.approved = parse_regions(required_input(self.events, "ApprovedRegions", REGION_LIST_PATTERN))
+        self.unsearched = ""
+
+    def find(self) -> Instance | None:
+        scan = scan_regions(
+            "ec2", enabled_regions(boto3.client("ec2")), lambda ec2, region: list_instances(ec2, region, self.resource_id)
+        )
+        if scan.failed:
+            raise RuntimeError(f"Could not look for {self.resource_id} in every region ({scan.failed_text()}); changed nothing.")
+        self.unsearched = f" Could not search {scan.skipped_text()}." if scan.skipped else ""
+        found = [instance for instances in scan.results.values() for instance in instances]
+        if not found:
+            return None
+        self.outputs["Region"] = found[0].region
+        self.ec2 = regional_clients("ec2", [found[0].region])[found[0].region]
+        return found[0]
+
+    def not_found_message(self) -> str:
+        return f"No instance {self.resource_id} exists (terminated or never there); nothing to do.{self.unsearched}"
+
+    def tags(self, target: Instance) -> object:
+        return target.tags
+
+    def plan(self, target: Instance) -> Plan | Nothing:
+        finding = decide(target, self.approved, self.now.date())
+        if finding is None:
+            return Nothing(f"{self.resource_id} is in {target.region}, which ApprovedRegions now includes; changed nothing.")
+        if finding.compliance != "NON_COMPLIANT":
+            return Nothing(f"{self.resource_id} in {target.region} is {target.state}; changed nothing.")
+        return Plan([f"stop {self.resource_id} in {target.region} ({target.describe()}) and tag it"])
+
+    def record(self, target: Instance, plan: Plan, previous: Record | None) -> dict[str, Any]:
+        # When it was stopped is the envelope's `at`.
+        return {
+            "region": target.region,
+            "instanceType": target.instance_type,
+            "spot": target.spot,
+            "previousState": target.state,
+            "reason": f"{target.region} is not in ApprovedRegions ({', '.join(self.approved)})",
+        }
+
+    def apply(self, target: Instance, plan: Plan) -> None:
+        try:
+            # Never Force: the instance shuts down cleanly and its EBS volumes are kept.
+            self.ec2.stop_instances(InstanceIds=[self.resource_id])
+        except botocore.exceptions.ClientError as error:
+            answer = error.response.get("Error", {})
+            why = STOP_REFUSALS.get(str(answer.get("Code")))
+            if why is None:
+                raise  # the stop may have happened: the record stays for the restore
+            delete_record(self.ssm, self.remediation_id, self.resource_id)  # nothing stopped, nothing to start
+            raise RuntimeError(
+                f"EC2 refused to stop {self.resource_id} in {target.region} ({target.describe()}): "
+                f"{answer.get('Message', '')}. {why}"
+            ) from None
+
+    def tag_summary(self, target: Instance, plan: Plan) -> str:
+        return f"stopped it: {target.region} is not approved"
+
+    def write_tag(self, target: Instance, value: str) -> None:
+        self.ec2.create_tags(Resources=[self.resource_id], Tags=[{"Key": REMEDIATED_TAG, "Value": value}])
+
+    def still_wrong(self, target: Instance, plan: Plan) -> str | None:
+        # On its way down is enough: stopping takes minutes, and the instance no longer mines.
+        after = list_instances(self.ec2, target.region, self.resource_id)
+        state = after[0].state if after else "gone"
+        if state in STOPPED_STATES:
+            return None
+        return f"{self.resource_id} in {target.region} is {state} after StopInstances; expected stopping or stopped"
+
+    def done_message(self, target: Instance, plan: Plan) -> str:
+        return (
+            f"Stopped {self.resource_id} in {target.region} (was {target.describe()}); not terminated, disks kept. "
+            f"Recorded at {self.record_path}; undo with {self.restore_document}."
+        )
+
+
 def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
-    instance_id = required_input(events, "InstanceId", INSTANCE_ID_PATTERN)
-    approved = parse_regions(required_input(events, "ApprovedRegions", REGION_LIST_PATTERN))
-    dry_run = flag(events, "DryRun")
-    result: dict[str, Any] = {"InstanceId": instance_id, "DryRun": dry_run, "Region": ""}
-
-    scan = scan_regions("ec2", enabled_regions(boto3.client("ec2")), lambda ec2, region: list_instances(ec2, region, instance_id))
-    if scan.failed:
-        raise RuntimeError(f"Could not look for {instance_id} in every region ({scan.failed_text()}); changed nothing.")
-    found = [instance for instances in scan.results.values() for instance in instances]
-    if not found:
-        unsearched = f" Could not search {scan.skipped_text()}." if scan.skipped else ""
-        return {
-            **result,
-            "Status": "INSTANCE_NOT_FOUND",
-            "Message": f"No instance {instance_id} exists (terminated or never there); nothing to do.{unsearched}",
-        }
-    instance = found[0]
-    region = instance.region
-    result["Region"] = region
-    now = utc_now()
-    finding = decide(instance, approved, now.date())
-    if finding is None:
-        return {
-            **result,
-            "Status": "REGION_APPROVED",
-            "Message": f"{instance_id} is in {region}, which ApprovedRegions now includes; changed nothing.",
-        }
-    if finding.compliance == "NOT_APPLICABLE":
-        return {**result, "Status": "SKIPPED_EXEMPT", "Message": finding.annotation}
-    if finding.compliance != "NON_COMPLIANT":
-        return {
-            **result,
-            "Status": "ALREADY_STOPPED",
-            "Message": f"{instance_id} in {region} is {instance.state}; changed nothing.",
-        }
-    if dry_run:
-        return {
-            **result,
-            "Status": "DRY_RUN",
-            "Message": f"Would stop {instance_id} in {region} ({instance.describe()}) and tag it; changed nothing.",
-        }
-
-    # Record first, so that the restore document knows what to start even if a call below fails.
-    ssm = boto3.client("ssm")
-    path = record_path(REMEDIATION_ID, instance_id)
-    save_record(
-        ssm,
-        path,
-        {
-            "instanceId": instance_id,
-            "region": region,
-            "instanceType": instance.instance_type,
-            "spot": instance.spot,
-            "previousState": instance.state,
-            "stoppedAt": timestamp(now),
-            "reason": f"{region} is not in ApprovedRegions ({', '.join(approved)})",
-        },
-    )
-    ec2 = regional_clients("ec2", [region])[region]
-    try:
-        # Never Force: the instance shuts down cleanly and its EBS volumes are kept.
-        ec2.stop_instances(InstanceIds=[instance_id])
-    except botocore.exceptions.ClientError as error:
-        answer = error.response.get("Error", {})
-        why = STOP_REFUSALS.get(str(answer.get("Code")))
-        if why is None:
-            raise
-        delete_record(ssm, path)  # EC2 refused: nothing was stopped, nothing for the restore to start
-        raise RuntimeError(
-            f"EC2 refused to stop {instance_id} in {region} ({instance.describe()}): {answer.get('Message', '')}. {why}"
-        ) from None
-    tag = (
-        f"{timestamp(now)} stopped by mamori-unapproved-regions: {region} is not approved"
-        " - undo with mamori-unapproved-regions-restore"
-    )
-    ec2.create_tags(Resources=[instance_id], Tags=[{"Key": REMEDIATED_TAG, "Value": tag[:256]}])
-
-    # Same listing, live state: the remediation fails loudly unless the instance is on its way down.
-    after = list_instances(ec2, region, instance_id)
-    state = after[0].state if after else "gone"
-    if state not in STOPPED_STATES:
-        raise RuntimeError(f"{instance_id} in {region} is {state} after StopInstances; expected stopping or stopped.")
-    return {
-        **result,
-        "Status": "STOPPED",
-        "Message": (
-            f"Stopped {instance_id} in {region} (was {instance.describe()}); not terminated, disks kept. "
-            f"Recorded at {path}; undo with mamori-unapproved-regions-restore."
-        ),
-    }
+    return run_remediation(StopInstance(events))

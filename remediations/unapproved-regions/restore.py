@@ -8,74 +8,77 @@ finds it running again and automatic remediation stops it again.
 
 from typing import Any
 
-import boto3
-
-from mamori.automation import flag, required_input, utc_now
 from mamori.exemption import exemption_status
-from mamori.instances import INSTANCE_ID_PATTERN, RUNNING_STATES, list_instances
-from mamori.records import REMEDIATED_TAG, delete_record, load_record, record_path
+from mamori.instances import INSTANCE_ID_PATTERN, RUNNING_STATES, Instance, list_instances
+from mamori.records import REMEDIATED_TAG, Record, delete_record
 from mamori.regions import regional_clients
+from mamori.remediation import Nothing, Plan, Restore, run_restore
+from mamori.status import NOT_FOUND
 
-REMEDIATION_ID = "unapproved-regions"
+
+class StartInstance(Restore[Instance]):
+    remediation_id = "unapproved-regions"
+    resource_input = "InstanceId"
+    resource_pattern = INSTANCE_ID_PATTERN
+    text_outputs = ("Region",)
+
+    def no_record_message(self) -> str:
+        return f"No mamori record at {self.record_path}: mamori did not stop {self.resource_id}, so this starts nothing."
+
+    def find(self, record: Record | None) -> Instance | None:
+        self.region = str(record.changed["region"]) if record else ""
+        self.outputs["Region"] = self.region
+        self.ec2 = regional_clients("ec2", [self.region])[self.region]
+        found = list_instances(self.ec2, self.region, self.resource_id)
+        # Shutting down is on its way to terminated: as good as gone.
+        return found[0] if found and found[0].state != "shutting-down" else None
+
+    def when_gone(self, record: Record | None) -> dict[str, Any]:
+        if not self.dry_run:
+            delete_record(self.ssm, self.remediation_id, self.resource_id)
+        return self.finish(
+            NOT_FOUND, f"{self.resource_id} no longer exists in {self.region} (terminated); nothing to start, record removed."
+        )
+
+    def tags(self, target: Instance) -> object:
+        return target.tags
+
+    def plan(self, target: Instance, record: Record | None) -> Plan | Nothing:
+        if target.state == "stopping":
+            # Starting needs a stopped instance; the record stays for the next attempt.
+            raise RuntimeError(
+                f"{self.resource_id} in {self.region} is still stopping; run the restore again once it is stopped."
+            )
+        if target.state in RUNNING_STATES:
+            # Started by someone else: nothing to start. The kernel forgets the record but
+            # leaves the tag of a stop that no longer holds, so it goes here.
+            if not self.dry_run:
+                self.remove_tag(target)
+            removed = "Would remove" if self.dry_run else "Removed"
+            exemption = exemption_status(target.tags, self.now.date())
+            hint = "" if exemption is not None and exemption.applies else self.exempt_hint(target)
+            return Nothing(
+                f"{self.resource_id} in {self.region} was already {target.state}. "
+                f"{removed} the {REMEDIATED_TAG} tag and the record.{hint}"
+            )
+        return Plan([f"start {self.resource_id} in {self.region}, remove its tag and the record"])
+
+    def apply(self, target: Instance, plan: Plan, record: Record | None) -> None:
+        self.ec2.start_instances(InstanceIds=[self.resource_id])
+
+    def remove_tag(self, target: Instance) -> None:
+        if REMEDIATED_TAG in target.tags:
+            self.ec2.delete_tags(Resources=[self.resource_id], Tags=[{"Key": REMEDIATED_TAG}])
+
+    def exempt_hint(self, target: Instance) -> str:
+        return (
+            f" Unless {self.region} is added to ApprovedRegions or the instance is tagged mamori:exempt, the rule flags it"
+            " again and automatic remediation stops it again."
+        )
+
+    def done_message(self, target: Instance, plan: Plan) -> str:
+        return f"Started {self.resource_id} in {self.region}. Removed the {REMEDIATED_TAG} tag and the record."
 
 
 def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:
-    instance_id = required_input(events, "InstanceId", INSTANCE_ID_PATTERN)
-    dry_run = flag(events, "DryRun")
-    ssm = boto3.client("ssm")
-    path = record_path(REMEDIATION_ID, instance_id)
-    result: dict[str, Any] = {"InstanceId": instance_id, "DryRun": dry_run, "Region": ""}
-
-    record = load_record(ssm, path)
-    if record is None:
-        return {
-            **result,
-            "Status": "NO_RECORD",
-            "Message": f"No mamori record at {path}: mamori did not stop {instance_id}, so this starts nothing.",
-        }
-    region = str(record["region"])
-    result["Region"] = region
-    ec2 = regional_clients("ec2", [region])[region]
-    found = list_instances(ec2, region, instance_id)
-    instance = found[0] if found else None
-    if instance is None or instance.state == "shutting-down":
-        if not dry_run:
-            delete_record(ssm, path)
-        return {
-            **result,
-            "Status": "INSTANCE_NOT_FOUND",
-            "Message": f"{instance_id} no longer exists in {region} (terminated); nothing to start, record removed.",
-        }
-    if instance.state == "stopping":
-        # Starting needs a stopped instance; the record stays for the next attempt.
-        raise RuntimeError(f"{instance_id} in {region} is still stopping; run the restore again once it is stopped.")
-
-    to_start = instance.state not in RUNNING_STATES
-    if dry_run:
-        action = "start" if to_start else "leave running"
-        return {
-            **result,
-            "Status": "DRY_RUN",
-            "Message": f"Would {action} {instance_id} in {region}, remove its tag and the record; changed nothing.",
-        }
-    if to_start:
-        ec2.start_instances(InstanceIds=[instance_id])
-    if REMEDIATED_TAG in instance.tags:
-        ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": REMEDIATED_TAG}])
-    delete_record(ssm, path)
-
-    exemption = exemption_status(instance.tags, utc_now().date())
-    warning = (
-        ""
-        if exemption is not None and exemption.applies
-        else (
-            f" Unless {region} is added to ApprovedRegions or the instance is tagged mamori:exempt, the rule flags it"
-            " again and automatic remediation stops it again."
-        )
-    )
-    done = f"Started {instance_id} in {region}." if to_start else f"{instance_id} in {region} was already {instance.state}."
-    return {
-        **result,
-        "Status": "RESTORED" if to_start else "ALREADY_RUNNING",
-        "Message": f"{done} Removed the {REMEDIATED_TAG} tag and the record.{warning}",
-    }
+    return run_restore(StartInstance(events))

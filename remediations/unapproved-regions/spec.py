@@ -38,6 +38,8 @@ REMEDIATION = RemediationSpec(
             Permission("ec2:DescribeInstances"),
             Permission("ec2:StopInstances", INSTANCES),
             Permission("ec2:CreateTags", INSTANCES),
+            # Reads the record it is about to replace (the kernel passes it to the unit).
+            Permission("ssm:GetParameter", RECORDS),
             Permission("ssm:PutParameter", RECORDS),
             # Only to take back the record of a stop EC2 refused (a one-time Spot instance).
             Permission("ssm:DeleteParameter", RECORDS),

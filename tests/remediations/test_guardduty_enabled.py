@@ -22,6 +22,7 @@ from harness.pack import (
     run_document,
 )
 from mamori.catalog import rule_spec
+from mamori.records import load_record
 from tests.rules.test_guardduty_enabled import RULE, RULE_ID, detectors, evaluate, guardduty, make_detector
 
 REMEDIATE = "mamori-guardduty-enabled"
@@ -39,7 +40,9 @@ def restore(sandbox: Sandbox, **extra: Any) -> Any:
 
 
 def record() -> Any:
-    return json.loads(boto3.client("ssm").get_parameter(Name=RECORD)["Parameter"]["Value"])
+    found = load_record(boto3.client("ssm"), RULE_ID, ACCOUNT)
+    assert found is not None, f"no record at {RECORD}"
+    return found.changed
 
 
 def no_records() -> bool:
@@ -70,7 +73,9 @@ def test_closed_loop(sandbox: Sandbox) -> None:
     assert states() == {region: ["ENABLED"] for region in DEFAULT_REGIONS}
     new = detectors("ap-south-1")[created["ap-south-1"]]
     assert new["FindingPublishingFrequency"] == "FIFTEEN_MINUTES"
-    assert new["Tags"][TAG].endswith(" created by mamori-guardduty-enabled - undo with mamori-guardduty-enabled-restore")
+    assert new["Tags"][TAG].endswith(
+        " mamori-guardduty-enabled created this detector - undo with mamori-guardduty-enabled-restore"
+    )
     assert TAG not in detectors("us-east-1")[mine].get("Tags", {})
     assert (record()["created"], record()["enabled"]) == (created, {"eu-west-3": suspended})
     assert first.outputs["Remediate.Message"].startswith(
@@ -241,8 +246,9 @@ def test_restore_keeps_what_a_refused_region_could_not_undo(sandbox: Sandbox) ->
 
     partial = restore(sandbox)
 
-    assert (partial.status, partial.outputs["Restore.Status"]) == ("Success", "PARTIAL")
-    assert partial.outputs["Restore.Kept"] == ["sa-east-1: AccessDeniedException (refused)"]
+    assert partial.status == "Failed"  # fails loudly: what is left is kept for another run
+    assert f"Restored only part of {ACCOUNT}; what is left is kept at {RECORD}" in partial.failure
+    assert "Not restored: sa-east-1: AccessDeniedException (refused)." in partial.failure
     assert record()["created"] == {"sa-east-1": created["sa-east-1"]}
     sandbox.region_faults.clear()
     assert [region for region, found in states().items() if found] == ["sa-east-1"]
@@ -265,7 +271,7 @@ def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandb
     assert remediate(sandbox).status == "Success"
     evaluate(sandbox)
     sandbox.deny_region("sa-east-1", "AccessDeniedException")
-    assert restore(sandbox).outputs["Restore.Status"] == "PARTIAL"
+    assert restore(sandbox).status == "Failed"  # sa-east-1 kept for another run
     sandbox.region_faults.clear()
     assert restore(sandbox).outputs["Restore.Status"] == "RESTORED"
 
@@ -277,3 +283,42 @@ def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandb
         if sandbox.calls_by(principal)["guardduty:CreateDetector"]:
             unused.discard("guardduty:TagResource")
         assert not unused and not ungranted, f"{principal}: granted but never called {unused}; not granted {ungranted}"
+
+
+def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox) -> None:
+    """Records of schema 0 ({accountId, created, enabled, at}, as mamori wrote them before the
+    versioned envelope) are read as the same envelope: the restore undoes what they name."""
+    created = make_detector("eu-west-1", Tags={TAG: "2026-01-02T03:04:05Z created by mamori-guardduty-enabled"})
+    enabled = make_detector("eu-west-3")
+    theirs = make_detector("us-east-1")
+    legacy = {
+        "accountId": ACCOUNT,
+        "created": {"eu-west-1": created},
+        "enabled": {"eu-west-3": enabled},
+        "at": "2026-01-02T03:04:05Z",
+    }
+    boto3.client("ssm").put_parameter(Name=RECORD, Type="String", Value=json.dumps(legacy))
+
+    result = restore(sandbox)
+
+    assert result.status == "Success", result.failure
+    assert result.outputs["Restore.Status"] == "RESTORED"
+    assert (result.outputs["Restore.Deleted"], result.outputs["Restore.Suspended"]) == (
+        [f"eu-west-1: {created}"],
+        [f"eu-west-3: {enabled}"],
+    )
+    assert (states()["eu-west-1"], states()["eu-west-3"], list(detectors("us-east-1"))) == ([], ["DISABLED"], [theirs])
+    assert no_records()
+
+
+def test_a_legacy_record_of_another_account_is_refused(sandbox: Sandbox) -> None:
+    mine = make_detector("eu-west-3")
+    boto3.client("ssm").put_parameter(
+        Name=RECORD, Type="String", Value=json.dumps({"accountId": "210987654321", "enabled": {"eu-west-3": mine}})
+    )
+
+    result = restore(sandbox)
+
+    assert result.status == "Failed"
+    assert "names 210987654321, not this resource" in result.failure
+    assert states()["eu-west-3"] == ["ENABLED"]

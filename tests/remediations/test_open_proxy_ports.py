@@ -321,3 +321,19 @@ def test_a_legacy_record_of_another_group_is_refused(sandbox: Sandbox, ec2: Any,
     assert result.status == "Failed"
     assert "names sg-0123456789abcdef0, not this resource" in result.failure
     assert inbound(ec2, group) == {("tcp", 22, 22, "203.0.113.0/24")}
+
+
+def test_a_planted_record_does_not_keep_the_proxy_open(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    """The attacker: anyone who can write Parameter Store plants junk, or a record naming another
+    group, where the remediation keeps its record. The remediation still revokes, and its own
+    record replaces the planted one (which is never merged into what a restore would open)."""
+    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")])
+    planted = {"groupId": "sg-0123456789abcdef0", "changes": [{"revoked": [{"sourceKind": "ipv4", "source": "0.0.0.0/0"}]}]}
+    boto3.client("ssm").put_parameter(Name=f"/mamori/open-proxy-ports/{group}", Value=json.dumps(planted), Type="String")
+
+    result = remediate(sandbox, group)
+
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "REMEDIATED"), result.failure
+    assert inbound(ec2, group) == set()
+    assert [len(change["revoked"]) for change in record(group)["changes"]] == [1]
+    assert record(group)["changes"][0]["revoked"][0]["fromPort"] == 3128

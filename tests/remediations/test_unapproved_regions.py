@@ -27,6 +27,7 @@ from harness.pack import (
     remediation_parameters,
     run_document,
 )
+from mamori.records import Record, load_record
 
 RULE = "mamori-unapproved-regions"
 RULE_ID = "unapproved-regions"
@@ -58,9 +59,14 @@ def live(instance_id: str, region: str = PARIS) -> tuple[str, dict[str, str]]:
     return instance["State"]["Name"], {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
 
 
+def saved_record(instance_id: str) -> Record:
+    found = load_record(boto3.client("ssm"), RULE_ID, instance_id)
+    assert found is not None, f"no record of {instance_id}"
+    return found
+
+
 def record(instance_id: str) -> Any:
-    value = boto3.client("ssm").get_parameter(Name=f"/mamori/unapproved-regions/{instance_id}")["Parameter"]["Value"]
-    return json.loads(value)
+    return saved_record(instance_id).changed
 
 
 def no_records() -> bool:
@@ -89,7 +95,7 @@ def test_closed_loop(sandbox: Sandbox, stop_requests: list[dict[str, Any]]) -> N
     first = remediate(sandbox, miner)
 
     assert first.status == "Success", first.failure
-    assert first.outputs["Remediate.Status"] == "STOPPED"
+    assert first.outputs["Remediate.Status"] == "REMEDIATED"
     assert first.outputs["Remediate.Region"] == PARIS
     assert first.outputs["Remediate.Message"].startswith(f"Stopped {miner} in {PARIS} (was running c5.4xlarge, launched ")
     assert stop_requests == [{"InstanceIds": [miner]}]  # never Force: a clean shutdown
@@ -97,17 +103,17 @@ def test_closed_loop(sandbox: Sandbox, stop_requests: list[dict[str, Any]]) -> N
     assert state == "stopped"  # stopped, not terminated
     assert tags["Name"] == "miner"
     assert tags["mamori:remediated"].endswith(
-        f"Z stopped by mamori-unapproved-regions: {PARIS} is not approved - undo with mamori-unapproved-regions-restore"
+        f"Z mamori-unapproved-regions stopped it: {PARIS} is not approved - undo with mamori-unapproved-regions-restore"
     )
     saved = record(miner)
-    assert {key: saved[key] for key in ("instanceId", "region", "instanceType", "previousState", "spot")} == {
-        "instanceId": miner,
+    assert saved_record(miner).resource == miner
+    assert {key: saved[key] for key in ("region", "instanceType", "previousState", "spot")} == {
         "region": PARIS,
         "instanceType": "c5.4xlarge",
         "previousState": "running",
         "spot": False,
     }
-    assert saved["stoppedAt"] == tags["mamori:remediated"].split(" ")[0]
+    assert saved_record(miner).at == tags["mamori:remediated"].split(" ")[0]
     assert evaluate(sandbox, miner) == (
         "COMPLIANT",
         f"{PARIS}: stopped c5.4xlarge, launched {launched(PARIS, miner)}; {PARIS} is not an approved region, "
@@ -116,7 +122,7 @@ def test_closed_loop(sandbox: Sandbox, stop_requests: list[dict[str, Any]]) -> N
 
     second = remediate(sandbox, miner)
 
-    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "ALREADY_STOPPED")
+    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
     assert len(stop_requests) == 1
     assert live(miner) == (state, tags)
     assert record(miner) == saved
@@ -134,7 +140,7 @@ def test_closed_loop(sandbox: Sandbox, stop_requests: list[dict[str, Any]]) -> N
     assert evaluate(sandbox, miner)[0] == "NON_COMPLIANT"
 
     again = restore(sandbox, miner)
-    assert (again.status, again.outputs["Restore.Status"]) == ("Success", "NO_RECORD")
+    assert (again.status, again.outputs["Restore.Status"]) == ("Success", "NOTHING_TO_RESTORE")
 
 
 def test_dry_run_changes_nothing(sandbox: Sandbox) -> None:
@@ -154,7 +160,7 @@ def test_finds_the_instance_in_a_region_opted_in_to(sandbox: Sandbox) -> None:
 
     result = remediate(sandbox, bahrain)
 
-    assert (result.outputs["Remediate.Status"], result.outputs["Remediate.Region"]) == ("STOPPED", "me-south-1")
+    assert (result.outputs["Remediate.Status"], result.outputs["Remediate.Region"]) == ("REMEDIATED", "me-south-1")
     assert live(bahrain, "me-south-1")[0] == "stopped"
 
 
@@ -166,7 +172,7 @@ def test_an_instance_gone_is_nothing_to_do(sandbox: Sandbox) -> None:
     never = remediate(sandbox, "i-0123456789abcdef0")
 
     for result in (gone, never):
-        assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "INSTANCE_NOT_FOUND")
+        assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "NOT_FOUND")
         assert result.outputs["Remediate.Region"] == ""
     assert no_records()
 
@@ -176,7 +182,7 @@ def test_an_instance_not_found_says_which_regions_could_not_be_searched(sandbox:
 
     result = remediate(sandbox, "i-0123456789abcdef0")
 
-    assert result.outputs["Remediate.Status"] == "INSTANCE_NOT_FOUND"
+    assert result.outputs["Remediate.Status"] == "NOT_FOUND"
     assert result.outputs["Remediate.Message"].endswith("Could not search ap-south-1 (UnauthorizedOperation).")
 
 
@@ -185,7 +191,7 @@ def test_a_region_approved_since_is_left_alone(sandbox: Sandbox) -> None:
 
     result = remediate(sandbox, paris, ApprovedRegions=f"{APPROVED},{PARIS}")
 
-    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "REGION_APPROVED")
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
     assert live(paris) == ("running", {})
     assert no_records()
 
@@ -196,7 +202,8 @@ def test_an_exempt_instance_is_skipped(sandbox: Sandbox) -> None:
     result = remediate(sandbox, lab)
 
     assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "SKIPPED_EXEMPT")
-    assert result.outputs["Remediate.Message"] == f"{PARIS}: Exempt by mamori:exempt: GPU lab (until 2999-12-31)"
+    assert result.outputs["Remediate.Message"] == "Exempt by mamori:exempt: GPU lab (until 2999-12-31)"
+    assert result.outputs["Remediate.Region"] == PARIS
     assert live(lab)[0] == "running"
 
 
@@ -236,7 +243,7 @@ def test_an_unexpected_stop_error_keeps_the_record(sandbox: Sandbox) -> None:
     assert result.status == "Failed"
     assert "InternalError" in result.failure
     assert record(miner)["previousState"] == "running"
-    assert (restore(sandbox, miner).outputs["Restore.Status"]) == "ALREADY_RUNNING"
+    assert (restore(sandbox, miner).outputs["Restore.Status"]) == "NOTHING_TO_RESTORE"
     assert no_records()
 
 
@@ -279,13 +286,13 @@ def test_restore_starts_nothing_mamori_did_not_stop(sandbox: Sandbox) -> None:
 
     result = restore(sandbox, parked)
 
-    assert (result.status, result.outputs["Restore.Status"]) == ("Success", "NO_RECORD")
+    assert (result.status, result.outputs["Restore.Status"]) == ("Success", "NOTHING_TO_RESTORE")
     assert live(parked)[0] == "stopped"
 
 
 def test_restore_dry_run_changes_nothing(sandbox: Sandbox) -> None:
     [miner] = launch(PARIS)
-    assert remediate(sandbox, miner).outputs["Remediate.Status"] == "STOPPED"
+    assert remediate(sandbox, miner).outputs["Remediate.Status"] == "REMEDIATED"
     before = live(miner)
 
     result = restore(sandbox, miner, DryRun=True)
@@ -298,30 +305,71 @@ def test_restore_dry_run_changes_nothing(sandbox: Sandbox) -> None:
 
 def test_restore_of_an_instance_started_by_hand_only_cleans_up(sandbox: Sandbox) -> None:
     [other] = launch(PARIS)
-    assert remediate(sandbox, other).outputs["Remediate.Status"] == "STOPPED"
+    assert remediate(sandbox, other).outputs["Remediate.Status"] == "REMEDIATED"
     boto3.client("ec2", region_name=PARIS).start_instances(InstanceIds=[other])
 
     result = restore(sandbox, other)
 
-    assert (result.status, result.outputs["Restore.Status"]) == ("Success", "ALREADY_RUNNING")
+    assert (result.status, result.outputs["Restore.Status"]) == ("Success", "NOTHING_TO_RESTORE")
+    assert result.outputs["Restore.Message"].startswith(f"{other} in {PARIS} was already running. Removed the mamori:remediated")
     assert live(other) == ("running", {})
     assert no_records()
 
 
+def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox) -> None:
+    """Records of schema 0 ({instanceId, region, ..., stoppedAt}, as mamori wrote them before
+    the versioned envelope) are read as the same envelope: the restore starts the instance."""
+    [miner] = launch(PARIS)
+    stop(PARIS, miner)
+    legacy = {
+        "instanceId": miner,
+        "region": PARIS,
+        "instanceType": "t3.micro",
+        "spot": False,
+        "previousState": "running",
+        "stoppedAt": "2026-01-02T03:04:05Z",
+        "reason": f"{PARIS} is not in ApprovedRegions (us-east-1, eu-west-1)",
+    }
+    boto3.client("ssm").put_parameter(Name=f"/mamori/unapproved-regions/{miner}", Value=json.dumps(legacy), Type="String")
+
+    result = restore(sandbox, miner)
+
+    assert result.status == "Success", result.failure
+    assert (result.outputs["Restore.Status"], result.outputs["Restore.Region"]) == ("RESTORED", PARIS)
+    assert live(miner)[0] in ("pending", "running")
+    assert no_records()
+
+
+def test_a_legacy_record_of_another_instance_is_refused(sandbox: Sandbox) -> None:
+    [parked] = launch(PARIS)
+    stop(PARIS, parked)
+    boto3.client("ssm").put_parameter(
+        Name=f"/mamori/unapproved-regions/{parked}",
+        Value=json.dumps({"instanceId": "i-0123456789abcdef0", "region": PARIS}),
+        Type="String",
+    )
+
+    result = restore(sandbox, parked)
+
+    assert result.status == "Failed"
+    assert "names i-0123456789abcdef0, not this resource" in result.failure
+    assert live(parked)[0] == "stopped"
+
+
 def test_restore_of_a_terminated_instance_removes_the_record(sandbox: Sandbox) -> None:
     [miner] = launch(PARIS)
-    assert remediate(sandbox, miner).outputs["Remediate.Status"] == "STOPPED"
+    assert remediate(sandbox, miner).outputs["Remediate.Status"] == "REMEDIATED"
     terminate(PARIS, miner)
 
     result = restore(sandbox, miner)
 
-    assert (result.status, result.outputs["Restore.Status"]) == ("Success", "INSTANCE_NOT_FOUND")
+    assert (result.status, result.outputs["Restore.Status"]) == ("Success", "NOT_FOUND")
     assert no_records()
 
 
 def test_restore_of_an_exempt_instance_gives_no_warning(sandbox: Sandbox) -> None:
     [miner] = launch(PARIS)
-    assert remediate(sandbox, miner).outputs["Remediate.Status"] == "STOPPED"
+    assert remediate(sandbox, miner).outputs["Remediate.Status"] == "REMEDIATED"
     boto3.client("ec2", region_name=PARIS).create_tags(
         Resources=[miner], Tags=[{"Key": "mamori:exempt", "Value": "approved by the CISO"}]
     )
