@@ -240,6 +240,38 @@ class DocumentSpec:
         return (self.logical_id, self.role_id)
 
 
+# Every document returns these; a document's own outputs follow them.
+STATUS_OUTPUTS = (("Status", "String"), ("Message", "String"))
+
+
+def document(
+    remediation_id: str,
+    description: str,
+    parameters: tuple[DocumentParameter, ...],
+    permissions: tuple[Permission, ...],
+    outputs: tuple[tuple[str, str], ...] = (),
+    restore: bool = False,
+) -> DocumentSpec:
+    """The remediation's document (mamori-<id>, remediate.py) or its restore document
+    (mamori-<id>-restore, restore.py): AutomationAssumeRole first, the given parameters,
+    DryRun last; Status and Message before the given outputs."""
+    return DocumentSpec(
+        name=f"mamori-{remediation_id}" + ("-restore" if restore else ""),
+        description=description,
+        script="restore.py" if restore else "remediate.py",
+        parameters=(AUTOMATION_ASSUME_ROLE, *parameters, DRY_RUN),
+        permissions=permissions,
+        outputs=(*STATUS_OUTPUTS, *outputs),
+    )
+
+
+def record_permissions(remediation_id: str, *actions: str) -> tuple[Permission, ...]:
+    """Reading the remediation's records (/mamori/<id>/*: the kernel reads the record first),
+    and the given SSM actions on them (PutParameter to record, DeleteParameter to forget)."""
+    records = f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/mamori/{remediation_id}/*"
+    return tuple(Permission(f"ssm:{action}", records) for action in ("GetParameter", *actions))
+
+
 @dataclass(frozen=True)
 class RemediationSpec:
     id: str
@@ -258,6 +290,9 @@ class RemediationSpec:
         if self.restore and self.restore.name != f"mamori-{self.id}-restore":
             raise ValueError(f"remediation {self.id}: its restore document must be named mamori-{self.id}-restore")
         for document in self.documents:
+            outputs = [name for name, _ in document.outputs]
+            if len(set(outputs)) != len(outputs):
+                raise ValueError(f"document {document.name} declares an output twice: {outputs}")
             names = {p.name for p in document.parameters}
             for required in ("AutomationAssumeRole", "DryRun"):
                 if required not in names:

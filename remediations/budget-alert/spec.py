@@ -4,14 +4,13 @@ amount it creates the budget with."""
 from mamori.budgets import BUDGET_AMOUNT_PATTERN, MAMORI_BUDGET
 from mamori.catalog import (
     ACCOUNT_ID,
-    AUTOMATION_ASSUME_ROLE,
-    DRY_RUN,
     TOPIC_ARN,
     DocumentParameter,
-    DocumentSpec,
     Parameter,
     Permission,
     RemediationSpec,
+    document,
+    record_permissions,
 )
 
 # Service Authorization Reference, AWS Budget Service: ViewBudget and ModifyBudget require the
@@ -19,8 +18,7 @@ from mamori.catalog import (
 # remediation reads every budget (the rule's decision) but changes only mamori's own.
 ANY_BUDGET = "arn:${AWS::Partition}:budgets::${AWS::AccountId}:budget/*"
 MAMORIS_BUDGET = f"arn:${{AWS::Partition}}:budgets::${{AWS::AccountId}}:budget/{MAMORI_BUDGET}"
-RECORDS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/mamori/budget-alert/*"
-OUTPUTS = (("Status", "String"), ("Message", "String"), ("Changes", "StringList"))
+OUTPUTS = (("Changes", "StringList"),)
 
 REMEDIATION = RemediationSpec(
     id="budget-alert",
@@ -33,17 +31,15 @@ REMEDIATION = RemediationSpec(
             allowed_pattern=f"^({BUDGET_AMOUNT_PATTERN})$",
         ),
     ),
-    remediate=DocumentSpec(
-        name="mamori-budget-alert",
+    remediate=document(
+        "budget-alert",
         description=(
             f"Unless a whole-account cost budget already alerts someone (re-checked live with mamori-budget-alert's own "
             f"code), creates the monthly cost budget {MAMORI_BUDGET} with alerts at 80% actual and 100% forecasted cost "
             "to the mamori topic (and an email address), or adds those alerts to it if it exists without any. Records "
             "what it created for mamori-budget-alert-restore."
         ),
-        script="remediate.py",
         parameters=(
-            AUTOMATION_ASSUME_ROLE,
             ACCOUNT_ID,
             DocumentParameter(
                 "BudgetAmount",
@@ -60,31 +56,28 @@ REMEDIATION = RemediationSpec(
                 default="",
                 allowed_pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$",
             ),
-            DRY_RUN,
         ),
         permissions=(
             Permission("budgets:ViewBudget", ANY_BUDGET),
             # CreateBudget, or CreateNotification on an existing mamori-monthly-cost.
             Permission("budgets:ModifyBudget", MAMORIS_BUDGET),
-            Permission("ssm:GetParameter", RECORDS),
-            Permission("ssm:PutParameter", RECORDS),
+            *record_permissions("budget-alert", "PutParameter"),
         ),
         outputs=OUTPUTS,
     ),
-    restore=DocumentSpec(
-        name="mamori-budget-alert-restore",
+    restore=document(
+        "budget-alert",
+        restore=True,
         description=(
             f"Deletes what mamori-budget-alert created, as recorded at /mamori/budget-alert/<account>: the budget "
             f"{MAMORI_BUDGET} if it created it (only its own alerts if others were added since), else the alerts it "
             "added. Switch AutoRemediation off or create your own budget first, or the remediation runs again."
         ),
-        script="restore.py",
-        parameters=(AUTOMATION_ASSUME_ROLE, ACCOUNT_ID, DRY_RUN),
+        parameters=(ACCOUNT_ID,),
         permissions=(
             Permission("budgets:ViewBudget", MAMORIS_BUDGET),
             Permission("budgets:ModifyBudget", MAMORIS_BUDGET),
-            Permission("ssm:GetParameter", RECORDS),
-            Permission("ssm:DeleteParameter", RECORDS),
+            *record_permissions("budget-alert", "DeleteParameter"),
         ),
         outputs=(*OUTPUTS, ("Missing", "StringList")),
     ),

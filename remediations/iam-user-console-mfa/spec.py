@@ -3,7 +3,7 @@ managed policy the remediation attaches."""
 
 from typing import Any
 
-from mamori.catalog import AUTOMATION_ASSUME_ROLE, DRY_RUN, DocumentParameter, DocumentSpec, Permission, RemediationSpec
+from mamori.catalog import DocumentParameter, Permission, RemediationSpec, document
 from mamori.console_mfa import DEFAULT_GRACE_HOURS, DENY_POLICY_ARN_PATTERN, DENY_POLICY_NAME
 from mamori.iam_users import USER_ID_PATTERN
 
@@ -84,20 +84,18 @@ DENY_WITHOUT_MFA_POLICY: dict[str, Any] = {
 USER_ID = DocumentParameter(
     "UserId", "String", "The IAM user's id (AIDA…), as AWS Config records it.", allowed_pattern=f"^{USER_ID_PATTERN}$"
 )
-OUTPUTS = (("Status", "String"), ("Message", "String"), ("UserName", "String"))
+OUTPUTS = (("UserName", "String"),)
 
 REMEDIATION = RemediationSpec(
     id="iam-user-console-mfa",
-    remediate=DocumentSpec(
-        name="mamori-iam-user-console-mfa",
+    remediate=document(
+        "iam-user-console-mfa",
         description=(
             "Attaches mamori-deny-without-mfa to an IAM user with a console password and no MFA (re-checked on the "
             "live user, after the grace period): everything but setting up MFA is denied until the user signs in "
             "with MFA. Tags the user mamori:remediated. Skips users tagged mamori:exempt."
         ),
-        script="remediate.py",
         parameters=(
-            AUTOMATION_ASSUME_ROLE,
             USER_ID,
             DocumentParameter(
                 "PolicyArn",
@@ -111,7 +109,6 @@ REMEDIATION = RemediationSpec(
                 "Hours after the user's creation before MFA is required (the rule's GracePeriodHours).",
                 default=str(DEFAULT_GRACE_HOURS),
             ),
-            DRY_RUN,
         ),
         permissions=(
             Permission("iam:ListUsers"),
@@ -126,14 +123,14 @@ REMEDIATION = RemediationSpec(
         ),
         outputs=OUTPUTS,
     ),
-    restore=DocumentSpec(
-        name="mamori-iam-user-console-mfa-restore",
+    restore=document(
+        "iam-user-console-mfa",
+        restore=True,
         description=(
             "Detaches mamori-deny-without-mfa from an IAM user and removes the mamori:remediated tag. Tag the user "
             "mamori:exempt first, or automatic remediation attaches the policy again."
         ),
-        script="restore.py",
-        parameters=(AUTOMATION_ASSUME_ROLE, USER_ID, DRY_RUN),
+        parameters=(USER_ID,),
         permissions=(
             Permission("iam:ListUsers"),
             Permission("iam:ListUserTags", USER),

@@ -1,27 +1,23 @@
 """The two documents of the open-proxy-ports remediation and what each may call."""
 
-from mamori.catalog import AUTOMATION_ASSUME_ROLE, DRY_RUN, DocumentParameter, DocumentSpec, Permission, RemediationSpec
+from mamori.catalog import DocumentParameter, Permission, RemediationSpec, document, record_permissions
 from mamori.exposure import DEFAULT_PROXY_PORTS, format_ports
 from mamori.security_groups import GROUP_ID_PATTERN
 
 SECURITY_GROUP = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/*"
-RECORDS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/mamori/open-proxy-ports/*"
 
 GROUP = DocumentParameter("GroupId", "String", "The security group to fix.", allowed_pattern=f"^{GROUP_ID_PATTERN}$")
-OUTPUTS = (("Status", "String"), ("Message", "String"))
 
 REMEDIATION = RemediationSpec(
     id="open-proxy-ports",
-    remediate=DocumentSpec(
-        name="mamori-open-proxy-ports",
+    remediate=document(
+        "open-proxy-ports",
         description=(
             "Revokes the inbound entries of a security group that let the internet reach a proxy port "
             "(re-checked on the live group), keeps other ports of a wide entry open, records what it "
             "changed for mamori-open-proxy-ports-restore. Skips groups tagged mamori:exempt."
         ),
-        script="remediate.py",
         parameters=(
-            AUTOMATION_ASSUME_ROLE,
             GROUP,
             DocumentParameter(
                 "ProxyPorts",
@@ -32,7 +28,6 @@ REMEDIATION = RemediationSpec(
             DocumentParameter(
                 "TrustedCidrs", "String", "Sources that are never the internet (the rule's TrustedCidrs).", default=""
             ),
-            DRY_RUN,
         ),
         permissions=(
             Permission("ec2:DescribeSecurityGroups"),
@@ -42,28 +37,26 @@ REMEDIATION = RemediationSpec(
             Permission("ec2:AuthorizeSecurityGroupIngress", SECURITY_GROUP),
             Permission("ec2:RevokeSecurityGroupIngress", SECURITY_GROUP),
             Permission("ec2:CreateTags", SECURITY_GROUP),
-            Permission("ssm:GetParameter", RECORDS),
-            Permission("ssm:PutParameter", RECORDS),
+            *record_permissions("open-proxy-ports", "PutParameter"),
         ),
-        outputs=(*OUTPUTS, ("Revoked", "StringList"), ("KeptOpen", "StringList"), ("Dropped", "StringList")),
+        outputs=(("Revoked", "StringList"), ("KeptOpen", "StringList"), ("Dropped", "StringList")),
     ),
-    restore=DocumentSpec(
-        name="mamori-open-proxy-ports-restore",
+    restore=document(
+        "open-proxy-ports",
+        restore=True,
         description=(
             "Puts back the inbound entries mamori-open-proxy-ports revoked from a security group and removes "
             "the narrower entries it added. Tag the group mamori:exempt first, or automatic remediation revokes them again."
         ),
-        script="restore.py",
-        parameters=(AUTOMATION_ASSUME_ROLE, GROUP, DRY_RUN),
+        parameters=(GROUP,),
         permissions=(
             Permission("ec2:DescribeSecurityGroups"),
             Permission("ec2:DescribeSecurityGroupRules"),
             Permission("ec2:AuthorizeSecurityGroupIngress", SECURITY_GROUP),
             Permission("ec2:RevokeSecurityGroupIngress", SECURITY_GROUP),
             Permission("ec2:DeleteTags", SECURITY_GROUP),
-            Permission("ssm:GetParameter", RECORDS),
-            Permission("ssm:DeleteParameter", RECORDS),
+            *record_permissions("open-proxy-ports", "DeleteParameter"),
         ),
-        outputs=(*OUTPUTS, ("Restored", "StringList"), ("Removed", "StringList")),
+        outputs=(("Restored", "StringList"), ("Removed", "StringList")),
     ),
 )

@@ -3,28 +3,24 @@ document, because nothing is changed that could be undone."""
 
 from mamori.catalog import (
     ACCOUNT_ID,
-    AUTOMATION_ASSUME_ROLE,
-    DRY_RUN,
     PUBLISH_TO_TOPIC,
     TOPIC_ARN,
     DocumentParameter,
-    DocumentSpec,
     Permission,
     RemediationSpec,
+    document,
 )
 
 REMEDIATION = RemediationSpec(
     id="root-mfa",
-    remediate=DocumentSpec(
-        name="mamori-root-mfa",
+    remediate=document(
+        "root-mfa",
         description=(
             "Re-checks the root user's credentials and MFA (with mamori-root-mfa's own code); if root can sign in "
             "without (hardware) MFA, opens one OpsItem with the steps to assign it (only root can) and notifies the "
             "mamori topic. Changes nothing in IAM; a second run opens nothing new."
         ),
-        script="remediate.py",
         parameters=(
-            AUTOMATION_ASSUME_ROLE,
             ACCOUNT_ID,
             TOPIC_ARN,
             DocumentParameter(
@@ -34,7 +30,6 @@ REMEDIATION = RemediationSpec(
                 default="false",
                 allowed_pattern=r"^(true|false)$",
             ),
-            DRY_RUN,
         ),
         permissions=(
             Permission("iam:GetAccountSummary"),
@@ -43,6 +38,6 @@ REMEDIATION = RemediationSpec(
             Permission("ssm:CreateOpsItem"),
             *PUBLISH_TO_TOPIC,
         ),
-        outputs=(("Status", "String"), ("Message", "String"), ("OpsItemId", "String")),
+        outputs=(("OpsItemId", "String"),),
     ),
 )

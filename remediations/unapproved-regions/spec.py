@@ -1,29 +1,26 @@
 """The two documents of the unapproved-regions remediation and what each may call."""
 
-from mamori.catalog import AUTOMATION_ASSUME_ROLE, DRY_RUN, DocumentParameter, DocumentSpec, Permission, RemediationSpec
+from mamori.catalog import DocumentParameter, Permission, RemediationSpec, document, record_permissions
 from mamori.instances import INSTANCE_ID_PATTERN, REGION_LIST_PATTERN
 
 # Any region: the instance is wherever it was found.
 INSTANCES = "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*"
-RECORDS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/mamori/unapproved-regions/*"
 
 INSTANCE_ID = DocumentParameter(
     "InstanceId", "String", "The EC2 instance (in any enabled region).", allowed_pattern=f"^{INSTANCE_ID_PATTERN}$"
 )
-OUTPUTS = (("Status", "String"), ("Message", "String"), ("Region", "String"))
+OUTPUTS = (("Region", "String"),)
 
 REMEDIATION = RemediationSpec(
     id="unapproved-regions",
-    remediate=DocumentSpec(
-        name="mamori-unapproved-regions",
+    remediate=document(
+        "unapproved-regions",
         description=(
             "Stops (never terminates) an EC2 instance running in a region outside ApprovedRegions, after finding it "
             "in every enabled region and re-checking it live; records it for mamori-unapproved-regions-restore and "
             "tags it. Skips instances tagged mamori:exempt."
         ),
-        script="remediate.py",
         parameters=(
-            AUTOMATION_ASSUME_ROLE,
             INSTANCE_ID,
             DocumentParameter(
                 "ApprovedRegions",
@@ -31,7 +28,6 @@ REMEDIATION = RemediationSpec(
                 "Comma-separated regions where instances may run (the rule's ApprovedRegions).",
                 allowed_pattern=REGION_LIST_PATTERN,
             ),
-            DRY_RUN,
         ),
         permissions=(
             Permission("ec2:DescribeRegions"),
@@ -39,28 +35,25 @@ REMEDIATION = RemediationSpec(
             Permission("ec2:StopInstances", INSTANCES),
             Permission("ec2:CreateTags", INSTANCES),
             # Reads the record it is about to replace (the kernel passes it to the unit).
-            Permission("ssm:GetParameter", RECORDS),
-            Permission("ssm:PutParameter", RECORDS),
             # Only to take back the record of a stop EC2 refused (a one-time Spot instance).
-            Permission("ssm:DeleteParameter", RECORDS),
+            *record_permissions("unapproved-regions", "PutParameter", "DeleteParameter"),
         ),
         outputs=OUTPUTS,
     ),
-    restore=DocumentSpec(
-        name="mamori-unapproved-regions-restore",
+    restore=document(
+        "unapproved-regions",
+        restore=True,
         description=(
             "Starts again an EC2 instance that mamori-unapproved-regions stopped, as recorded at "
             "/mamori/unapproved-regions/<instance id>. Approve its region or tag it mamori:exempt first, or automatic "
             "remediation stops it again."
         ),
-        script="restore.py",
-        parameters=(AUTOMATION_ASSUME_ROLE, INSTANCE_ID, DRY_RUN),
+        parameters=(INSTANCE_ID,),
         permissions=(
             Permission("ec2:DescribeInstances"),
             Permission("ec2:StartInstances", INSTANCES),
             Permission("ec2:DeleteTags", INSTANCES),
-            Permission("ssm:GetParameter", RECORDS),
-            Permission("ssm:DeleteParameter", RECORDS),
+            *record_permissions("unapproved-regions", "DeleteParameter"),
         ),
         outputs=OUTPUTS,
     ),
