@@ -18,8 +18,8 @@ import pytest
 from harness.aws import ACCOUNT, DEFAULT_REGIONS, Sandbox
 from harness.config_events import periodic_event
 from harness.ec2_state import launch, launched, stop, terminate
-from harness.pack import deployed_rule_parameters, grant_gaps, invoke_rule, lambda_principal
-from mamori.catalog import load_unit_module, pascal
+from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal
+from mamori.catalog import load_unit_module
 
 RULE = "mamori-unapproved-regions"
 RULE_ID = "unapproved-regions"
@@ -320,18 +320,6 @@ def test_earlier_results_are_read_again_only_when_a_region_refused(sandbox: Sand
     sandbox.reset_counts()
     evaluations(sandbox)
     assert sandbox.calls_by(lambda_principal(RULE))["config:GetComplianceDetailsByConfigRule"] == 2
-
-
-def test_granted_is_called(sandbox: Sandbox) -> None:
-    """Every action the rule's role is granted is called on the rule's paths, and no other."""
-    launch("eu-west-3")
-    evaluations(sandbox)
-    sandbox.deny_region("eu-west-3", "UnauthorizedOperation")
-    evaluations(sandbox)
-
-    unused, ungranted = grant_gaps(sandbox, lambda_principal(RULE), f"{pascal(RULE_ID)}RuleRole")
-
-    assert not unused and not ungranted, f"granted but never called {unused}; not granted {ungranted}"
 
 
 def test_annotations_fit_in_256_characters() -> None:
