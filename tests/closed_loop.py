@@ -53,6 +53,14 @@ class ClosedLoop:
     restored_again: AutomationResult | None = None
 
 
+def mark_problem(marked: str, run: set[str]) -> str | None:
+    """Why a test marked closed_loop(marked), which ran the loops of `run`, is not that
+    remediation's closed-loop test; None when it is."""
+    if marked in run:
+        return None
+    return f"marked closed_loop({marked!r}) but ran assert_closed_loop for {', '.join(sorted(run)) or 'nothing'}"
+
+
 def status(result: AutomationResult) -> str:
     """The document's Status output (every mamori document has exactly one)."""
     values = [value for name, value in result.outputs.items() if name.endswith(".Status")]
@@ -94,7 +102,7 @@ def assert_closed_loop(
     loop = ClosedLoop()
 
     def evaluate(expected: str, step: str) -> None:
-        before = {key: value for key, value in sandbox.config.evaluations.get(spec.config_rule_name, {}).items()}
+        before = dict(sandbox.config.evaluations.get(spec.config_rule_name, {}))
         event = (
             change_event(spec.config_rule_name, item(), rule_parameters)
             if item is not None
@@ -120,6 +128,7 @@ def assert_closed_loop(
     remediate = remediation_parameters(rule_id, resource_id, pack_values=pack)
     evaluate("NON_COMPLIANT", "before remediation")
     if remediation.restore is None:
+        assert after_restore is _no_check, f"{remediation.id} has no restore document"
         loop.remediated = run(remediation.remediate.name, remediate, NOTIFIED, "remediation")
         after_remediation(loop.remediated)
         loop.again = run(remediation.remediate.name, remediate, NOTHING_TO_DO, "second run")

@@ -4,6 +4,7 @@ remediation without one fails here."""
 from collections.abc import Iterable, Mapping
 
 from mamori.catalog import load_remediations
+from tests.closed_loop import mark_problem
 from tests.meta.session import SESSION
 
 
@@ -38,3 +39,11 @@ def test_a_remediation_without_a_closed_loop_test_is_reported() -> None:
         "['tests/y.py::test_typo'] are marked closed_loop('open-proxy'), which is no remediation",
     ]
     assert closed_loop_gaps(["open-proxy-ports"], {"open-proxy-ports": ["tests/x.py::test_loop"]}) == []
+
+
+def test_a_test_marked_for_a_loop_it_does_not_run_is_reported() -> None:
+    assert mark_problem("budget-alert", {"budget-alert"}) is None
+    assert mark_problem("budget-alert", set()) == "marked closed_loop('budget-alert') but ran assert_closed_loop for nothing"
+    assert mark_problem("budget-alert", {"root-mfa", "guardduty-enabled"}) == (
+        "marked closed_loop('budget-alert') but ran assert_closed_loop for guardduty-enabled, root-mfa"
+    )

@@ -139,6 +139,36 @@ def test_legitimate_entries_survive_untouched(sandbox: Sandbox, ec2: Any, vpc_id
     assert inbound(ec2, group) == {("tcp", 3128, 3128, "10.0.0.0/8"), ("tcp", 443, 443, "0.0.0.0/0"), ("-1", -1, -1, other)}
 
 
+def test_a_prefix_list_that_holds_the_internet_is_revoked_and_others_kept(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    """Customer-managed prefix lists are resolved live: only the reference to the one that holds
+    0.0.0.0/0 goes, and restore puts it back."""
+    world = ec2.create_managed_prefix_list(
+        PrefixListName="partners", MaxEntries=2, AddressFamily="IPv4", Entries=[{"Cidr": "0.0.0.0/0"}]
+    )["PrefixList"]["PrefixListId"]
+    office = ec2.create_managed_prefix_list(
+        PrefixListName="office", MaxEntries=2, AddressFamily="IPv4", Entries=[{"Cidr": "203.0.113.0/24"}]
+    )["PrefixList"]["PrefixListId"]
+    both = {
+        "IpProtocol": "tcp",
+        "FromPort": 3128,
+        "ToPort": 3128,
+        "PrefixListIds": [{"PrefixListId": world}, {"PrefixListId": office}],
+    }
+    group = make_group(ec2, vpc_id, [both])
+    original = inbound(ec2, group)
+
+    result = remediate(sandbox, group)
+
+    assert (result.status, result.outputs["Remediate.Revoked"]) == ("Success", [f"tcp 3128 from {world} (0.0.0.0/0)"])
+    assert inbound(ec2, group) == {("tcp", 3128, 3128, office)}
+    assert evaluate(sandbox, ec2, group) == "COMPLIANT"
+
+    restored = restore(sandbox, group)
+
+    assert (restored.status, restored.outputs["Restore.Restored"]) == ("Success", [f"tcp 3128 from {world}"])
+    assert inbound(ec2, group) == original
+
+
 def test_dry_run_changes_nothing(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
     group = make_group(ec2, vpc_id, [tcp(8080, "0.0.0.0/0")])
     before = inbound(ec2, group)
