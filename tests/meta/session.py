@@ -7,8 +7,6 @@ import collections
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
 TESTS = Path(__file__).resolve().parent.parent
 
 # Marks a test that checks what the whole session did: it runs after every other test, and is
@@ -27,10 +25,12 @@ class Session:
     failed: list[str] = field(default_factory=list)  # node ids, in the order they failed
     calls: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
 
-    def require_every_test(self) -> None:
-        """Skip the calling test unless every test of the suite was selected."""
-        if self.incomplete_because is not None:
-            pytest.skip(f"checks the whole test session, but {self.incomplete_because}: run all of tests/ for it")
+    @property
+    def partial(self) -> str | None:
+        """Why a check of the whole session must skip (not every test was selected), or None."""
+        if self.incomplete_because is None:
+            return None
+        return f"checks the whole test session, but {self.incomplete_because}: run all of tests/ for it"
 
     def failures_note(self) -> str:
         if not self.failed:

@@ -3,6 +3,8 @@ remediation without one fails here."""
 
 from collections.abc import Iterable, Mapping
 
+import pytest
+
 from mamori.catalog import load_remediations
 from tests.closed_loop import mark_problem
 from tests.meta.session import SESSION
@@ -23,7 +25,8 @@ def closed_loop_gaps(remediation_ids: Iterable[str], marked: Mapping[str, list[s
 
 
 def test_every_remediation_has_a_closed_loop_test() -> None:
-    SESSION.require_every_test()
+    if SESSION.partial:
+        pytest.skip(SESSION.partial)
 
     problems = closed_loop_gaps((r.id for r in load_remediations()), SESSION.closed_loops)
 
