@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import botocore.exceptions
@@ -300,6 +300,11 @@ ROOT_ROW_USER = "<root_account>"
 class Sandbox:
     """Install once per moto mock (moto resets boto3's default session when it starts)."""
 
+    # Set to a Counter to add up every principal's calls, by (principal, IAM action), across every
+    # Sandbox made while it is set; reset_counts never clears it. The test session sets it to check
+    # each role's grants against all that its principal called in any test (tests/meta/grants.py).
+    session_calls: ClassVar[collections.Counter[tuple[str, str]] | None] = None
+
     def __init__(self) -> None:
         self.config = ConfigStandIn()
         self.calls: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -374,6 +379,8 @@ class Sandbox:
         with self._lock:  # region scans call from several threads
             if self._principal is not None:
                 self.calls[(self._principal, action)] += 1
+                if Sandbox.session_calls is not None:
+                    Sandbox.session_calls[(self._principal, action)] += 1
             queued = None if denied else self.next_answers.get(api_action)
             answer = queued.pop(0) if queued else None
         if self.latency_seconds:

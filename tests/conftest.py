@@ -1,7 +1,12 @@
 """Shared fixtures: moto for AWS, plus harness.aws.Sandbox for what moto lacks (Config
-evaluations, oversized-item history) and for enforcing each role's IAM actions."""
+evaluations, oversized-item history) and for enforcing each role's IAM actions.
 
-from collections.abc import Iterator, Sequence
+The hooks below serve the catalog-wide meta-tests (tests/meta/): every principal's calls are
+added up over the session, tests marked `whole_session` run last (and only mean something when
+every test was selected), and a test marked `closed_loop` must run that remediation's loop."""
+
+from collections.abc import Generator, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -9,6 +14,59 @@ import pytest
 from moto import mock_aws
 
 from harness.aws import Sandbox, fake_credentials
+from tests import closed_loop
+from tests.meta.session import CLOSED_LOOP, SESSION, WHOLE_SESSION, why_incomplete
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{WHOLE_SESSION}: checks what the whole session did; runs after every other test")
+    config.addinivalue_line(
+        "markers", f"{CLOSED_LOOP}(remediation_id): the test runs tests.closed_loop.assert_closed_loop for that remediation"
+    )
+    Sandbox.session_calls = SESSION.calls
+
+
+def pytest_deselected(items: Sequence[pytest.Item]) -> None:
+    SESSION.deselected += len(items)
+
+
+@pytest.hookimpl(trylast=True)  # after -k, -m and --deselect have taken their tests away
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    SESSION.incomplete_because = why_incomplete(list(config.args), {Path(item.path) for item in items}, SESSION.deselected)
+    SESSION.closed_loops = {}
+    for item in items:
+        for marker in item.iter_markers(CLOSED_LOOP):
+            SESSION.closed_loops.setdefault(str(marker.args[0]), []).append(item.nodeid)
+    items.sort(key=lambda item: item.get_closest_marker(WHOLE_SESSION) is not None)  # stable: the rest keep their order
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed:
+        SESSION.failed.append(report.nodeid)
+    if report.when == "call":
+        item.stash[_passed] = report.passed
+    return report
+
+
+_passed = pytest.StashKey[bool]()
+
+
+@pytest.fixture(autouse=True)
+def _closed_loop_is_run(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test marked closed_loop(<id>) that passed must have run that remediation's loop."""
+    marker = request.node.get_closest_marker(CLOSED_LOOP)
+    if marker is None:
+        yield
+        return
+    closed_loop.RUN.clear()
+    yield
+    problem = closed_loop.mark_problem(str(marker.args[0]), closed_loop.RUN)
+    if problem and request.node.stash.get(_passed, False):
+        pytest.fail(problem)
 
 
 @pytest.fixture

@@ -14,19 +14,16 @@ from harness.aws import ACCOUNT, Sandbox
 from harness.config_events import periodic_event
 from harness.pack import (
     AUTOMATION_ROLE_ARN,
-    automation_principal,
+    AutomationResult,
     deployed_rule_parameters,
-    document_role,
-    grant_gaps,
     invoke_rule,
-    lambda_principal,
     remediation_parameters,
     run_document,
     template,
 )
 from mamori.budgets import parse_budget_amount
-from mamori.catalog import rule_spec
 from mamori.records import load_record
+from tests.closed_loop import assert_closed_loop
 
 RULE = "mamori-budget-alert"
 RULE_ID = "budget-alert"
@@ -94,46 +91,43 @@ def no_records() -> bool:
     return not boto3.client("ssm").get_parameters_by_path(Path="/mamori", Recursive=True)["Parameters"]
 
 
+@pytest.mark.closed_loop("budget-alert")
 def test_closed_loop(sandbox: Sandbox, topic: str) -> None:
-    """NON_COMPLIANT -> remediate -> COMPLIANT -> remediate again (no change) -> restore (the
-    budget mamori created is deleted) -> NON_COMPLIANT."""
-    assert evaluate(sandbox) == "NON_COMPLIANT"
-
-    first = remediate(sandbox, topic)
-
-    assert first.status == "Success", first.failure
-    assert first.outputs["Remediate.Status"] == "REMEDIATED"
-    assert first.outputs["Remediate.Changes"] == [
-        f"budget {BUDGET} (100 USD monthly)",
-        f"alert ACTUAL GREATER_THAN 80 PERCENTAGE to {topic} and finance@example.com",
-        f"alert FORECASTED GREATER_THAN 100 PERCENTAGE to {topic} and finance@example.com",
-    ]
-    created = budgets()[BUDGET]
-    assert (created["BudgetType"], created["TimeUnit"], created["BudgetLimit"]) == (
-        "COST",
-        "MONTHLY",
-        {"Amount": "100", "Unit": "USD"},
-    )
+    """The budget mamori creates alerts the topic and the pack's email; restore deletes it."""
     both = [("EMAIL", "finance@example.com"), ("SNS", topic)]
-    assert alerts() == {"ACTUAL 80.0": both, "FORECASTED 100.0": both}
-    assert record()["createdBudget"] is True and len(record()["notifications"]) == 2
-    assert evaluate(sandbox) == "COMPLIANT"
 
-    second = remediate(sandbox, topic)
+    def created_with_alerts(result: AutomationResult) -> None:
+        assert result.outputs["Remediate.Changes"] == [
+            f"budget {BUDGET} (100 USD monthly)",
+            f"alert ACTUAL GREATER_THAN 80 PERCENTAGE to {topic} and finance@example.com",
+            f"alert FORECASTED GREATER_THAN 100 PERCENTAGE to {topic} and finance@example.com",
+        ]
+        created = budgets()[BUDGET]
+        assert (created["BudgetType"], created["TimeUnit"], created["BudgetLimit"]) == (
+            "COST",
+            "MONTHLY",
+            {"Amount": "100", "Unit": "USD"},
+        )
+        assert alerts() == {"ACTUAL 80.0": both, "FORECASTED 100.0": both}
+        assert record()["createdBudget"] is True and len(record()["notifications"]) == 2
 
-    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
-    assert list(budgets()) == [BUDGET] and len(alerts()) == 2
+    def unchanged(result: AutomationResult) -> None:
+        assert list(budgets()) == [BUDGET] and alerts() == {"ACTUAL 80.0": both, "FORECASTED 100.0": both}
 
-    restored = restore(sandbox)
+    def deleted(result: AutomationResult) -> None:
+        assert result.outputs["Restore.Changes"] == [f"delete budget {BUDGET}"]
+        assert budgets() == {}
+        assert no_records()
 
-    assert restored.status == "Success", restored.failure
-    assert restored.outputs["Restore.Changes"] == [f"delete budget {BUDGET}"]
-    assert budgets() == {}
-    assert no_records()
-    assert evaluate(sandbox) == "NON_COMPLIANT"
-
-    again = restore(sandbox)
-    assert (again.status, again.outputs["Restore.Status"]) == ("Success", "NOTHING_TO_RESTORE")
+    assert_closed_loop(
+        sandbox,
+        RULE_ID,
+        ACCOUNT,
+        pack={"NotificationTopic": topic, "NotificationEmail": "finance@example.com"},
+        after_remediation=created_with_alerts,
+        after_second_run=unchanged,
+        after_restore=deleted,
+    )
 
 
 def test_without_a_notification_email_the_alerts_go_to_the_topic(sandbox: Sandbox, topic: str) -> None:
@@ -308,26 +302,6 @@ def test_the_email_is_passed_only_when_the_pack_has_one() -> None:
     assert parameters["TopicArn"] == {"StaticValue": {"Values": [{"Ref": "NotificationTopic"}]}}
     assert parameters["BudgetAmount"] == {"StaticValue": {"Values": [{"Ref": "BudgetAmount"}]}}
     assert "Condition" not in template()["Resources"]["BudgetAlertRemediation"]
-
-
-def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandbox, topic: str) -> None:
-    """Run every path of the rule and both documents (restore of a created budget and of added
-    alerts), then compare the API calls made (counted by the sandbox, which also refuses
-    ungranted ones) with the grants."""
-    evaluate(sandbox)
-    assert remediate(sandbox, topic).status == "Success"
-    evaluate(sandbox)
-    assert restore(sandbox).outputs["Restore.Status"] == "RESTORED"
-    make_budget(BUDGET)
-    assert remediate(sandbox, topic).status == "Success"
-    assert restore(sandbox).outputs["Restore.Status"] == "RESTORED"
-
-    principals = {lambda_principal(RULE): rule_spec(RULE_ID).role_id} | {
-        automation_principal(name): document_role(name) for name in (REMEDIATE, RESTORE)
-    }
-    for principal, role in principals.items():
-        unused, ungranted = grant_gaps(sandbox, principal, role)
-        assert not unused and not ungranted, f"{principal}: granted but never called {unused}; not granted {ungranted}"
 
 
 def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox, topic: str) -> None:

@@ -14,16 +14,13 @@ import pytest
 from harness.aws import ACCOUNT, DEFAULT_REGIONS, Sandbox
 from harness.pack import (
     AUTOMATION_ROLE_ARN,
-    automation_principal,
-    document_role,
-    grant_gaps,
-    lambda_principal,
+    AutomationResult,
     remediation_parameters,
     run_document,
 )
-from mamori.catalog import rule_spec
 from mamori.records import load_record
-from tests.rules.test_guardduty_enabled import RULE, RULE_ID, detectors, evaluate, guardduty, make_detector
+from tests.closed_loop import assert_closed_loop
+from tests.rules.test_guardduty_enabled import RULE_ID, detectors, guardduty, make_detector
 
 REMEDIATE = "mamori-guardduty-enabled"
 RESTORE = "mamori-guardduty-enabled-restore"
@@ -54,61 +51,54 @@ def states() -> dict[str, list[str]]:
     return {region: sorted(d["Status"] for d in detectors(region).values()) for region in DEFAULT_REGIONS}
 
 
+@pytest.mark.closed_loop("guardduty-enabled")
 def test_closed_loop(sandbox: Sandbox) -> None:
-    """NON_COMPLIANT -> remediate -> COMPLIANT -> remediate again (no change) -> restore ->
-    NON_COMPLIANT. The detector that was on before survives the restore; the one that was
-    suspended before is suspended again."""
+    """The detector that was on before survives the restore; the one that was suspended before
+    is suspended again."""
     mine = make_detector("us-east-1")
     suspended = make_detector("eu-west-3", enabled=False)
-    assert evaluate(sandbox)[0] == "NON_COMPLIANT"
+    created: dict[str, str] = {}
 
-    first = remediate(sandbox)
+    def on_everywhere(result: AutomationResult) -> None:
+        created.update(item.split(": ") for item in result.outputs["Remediate.Created"])
+        assert sorted(created) == sorted(set(DEFAULT_REGIONS) - {"us-east-1", "eu-west-3"})
+        assert result.outputs["Remediate.Enabled"] == [f"eu-west-3: {suspended}"]
+        assert result.outputs["Remediate.Refused"] == []
+        assert states() == {region: ["ENABLED"] for region in DEFAULT_REGIONS}
+        new = detectors("ap-south-1")[created["ap-south-1"]]
+        assert new["FindingPublishingFrequency"] == "FIFTEEN_MINUTES"
+        assert new["Tags"][TAG].endswith(
+            " mamori-guardduty-enabled created this detector - undo with mamori-guardduty-enabled-restore"
+        )
+        assert TAG not in detectors("us-east-1")[mine].get("Tags", {})
+        assert (record()["created"], record()["enabled"]) == (created, {"eu-west-3": suspended})
+        assert result.outputs["Remediate.Message"].startswith(
+            "Turned GuardDuty on in 16 region(s): created a detector in ap-northeast-1, "
+        )
 
-    assert first.status == "Success", first.failure
-    assert first.outputs["Remediate.Status"] == "REMEDIATED"
-    created = dict(item.split(": ") for item in first.outputs["Remediate.Created"])
-    assert sorted(created) == sorted(set(DEFAULT_REGIONS) - {"us-east-1", "eu-west-3"})
-    assert first.outputs["Remediate.Enabled"] == [f"eu-west-3: {suspended}"]
-    assert first.outputs["Remediate.Refused"] == []
-    assert states() == {region: ["ENABLED"] for region in DEFAULT_REGIONS}
-    new = detectors("ap-south-1")[created["ap-south-1"]]
-    assert new["FindingPublishingFrequency"] == "FIFTEEN_MINUTES"
-    assert new["Tags"][TAG].endswith(
-        " mamori-guardduty-enabled created this detector - undo with mamori-guardduty-enabled-restore"
+    def unchanged(result: AutomationResult) -> None:
+        assert (result.outputs["Remediate.Created"], result.outputs["Remediate.Enabled"]) == ([], [])
+        assert record()["created"] == created
+
+    def as_before(result: AutomationResult) -> None:
+        assert sorted(result.outputs["Restore.Deleted"]) == sorted(f"{r}: {i}" for r, i in created.items())
+        assert result.outputs["Restore.Suspended"] == [f"eu-west-3: {suspended}"]
+        message = result.outputs["Restore.Message"]
+        assert message.startswith("Deleted 15 detector(s) mamori created and suspended 1 it enabled.")
+        assert "Deleting a detector discards its findings" in message
+        assert "automatic remediation turns it back on" in message and "AutoRemediation is false" in message
+        assert states() == {
+            region: {"us-east-1": ["ENABLED"], "eu-west-3": ["DISABLED"]}.get(region, []) for region in DEFAULT_REGIONS
+        }
+        assert list(detectors("us-east-1")) == [mine]
+        assert no_records()
+
+    loop = assert_closed_loop(
+        sandbox, RULE_ID, ACCOUNT, after_remediation=on_everywhere, after_second_run=unchanged, after_restore=as_before
     )
-    assert TAG not in detectors("us-east-1")[mine].get("Tags", {})
-    assert (record()["created"], record()["enabled"]) == (created, {"eu-west-3": suspended})
-    assert first.outputs["Remediate.Message"].startswith(
-        "Turned GuardDuty on in 16 region(s): created a detector in ap-northeast-1, "
-    )
-    assert evaluate(sandbox) == ("COMPLIANT", "GuardDuty is on in all 17 enabled regions.")
 
-    second = remediate(sandbox)
-
-    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
-    assert (second.outputs["Remediate.Created"], second.outputs["Remediate.Enabled"]) == ([], [])
-    assert record()["created"] == created
-
-    restored = restore(sandbox)
-
-    assert restored.status == "Success", restored.failure
-    assert restored.outputs["Restore.Status"] == "RESTORED"
-    assert sorted(restored.outputs["Restore.Deleted"]) == sorted(f"{r}: {i}" for r, i in created.items())
-    assert restored.outputs["Restore.Suspended"] == [f"eu-west-3: {suspended}"]
-    message = restored.outputs["Restore.Message"]
-    assert message.startswith("Deleted 15 detector(s) mamori created and suspended 1 it enabled.")
-    assert "Deleting a detector discards its findings" in message
-    assert "automatic remediation turns it back on" in message and "AutoRemediation is false" in message
-    assert states() == {
-        region: {"us-east-1": ["ENABLED"], "eu-west-3": ["DISABLED"]}.get(region, []) for region in DEFAULT_REGIONS
-    }
-    assert list(detectors("us-east-1")) == [mine]
-    assert no_records()
-    assert evaluate(sandbox)[1].startswith("GuardDuty is off in 16 of 17 enabled regions: ")
-
-    again = restore(sandbox)
-
-    assert (again.status, again.outputs["Restore.Status"]) == ("Success", "NOTHING_TO_RESTORE")
+    assert loop.evaluations[1] == ("COMPLIANT", "GuardDuty is on in all 17 enabled regions.")
+    assert loop.evaluations[2][1].startswith("GuardDuty is off in 16 of 17 enabled regions: ")
 
 
 def test_dry_run_changes_nothing(sandbox: Sandbox) -> None:
@@ -257,32 +247,6 @@ def test_restore_keeps_what_a_refused_region_could_not_undo(sandbox: Sandbox) ->
 
     assert (rest.status, rest.outputs["Restore.Deleted"]) == ("Success", [f"sa-east-1: {created['sa-east-1']}"])
     assert no_records()
-
-
-def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandbox) -> None:
-    """Run every path of the rule and its documents, then compare the API calls made
-    (counted by the sandbox, which also refuses ungranted ones) with the grants.
-
-    guardduty:TagResource is granted but never counted: IAM authorizes CreateDetector's Tags
-    as guardduty:TagResource on the new detector (service authorization reference), and the
-    sandbox counts one action per call."""
-    make_detector("eu-west-3", enabled=False)
-    evaluate(sandbox)
-    assert remediate(sandbox).status == "Success"
-    evaluate(sandbox)
-    sandbox.deny_region("sa-east-1", "AccessDeniedException")
-    assert restore(sandbox).status == "Failed"  # sa-east-1 kept for another run
-    sandbox.region_faults.clear()
-    assert restore(sandbox).outputs["Restore.Status"] == "RESTORED"
-
-    principals = {lambda_principal(RULE): rule_spec(RULE_ID).role_id} | {
-        automation_principal(name): document_role(name) for name in (REMEDIATE, RESTORE)
-    }
-    for principal, role in principals.items():
-        unused, ungranted = grant_gaps(sandbox, principal, role)
-        if sandbox.calls_by(principal)["guardduty:CreateDetector"]:
-            unused.discard("guardduty:TagResource")
-        assert not unused and not ungranted, f"{principal}: granted but never called {unused}; not granted {ungranted}"
 
 
 def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox) -> None:

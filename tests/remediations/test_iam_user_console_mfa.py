@@ -15,17 +15,14 @@ from harness.config_events import periodic_event
 from harness.iam_state import create_managed_policy, make_user, user_created_ago
 from harness.pack import (
     AUTOMATION_ROLE_ARN,
-    automation_principal,
+    AutomationResult,
     deployed_rule_parameters,
-    document_role,
-    grant_gaps,
     invoke_rule,
-    lambda_principal,
     remediation_parameters,
     run_document,
     template,
 )
-from mamori.catalog import rule_spec
+from tests.closed_loop import assert_closed_loop
 
 RULE = "mamori-iam-user-console-mfa"
 RULE_ID = "iam-user-console-mfa"
@@ -74,40 +71,36 @@ def console_user(name: str = "alice", **kwargs: Any) -> str:
     return user_id
 
 
+@pytest.mark.closed_loop("iam-user-console-mfa")
 def test_closed_loop(sandbox: Sandbox, policy_arn: str) -> None:
-    """NON_COMPLIANT -> remediate -> COMPLIANT -> remediate again (no change) -> restore -> NON_COMPLIANT."""
     alice = console_user()
-    assert evaluate(sandbox, alice)[0] == "NON_COMPLIANT"
 
-    first = remediate(sandbox, alice, policy_arn)
+    def attached_and_tagged(result: AutomationResult) -> None:
+        assert result.outputs["Remediate.UserName"] == "alice"
+        assert attached("alice") == [policy_arn]
+        assert tags("alice")["mamori:remediated"].endswith(
+            "iam-user-console-mfa attached mamori-deny-without-mfa-us-east-1 - undo with mamori-iam-user-console-mfa-restore"
+        )
 
-    assert first.status == "Success", first.failure
-    assert first.outputs["Remediate.Status"] == "REMEDIATED"
-    assert first.outputs["Remediate.UserName"] == "alice"
-    assert attached("alice") == [policy_arn]
-    assert tags("alice")["mamori:remediated"].endswith(
-        "iam-user-console-mfa attached mamori-deny-without-mfa-us-east-1 - undo with mamori-iam-user-console-mfa-restore"
+    def unchanged(result: AutomationResult) -> None:
+        assert attached("alice") == [policy_arn]
+
+    def detached(result: AutomationResult) -> None:
+        assert result.outputs["Restore.Detached"] == [policy_arn]
+        assert attached("alice") == []
+        assert "mamori:remediated" not in tags("alice")
+
+    loop = assert_closed_loop(
+        sandbox,
+        RULE_ID,
+        alice,
+        pack={"DenyWithoutMfaPolicy": policy_arn},
+        after_remediation=attached_and_tagged,
+        after_second_run=unchanged,
+        after_restore=detached,
     )
-    assert evaluate(sandbox, alice) == (
-        "COMPLIANT",
-        "Console access limited until MFA is set up (mamori-deny-without-mfa attached).",
-    )
 
-    second = remediate(sandbox, alice, policy_arn)
-
-    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
-    assert attached("alice") == [policy_arn]
-
-    restored = restore(sandbox, alice)
-
-    assert restored.status == "Success", restored.failure
-    assert restored.outputs["Restore.Detached"] == [policy_arn]
-    assert attached("alice") == []
-    assert "mamori:remediated" not in tags("alice")
-    assert evaluate(sandbox, alice)[0] == "NON_COMPLIANT"
-
-    again = restore(sandbox, alice)
-    assert (again.status, again.outputs["Restore.Status"]) == ("Success", "NOTHING_TO_RESTORE")
+    assert loop.evaluations[1] == ("COMPLIANT", "Console access limited until MFA is set up (mamori-deny-without-mfa attached).")
 
 
 def test_the_policy_blocks_all_but_mfa_setup_without_mfa() -> None:
@@ -235,20 +228,3 @@ def test_restore_leaves_other_policies_and_warns_unless_exempt(sandbox: Sandbox,
 
     assert attached("alice") == [other]
     assert "not tagged mamori:exempt" in result.outputs["Restore.Message"]
-
-
-def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandbox, policy_arn: str) -> None:
-    """Run every path of the rule and its documents, then compare the API calls made
-    (counted by the sandbox, which also refuses ungranted ones) with the grants."""
-    alice = console_user()
-    evaluate(sandbox, alice)
-    assert remediate(sandbox, alice, policy_arn).status == "Success"
-    evaluate(sandbox, alice)
-    assert restore(sandbox, alice).status == "Success"
-
-    principals = {lambda_principal(RULE): rule_spec(RULE_ID).role_id} | {
-        automation_principal(name): document_role(name) for name in (REMEDIATE, RESTORE)
-    }
-    for principal, role in principals.items():
-        unused, ungranted = grant_gaps(sandbox, principal, role)
-        assert not unused and not ungranted, f"{principal}: granted but never called {unused}; not granted {ungranted}"

@@ -13,8 +13,16 @@ import pytest
 
 from harness.aws import Sandbox
 from harness.config_events import change_event, security_group_item
-from harness.pack import AUTOMATION_ROLE_ARN, deployed_rule_parameters, invoke_rule, remediation_parameters, run_document
+from harness.pack import (
+    AUTOMATION_ROLE_ARN,
+    AutomationResult,
+    deployed_rule_parameters,
+    invoke_rule,
+    remediation_parameters,
+    run_document,
+)
 from mamori.records import load_record
+from tests.closed_loop import assert_closed_loop
 from tests.conftest import inbound, make_group, tcp
 
 RULE = "mamori-open-proxy-ports"
@@ -48,38 +56,37 @@ def record(group_id: str) -> Any:
     return found.changed
 
 
+@pytest.mark.closed_loop("open-proxy-ports")
 def test_closed_loop(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
-    """NON_COMPLIANT -> remediate -> COMPLIANT -> remediate again (no change) -> restore -> NON_COMPLIANT."""
     group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0", "::/0"), tcp(22, "203.0.113.0/24", description="office ssh")])
     original = inbound(ec2, group)
-    assert evaluate(sandbox, ec2, group) == "NON_COMPLIANT"
+    office_only = {("tcp", 22, 22, "203.0.113.0/24")}
 
-    first = remediate(sandbox, group)
+    def revoked_only_the_proxy(result: AutomationResult) -> None:
+        assert result.outputs["Remediate.Revoked"] == ["tcp 3128 from 0.0.0.0/0", "tcp 3128 from ::/0"]
+        assert inbound(ec2, group) == office_only
+        assert tags(ec2, group)["mamori:remediated"].endswith("- undo with mamori-open-proxy-ports-restore")
+        assert [entry["source"] for entry in record(group)["changes"][0]["revoked"]] == ["0.0.0.0/0", "::/0"]
 
-    assert first.status == "Success", first.failure
-    assert first.outputs["Remediate.Status"] == "REMEDIATED"
-    assert first.outputs["Remediate.Revoked"] == ["tcp 3128 from 0.0.0.0/0", "tcp 3128 from ::/0"]
-    assert inbound(ec2, group) == {("tcp", 22, 22, "203.0.113.0/24")}
-    assert tags(ec2, group)["mamori:remediated"].endswith("- undo with mamori-open-proxy-ports-restore")
-    assert [entry["source"] for entry in record(group)["changes"][0]["revoked"]] == ["0.0.0.0/0", "::/0"]
-    assert evaluate(sandbox, ec2, group) == "COMPLIANT"
+    def unchanged(result: AutomationResult) -> None:
+        assert inbound(ec2, group) == office_only
+        assert len(record(group)["changes"]) == 1
 
-    second = remediate(sandbox, group)
+    def put_back(result: AutomationResult) -> None:
+        assert inbound(ec2, group) == original
+        assert "mamori:remediated" not in tags(ec2, group)
 
-    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
-    assert inbound(ec2, group) == {("tcp", 22, 22, "203.0.113.0/24")}
-    assert len(record(group)["changes"]) == 1
+    assert_closed_loop(
+        sandbox,
+        "open-proxy-ports",
+        group,
+        item=lambda: security_group_item(ec2, group),
+        after_remediation=revoked_only_the_proxy,
+        after_second_run=unchanged,
+        after_restore=put_back,
+    )
 
-    restored = restore(sandbox, group)
-
-    assert restored.status == "Success", restored.failure
-    assert inbound(ec2, group) == original
-    assert "mamori:remediated" not in tags(ec2, group)
-    assert evaluate(sandbox, ec2, group) == "NON_COMPLIANT"
-
-    again = restore(sandbox, group)
-    assert (again.status, again.outputs["Restore.Status"]) == ("Success", "NOTHING_TO_RESTORE")
-    assert inbound(ec2, group) == original
+    assert inbound(ec2, group) == original  # the second restore changed nothing
 
 
 def test_wide_tcp_range_is_narrowed_not_lost(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
@@ -132,6 +139,36 @@ def test_legitimate_entries_survive_untouched(sandbox: Sandbox, ec2: Any, vpc_id
     assert remediate(sandbox, group).status == "Success"
 
     assert inbound(ec2, group) == {("tcp", 3128, 3128, "10.0.0.0/8"), ("tcp", 443, 443, "0.0.0.0/0"), ("-1", -1, -1, other)}
+
+
+def test_a_prefix_list_that_holds_the_internet_is_revoked_and_others_kept(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    """Customer-managed prefix lists are resolved live: only the reference to the one that holds
+    0.0.0.0/0 goes, and restore puts it back."""
+    world = ec2.create_managed_prefix_list(
+        PrefixListName="partners", MaxEntries=2, AddressFamily="IPv4", Entries=[{"Cidr": "0.0.0.0/0"}]
+    )["PrefixList"]["PrefixListId"]
+    office = ec2.create_managed_prefix_list(
+        PrefixListName="office", MaxEntries=2, AddressFamily="IPv4", Entries=[{"Cidr": "203.0.113.0/24"}]
+    )["PrefixList"]["PrefixListId"]
+    both = {
+        "IpProtocol": "tcp",
+        "FromPort": 3128,
+        "ToPort": 3128,
+        "PrefixListIds": [{"PrefixListId": world}, {"PrefixListId": office}],
+    }
+    group = make_group(ec2, vpc_id, [both])
+    original = inbound(ec2, group)
+
+    result = remediate(sandbox, group)
+
+    assert (result.status, result.outputs["Remediate.Revoked"]) == ("Success", [f"tcp 3128 from {world} (0.0.0.0/0)"])
+    assert inbound(ec2, group) == {("tcp", 3128, 3128, office)}
+    assert evaluate(sandbox, ec2, group) == "COMPLIANT"
+
+    restored = restore(sandbox, group)
+
+    assert (restored.status, restored.outputs["Restore.Restored"]) == ("Success", [f"tcp 3128 from {world}"])
+    assert inbound(ec2, group) == original
 
 
 def test_dry_run_changes_nothing(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:

@@ -14,16 +14,15 @@ from harness.aws import ACCOUNT, RootAccessKey, RootCredentials, Sandbox
 from harness.config_events import periodic_event
 from harness.pack import (
     AUTOMATION_ROLE_ARN,
+    AutomationResult,
     automation_principal,
     deployed_rule_parameters,
-    document_role,
-    grant_gaps,
     invoke_rule,
-    lambda_principal,
     remediation_parameters,
     run_document,
 )
-from mamori.catalog import rule_spec
+from mamori.status import NOTHING_TO_DO
+from tests.closed_loop import assert_closed_loop
 from tests.root_helpers import OpsCenter, subscribe_inbox
 
 RULE = "mamori-root-access-key"
@@ -65,45 +64,48 @@ def remediate(sandbox: Sandbox, topic: str, **overrides: Any) -> Any:
     return run_document(sandbox, DOCUMENT, parameters)
 
 
+@pytest.mark.closed_loop("root-access-key")
 def test_closed_loop(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
-    """NON_COMPLIANT -> remediate (notify + OpsItem) -> still NON_COMPLIANT until a person acts
-    -> remediate again (nothing new) -> the person deletes the key -> COMPLIANT -> remediate
-    again (nothing to do). No restore document: nothing was changed."""
+    """Notify + OpsItem, still NON_COMPLIANT until a person acts, nothing new a second time; then
+    the person deletes the key -> COMPLIANT -> remediate again (nothing to do). No restore
+    document: nothing was changed."""
     topic, received = inbox
-    sandbox.root = leaked_root()
-    assert evaluate(sandbox) == "NON_COMPLIANT"
+    root = sandbox.root = leaked_root()
 
-    first = remediate(sandbox, topic)
+    def notified(result: AutomationResult) -> None:
+        [item] = ops.open_items()
+        assert result.outputs["Remediate.OpsItemId"] == item["OpsItemId"]
+        assert item["Title"] == f"Root user of {ACCOUNT} has an access key: delete it"
+        assert (item["Source"], item["Category"], item["Severity"]) == ("mamori", "Security", "1")
+        assert "Security credentials" in item["Description"] and "aws sts assume-root" in item["Description"]
+        assert "last used 2026-01-01 in us-east-1 (ec2)" in item["Description"]
+        assert result.outputs["Remediate.Keys"] == [item["OperationalData"]["mamori:root-access-keys"]["Value"]]
+        assert result.outputs["Remediate.Keys"][0].startswith("access key 1: active, created 2019-03-01")
+        [message] = received()
+        assert message["Subject"] == f"[mamori] ACTION NEEDED: Root user of {ACCOUNT} has an access key: delete it"
+        assert message["Message"].endswith(f"OpsItem: {item['OpsItemId']}")
+        assert root.access_keys, "the remediation must not (and cannot) delete a root key"
 
-    assert first.status == "Success", first.failure
-    assert first.outputs["Remediate.Status"] == "NOTIFIED"
-    [item] = ops.open_items()
-    assert first.outputs["Remediate.OpsItemId"] == item["OpsItemId"]
-    assert item["Title"] == f"Root user of {ACCOUNT} has an access key: delete it"
-    assert (item["Source"], item["Category"], item["Severity"]) == ("mamori", "Security", "1")
-    assert "Security credentials" in item["Description"] and "aws sts assume-root" in item["Description"]
-    assert "last used 2026-01-01 in us-east-1 (ec2)" in item["Description"]
-    assert first.outputs["Remediate.Keys"] == [item["OperationalData"]["mamori:root-access-keys"]["Value"]]
-    assert first.outputs["Remediate.Keys"][0].startswith("access key 1: active, created 2019-03-01")
-    [message] = received()
-    assert message["Subject"] == f"[mamori] ACTION NEEDED: Root user of {ACCOUNT} has an access key: delete it"
-    assert message["Message"].endswith(f"OpsItem: {item['OpsItemId']}")
-    assert sandbox.root.access_keys, "the remediation must not (and cannot) delete a root key"
-    assert evaluate(sandbox) == "NON_COMPLIANT"
+    def nothing_new(result: AutomationResult) -> None:
+        assert result.outputs["Remediate.OpsItemId"] == ops.open_items()[0]["OpsItemId"]
+        assert len(ops.items) == 1
+        assert received() == []
 
-    second = remediate(sandbox, topic)
+    assert_closed_loop(
+        sandbox,
+        "root-access-key",
+        ACCOUNT,
+        pack={"NotificationTopic": topic},
+        after_remediation=notified,
+        after_second_run=nothing_new,
+    )
 
-    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
-    assert second.outputs["Remediate.OpsItemId"] == item["OpsItemId"]
-    assert len(ops.items) == 1
-    assert received() == []
-
-    sandbox.root.access_keys.clear()  # the person signed in as root and deleted the key
+    root.access_keys.clear()  # the person signed in as root and deleted the key
     assert evaluate(sandbox) == "COMPLIANT"
 
     third = remediate(sandbox, topic)
 
-    assert (third.status, third.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
+    assert (third.status, third.outputs["Remediate.Status"]) == ("Success", NOTHING_TO_DO)
     assert third.outputs["Remediate.OpsItemId"] == ""
     assert len(ops.items) == 1
     assert received() == []
@@ -223,23 +225,3 @@ def test_script_refuses_bad_input_itself(sandbox: Sandbox, ops: OpsCenter) -> No
         handler({"AccountId": "root", "TopicArn": "arn:aws:sns:us-east-1:123456789012:t"}, None)
     with pytest.raises(ValueError, match=r"TopicArn must match"):
         handler({"AccountId": ACCOUNT, "TopicArn": "arn:aws:sqs:us-east-1:123456789012:q"}, None)
-
-
-def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
-    """Run every path of the rule and its document, then compare the API calls made (counted
-    by the sandbox, which also refuses ungranted ones) with the grants in template.yaml."""
-    topic, _ = inbox
-    sandbox.root = leaked_root()
-    assert evaluate(sandbox) == "NON_COMPLIANT"
-    assert remediate(sandbox, topic).outputs["Remediate.Status"] == "NOTIFIED"
-    assert remediate(sandbox, topic).outputs["Remediate.Status"] == "NOTHING_TO_DO"
-    sandbox.root.access_keys.clear()
-    assert evaluate(sandbox) == "COMPLIANT"
-    assert remediate(sandbox, topic).outputs["Remediate.Status"] == "NOTHING_TO_DO"
-
-    for principal, role in (
-        (lambda_principal(RULE), rule_spec("root-access-key").role_id),
-        (automation_principal(DOCUMENT), document_role(DOCUMENT)),
-    ):
-        unused, ungranted = grant_gaps(sandbox, principal, role)
-        assert not unused and not ungranted, f"{principal}: granted but never called {unused}; not granted {ungranted}"

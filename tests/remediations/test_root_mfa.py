@@ -12,16 +12,14 @@ from harness.aws import ACCOUNT, RootAccessKey, RootCredentials, Sandbox
 from harness.config_events import periodic_event
 from harness.pack import (
     AUTOMATION_ROLE_ARN,
-    automation_principal,
+    AutomationResult,
     deployed_rule_parameters,
-    document_role,
-    grant_gaps,
     invoke_rule,
-    lambda_principal,
     remediation_parameters,
     run_document,
 )
-from mamori.catalog import rule_spec
+from mamori.status import NOTHING_TO_DO
+from tests.closed_loop import assert_closed_loop
 from tests.root_helpers import OpsCenter, assign_root_virtual_mfa, subscribe_inbox
 
 RULE = "mamori-root-mfa"
@@ -49,40 +47,38 @@ def remediate(sandbox: Sandbox, topic: str, **overrides: Any) -> Any:
     return run_document(sandbox, DOCUMENT, parameters)
 
 
+@pytest.mark.closed_loop("root-mfa")
 def test_closed_loop(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
-    """NON_COMPLIANT -> remediate (notify + OpsItem) -> still NON_COMPLIANT until a person acts
-    -> remediate again (nothing new) -> the person assigns MFA -> COMPLIANT -> remediate again
-    (nothing to do). No restore document: nothing was changed."""
+    """Notify + OpsItem, still NON_COMPLIANT until a person acts, nothing new a second time; then
+    the person assigns MFA -> COMPLIANT -> remediate again (nothing to do). No restore
+    document: nothing was changed."""
     topic, received = inbox
-    sandbox.root = RootCredentials(password=True, mfa_active=False, access_keys=[RootAccessKey()])
-    assert evaluate(sandbox) == "NON_COMPLIANT"
+    root = sandbox.root = RootCredentials(password=True, mfa_active=False, access_keys=[RootAccessKey()])
 
-    first = remediate(sandbox, topic)
+    def notified(result: AutomationResult) -> None:
+        [item] = ops.open_items()
+        assert result.outputs["Remediate.OpsItemId"] == item["OpsItemId"]
+        assert item["Title"] == f"Root user of {ACCOUNT} has no MFA: assign MFA"
+        assert "root has a password and an access key and no MFA device" in item["Description"]
+        assert "Assign MFA device" in item["Description"] and "IAMDeleteRootUserCredentials" in item["Description"]
+        [message] = received()
+        assert message["Subject"] == f"[mamori] ACTION NEEDED: Root user of {ACCOUNT} has no MFA: assign MFA"
+        assert root.mfa_active is False
 
-    assert first.status == "Success", first.failure
-    assert first.outputs["Remediate.Status"] == "NOTIFIED"
-    [item] = ops.open_items()
-    assert first.outputs["Remediate.OpsItemId"] == item["OpsItemId"]
-    assert item["Title"] == f"Root user of {ACCOUNT} has no MFA: assign MFA"
-    assert "root has a password and an access key and no MFA device" in item["Description"]
-    assert "Assign MFA device" in item["Description"] and "IAMDeleteRootUserCredentials" in item["Description"]
-    [message] = received()
-    assert message["Subject"] == f"[mamori] ACTION NEEDED: Root user of {ACCOUNT} has no MFA: assign MFA"
-    assert sandbox.root.mfa_active is False
-    assert evaluate(sandbox) == "NON_COMPLIANT"
+    def nothing_new(result: AutomationResult) -> None:
+        assert result.outputs["Remediate.OpsItemId"] == ops.open_items()[0]["OpsItemId"]
+        assert len(ops.items) == 1 and received() == []
 
-    second = remediate(sandbox, topic)
+    assert_closed_loop(
+        sandbox, "root-mfa", ACCOUNT, pack={"NotificationTopic": topic}, after_remediation=notified, after_second_run=nothing_new
+    )
 
-    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
-    assert second.outputs["Remediate.OpsItemId"] == item["OpsItemId"]
-    assert len(ops.items) == 1 and received() == []
-
-    sandbox.root.mfa_active = True  # the person signed in as root and assigned a security key
+    root.mfa_active = True  # the person signed in as root and assigned a security key
     assert evaluate(sandbox) == "COMPLIANT"
 
     third = remediate(sandbox, topic)
 
-    assert (third.status, third.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
+    assert (third.status, third.outputs["Remediate.Status"]) == ("Success", NOTHING_TO_DO)
     assert third.outputs["Remediate.Message"] == f"Root has MFA. Nothing to do for {ACCOUNT}."
     assert len(ops.items) == 1 and received() == []
 
@@ -157,24 +153,3 @@ def test_script_refuses_a_bad_require_hardware_value_itself(sandbox: Sandbox, op
 
     with pytest.raises(ValueError, match=r"RequireHardwareMfa must be true or false, got 'sure'"):
         handler({"AccountId": ACCOUNT, "TopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:t", "RequireHardwareMfa": "sure"}, None)
-
-
-def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
-    """Run every path of the rule and its document, then compare the API calls made (counted
-    by the sandbox, which also refuses ungranted ones) with the grants in template.yaml."""
-    topic, _ = inbox
-    sandbox.root = RootCredentials(password=True, mfa_active=True)
-    assign_root_virtual_mfa()
-    assert evaluate(sandbox, RequireHardwareMfa="true") == "NON_COMPLIANT"
-    assert remediate(sandbox, topic, RequireHardwareMfa="true").outputs["Remediate.Status"] == "NOTIFIED"
-    assert remediate(sandbox, topic, RequireHardwareMfa="true").outputs["Remediate.Status"] == "NOTHING_TO_DO"
-    sandbox.root = RootCredentials(password=False, mfa_active=False)
-    assert evaluate(sandbox) == "NOT_APPLICABLE"
-    assert remediate(sandbox, topic).outputs["Remediate.Status"] == "NOTHING_TO_DO"
-
-    for principal, role in (
-        (lambda_principal(RULE), rule_spec("root-mfa").role_id),
-        (automation_principal(DOCUMENT), document_role(DOCUMENT)),
-    ):
-        unused, ungranted = grant_gaps(sandbox, principal, role)
-        assert not unused and not ungranted, f"{principal}: granted but never called {unused}; not granted {ungranted}"

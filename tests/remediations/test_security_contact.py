@@ -13,18 +13,16 @@ from harness.aws import ACCOUNT, Sandbox
 from harness.config_events import periodic_event
 from harness.pack import (
     AUTOMATION_ROLE_ARN,
+    AutomationResult,
     automation_principal,
     deployed_rule_parameters,
-    document_role,
-    grant_gaps,
     invoke_rule,
-    lambda_principal,
     remediation_parameters,
     run_document,
     template,
 )
-from mamori.catalog import rule_spec
 from mamori.records import load_record
+from tests.closed_loop import assert_closed_loop
 
 RULE = "mamori-security-contact"
 RULE_ID = "security-contact"
@@ -83,38 +81,35 @@ def no_records() -> bool:
     return not boto3.client("ssm").get_parameters_by_path(Path="/mamori", Recursive=True)["Parameters"]
 
 
+@pytest.mark.closed_loop("security-contact")
 def test_closed_loop_from_no_contact(sandbox: Sandbox) -> None:
-    """NON_COMPLIANT -> remediate -> COMPLIANT -> remediate again (no change) -> restore (the
-    contact mamori added is deleted) -> NON_COMPLIANT. BILLING and OPERATIONS stay as they were."""
+    """Restore deletes the contact mamori added. BILLING and OPERATIONS stay as they were."""
     billing, operations = set_contact("BILLING", "billing@example.com"), set_contact("OPERATIONS", "noc@example.com")
-    assert evaluate(sandbox) == "NON_COMPLIANT"
 
-    first = remediate(sandbox)
+    def set_from_the_pack(result: AutomationResult) -> None:
+        assert result.outputs["Remediate.Previous"] == "none"
+        assert result.outputs["Remediate.Contact"] == f"Security Operations <{EXPECTED}>"
+        assert contact() == MAMORIS
+        assert (contact("BILLING"), contact("OPERATIONS")) == (billing, operations)
+        assert record()["previous"] is None and record()["set"]["email"] == EXPECTED
 
-    assert first.status == "Success", first.failure
-    assert (first.outputs["Remediate.Status"], first.outputs["Remediate.Previous"]) == ("REMEDIATED", "none")
-    assert first.outputs["Remediate.Contact"] == f"Security Operations <{EXPECTED}>"
-    assert contact() == MAMORIS
-    assert (contact("BILLING"), contact("OPERATIONS")) == (billing, operations)
-    assert record()["previous"] is None and record()["set"]["email"] == EXPECTED
-    assert evaluate(sandbox) == "COMPLIANT"
+    def unchanged(result: AutomationResult) -> None:
+        assert contact() == MAMORIS
 
-    second = remediate(sandbox)
+    def deleted(result: AutomationResult) -> None:
+        assert contact() is None
+        assert (contact("BILLING"), contact("OPERATIONS")) == (billing, operations)
+        assert no_records()
 
-    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
-    assert contact() == MAMORIS
-
-    restored = restore(sandbox)
-
-    assert restored.status == "Success", restored.failure
-    assert restored.outputs["Restore.Status"] == "RESTORED"
-    assert contact() is None
-    assert (contact("BILLING"), contact("OPERATIONS")) == (billing, operations)
-    assert no_records()
-    assert evaluate(sandbox) == "NON_COMPLIANT"
-
-    again = restore(sandbox)
-    assert (again.status, again.outputs["Restore.Status"]) == ("Success", "NOTHING_TO_RESTORE")
+    assert_closed_loop(
+        sandbox,
+        RULE_ID,
+        ACCOUNT,
+        pack=PACK,
+        after_remediation=set_from_the_pack,
+        after_second_run=unchanged,
+        after_restore=deleted,
+    )
 
 
 def test_a_wrong_contact_is_replaced_and_restored(sandbox: Sandbox) -> None:
@@ -259,25 +254,6 @@ def test_the_remediation_exists_only_with_a_contact_to_set() -> None:
     }
     assert configuration["Properties"]["Parameters"]["Title"] == {"StaticValue": {"Values": [{"Ref": "SecurityContactTitle"}]}}
     assert template()["Parameters"]["SecurityContactTitle"]["Default"] == "Security"
-
-
-def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandbox) -> None:
-    """Run every path of the rule and both documents (restore both putting back and deleting),
-    then compare the API calls made (counted by the sandbox, which also refuses ungranted
-    ones) with the grants."""
-    evaluate(sandbox)
-    assert remediate(sandbox).status == "Success"
-    assert restore(sandbox).outputs["Restore.Status"] == "RESTORED"  # deletes the contact mamori added
-    set_contact()
-    assert remediate(sandbox).status == "Success"
-    assert restore(sandbox).outputs["Restore.Status"] == "RESTORED"  # puts the previous one back
-
-    principals = {lambda_principal(RULE): rule_spec(RULE_ID).role_id} | {
-        automation_principal(name): document_role(name) for name in (REMEDIATE, RESTORE)
-    }
-    for principal, role in principals.items():
-        unused, ungranted = grant_gaps(sandbox, principal, role)
-        assert not unused and not ungranted, f"{principal}: granted but never called {unused}; not granted {ungranted}"
 
 
 def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox) -> None:

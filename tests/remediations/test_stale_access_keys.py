@@ -18,17 +18,14 @@ from harness.config_events import periodic_event
 from harness.iam_state import key_created_ago, key_ids, key_used_ago, make_user
 from harness.pack import (
     AUTOMATION_ROLE_ARN,
-    automation_principal,
+    AutomationResult,
     deployed_rule_parameters,
-    document_role,
-    grant_gaps,
     invoke_rule,
-    lambda_principal,
     remediation_parameters,
     run_document,
 )
-from mamori.catalog import rule_spec
 from mamori.records import load_record
+from tests.closed_loop import assert_closed_loop
 
 RULE = "mamori-stale-access-keys"
 RULE_ID = "stale-access-keys"
@@ -86,42 +83,41 @@ def two_key_user(name: str = "alice", **kwargs: Any) -> tuple[str, str, str]:
     return user_id, stale, fresh
 
 
+@pytest.mark.closed_loop("stale-access-keys")
 def test_closed_loop(sandbox: Sandbox) -> None:
-    """NON_COMPLIANT -> remediate -> COMPLIANT -> remediate again (no change) -> restore -> NON_COMPLIANT."""
     alice, stale, fresh = two_key_user()
-    assert evaluate(sandbox, alice)[0] == "NON_COMPLIANT"
 
-    first = remediate(sandbox, alice)
+    def deactivated_the_stale_key(result: AutomationResult) -> None:
+        last_used = datetime.datetime.now(datetime.UTC) - 120 * DAY
+        assert result.outputs["Remediate.Deactivated"] == [
+            f"{stale}: key …{stale[-4:]} unused for 120 days (last used {last_used:%Y-%m-%d})"
+        ]
+        assert statuses("alice") == {stale: "Inactive", fresh: "Active"}  # deactivated, not deleted; the fresh key untouched
+        assert [key["keyId"] for key in record(alice)["changes"][0]["deactivated"]] == [stale]
+        assert tags("alice")["mamori:remediated"].endswith(
+            f"stale-access-keys deactivated {stale} - undo with mamori-stale-access-keys-restore"
+        )
 
-    assert first.status == "Success", first.failure
-    assert first.outputs["Remediate.Status"] == "REMEDIATED"
-    assert first.outputs["Remediate.Deactivated"] == [
-        f"{stale}: key …{stale[-4:]} unused for 120 days (last used {(datetime.datetime.now(datetime.UTC) - 120 * DAY):%Y-%m-%d})"
-    ]
-    assert statuses("alice") == {stale: "Inactive", fresh: "Active"}  # deactivated, not deleted; the fresh key untouched
-    assert [key["keyId"] for key in record(alice)["changes"][0]["deactivated"]] == [stale]
-    assert tags("alice")["mamori:remediated"].endswith(
-        f"stale-access-keys deactivated {stale} - undo with mamori-stale-access-keys-restore"
+    def unchanged(result: AutomationResult) -> None:
+        assert statuses("alice") == {stale: "Inactive", fresh: "Active"}
+        assert len(record(alice)["changes"]) == 1
+
+    def reactivated(result: AutomationResult) -> None:
+        assert result.outputs["Restore.Reactivated"] == [stale]
+        assert statuses("alice") == {stale: "Active", fresh: "Active"}
+        assert "mamori:remediated" not in tags("alice")
+        assert no_records()
+
+    loop = assert_closed_loop(
+        sandbox,
+        RULE_ID,
+        alice,
+        after_remediation=deactivated_the_stale_key,
+        after_second_run=unchanged,
+        after_restore=reactivated,
     )
-    assert evaluate(sandbox, alice) == ("COMPLIANT", "")
 
-    second = remediate(sandbox, alice)
-
-    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
-    assert statuses("alice") == {stale: "Inactive", fresh: "Active"}
-    assert len(record(alice)["changes"]) == 1
-
-    restored = restore(sandbox, alice)
-
-    assert restored.status == "Success", restored.failure
-    assert restored.outputs["Restore.Reactivated"] == [stale]
-    assert statuses("alice") == {stale: "Active", fresh: "Active"}
-    assert "mamori:remediated" not in tags("alice")
-    assert no_records()
-    assert evaluate(sandbox, alice)[0] == "NON_COMPLIANT"
-
-    again = restore(sandbox, alice)
-    assert (again.status, again.outputs["Restore.Status"]) == ("Success", "NOTHING_TO_RESTORE")
+    assert loop.evaluations[1] == ("COMPLIANT", "")
 
 
 def test_never_used_key_is_deactivated_counting_from_its_creation(sandbox: Sandbox) -> None:
@@ -283,23 +279,6 @@ def test_restore_of_a_deleted_user_fails_and_keeps_the_record(sandbox: Sandbox) 
     assert result.status == "Failed"
     assert "record is kept" in result.failure
     assert record(user)["userName"] == "alice"
-
-
-def test_every_granted_action_is_called_and_every_call_is_granted(sandbox: Sandbox) -> None:
-    """Run every path of the rule and its documents, then compare the API calls made
-    (counted by the sandbox, which also refuses ungranted ones) with the grants."""
-    alice, _, _ = two_key_user()
-    evaluate(sandbox, alice)
-    assert remediate(sandbox, alice).status == "Success"
-    evaluate(sandbox, alice)
-    assert restore(sandbox, alice).status == "Success"
-
-    principals = {lambda_principal(RULE): rule_spec(RULE_ID).role_id} | {
-        automation_principal(name): document_role(name) for name in (REMEDIATE, RESTORE)
-    }
-    for principal, role in principals.items():
-        unused, ungranted = grant_gaps(sandbox, principal, role)
-        assert not unused and not ungranted, f"{principal}: granted but never called {unused}; not granted {ungranted}"
 
 
 def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox) -> None:

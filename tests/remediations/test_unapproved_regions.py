@@ -19,15 +19,14 @@ from harness.config_events import periodic_event
 from harness.ec2_state import launch, launched, stop, terminate
 from harness.pack import (
     AUTOMATION_ROLE_ARN,
-    automation_principal,
+    AutomationResult,
     deployed_rule_parameters,
-    document_role,
-    grant_gaps,
     invoke_rule,
     remediation_parameters,
     run_document,
 )
 from mamori.records import Record, load_record
+from tests.closed_loop import assert_closed_loop
 
 RULE = "mamori-unapproved-regions"
 RULE_ID = "unapproved-regions"
@@ -87,60 +86,59 @@ def stop_requests() -> Iterator[list[dict[str, Any]]]:
     boto3.DEFAULT_SESSION.events.unregister("provide-client-params.ec2.StopInstances", keep)
 
 
+@pytest.mark.closed_loop("unapproved-regions")
 def test_closed_loop(sandbox: Sandbox, stop_requests: list[dict[str, Any]]) -> None:
-    """NON_COMPLIANT -> remediate -> COMPLIANT -> remediate again (no change) -> restore -> NON_COMPLIANT."""
     [miner] = launch(PARIS, instance_type="c5.4xlarge", tags={"Name": "miner"})
-    assert evaluate(sandbox, miner)[0] == "NON_COMPLIANT"
+    stopped: list[tuple[str, dict[str, str]]] = []
 
-    first = remediate(sandbox, miner)
+    def stopped_and_recorded(result: AutomationResult) -> None:
+        assert result.outputs["Remediate.Region"] == PARIS
+        assert result.outputs["Remediate.Message"].startswith(f"Stopped {miner} in {PARIS} (was running c5.4xlarge, launched ")
+        assert stop_requests == [{"InstanceIds": [miner]}]  # never Force: a clean shutdown
+        state, tags = live(miner)
+        assert state == "stopped"  # stopped, not terminated
+        assert tags["Name"] == "miner"
+        assert tags["mamori:remediated"].endswith(
+            f"Z mamori-unapproved-regions stopped it: {PARIS} is not approved - undo with mamori-unapproved-regions-restore"
+        )
+        saved = record(miner)
+        assert saved_record(miner).resource == miner
+        assert {key: saved[key] for key in ("region", "instanceType", "previousState", "spot")} == {
+            "region": PARIS,
+            "instanceType": "c5.4xlarge",
+            "previousState": "running",
+            "spot": False,
+        }
+        assert saved_record(miner).at == tags["mamori:remediated"].split(" ")[0]
+        stopped.append((state, tags))
 
-    assert first.status == "Success", first.failure
-    assert first.outputs["Remediate.Status"] == "REMEDIATED"
-    assert first.outputs["Remediate.Region"] == PARIS
-    assert first.outputs["Remediate.Message"].startswith(f"Stopped {miner} in {PARIS} (was running c5.4xlarge, launched ")
-    assert stop_requests == [{"InstanceIds": [miner]}]  # never Force: a clean shutdown
-    state, tags = live(miner)
-    assert state == "stopped"  # stopped, not terminated
-    assert tags["Name"] == "miner"
-    assert tags["mamori:remediated"].endswith(
-        f"Z mamori-unapproved-regions stopped it: {PARIS} is not approved - undo with mamori-unapproved-regions-restore"
+    def unchanged(result: AutomationResult) -> None:
+        assert len(stop_requests) == 1
+        assert [live(miner)] == stopped
+
+    def started(result: AutomationResult) -> None:
+        assert result.outputs["Restore.Region"] == PARIS
+        assert "tagged mamori:exempt" in result.outputs["Restore.Message"]  # warns it will be stopped again
+        state, tags = live(miner)
+        assert state in ("pending", "running")
+        assert "mamori:remediated" not in tags
+        assert no_records()
+
+    loop = assert_closed_loop(
+        sandbox,
+        RULE_ID,
+        miner,
+        pack={"ApprovedRegions": APPROVED},
+        after_remediation=stopped_and_recorded,
+        after_second_run=unchanged,
+        after_restore=started,
     )
-    saved = record(miner)
-    assert saved_record(miner).resource == miner
-    assert {key: saved[key] for key in ("region", "instanceType", "previousState", "spot")} == {
-        "region": PARIS,
-        "instanceType": "c5.4xlarge",
-        "previousState": "running",
-        "spot": False,
-    }
-    assert saved_record(miner).at == tags["mamori:remediated"].split(" ")[0]
-    assert evaluate(sandbox, miner) == (
+
+    assert loop.evaluations[1] == (
         "COMPLIANT",
         f"{PARIS}: stopped c5.4xlarge, launched {launched(PARIS, miner)}; {PARIS} is not an approved region, "
         "but the instance is stopped.",
     )
-
-    second = remediate(sandbox, miner)
-
-    assert (second.status, second.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
-    assert len(stop_requests) == 1
-    assert live(miner) == (state, tags)
-    assert record(miner) == saved
-
-    restored = restore(sandbox, miner)
-
-    assert restored.status == "Success", restored.failure
-    assert restored.outputs["Restore.Status"] == "RESTORED"
-    assert restored.outputs["Restore.Region"] == PARIS
-    assert "tagged mamori:exempt" in restored.outputs["Restore.Message"]  # warns it will be stopped again
-    state, tags = live(miner)
-    assert state in ("pending", "running")
-    assert "mamori:remediated" not in tags
-    assert no_records()
-    assert evaluate(sandbox, miner)[0] == "NON_COMPLIANT"
-
-    again = restore(sandbox, miner)
-    assert (again.status, again.outputs["Restore.Status"]) == ("Success", "NOTHING_TO_RESTORE")
 
 
 def test_dry_run_changes_nothing(sandbox: Sandbox) -> None:
@@ -377,17 +375,3 @@ def test_restore_of_an_exempt_instance_gives_no_warning(sandbox: Sandbox) -> Non
     result = restore(sandbox, miner)
 
     assert result.outputs["Restore.Message"] == f"Started {miner} in {PARIS}. Removed the mamori:remediated tag and the record."
-
-
-def test_granted_is_called(sandbox: Sandbox) -> None:
-    """Every action each document's role is granted is called on the documents' paths, and no other."""
-    [miner] = launch(PARIS)
-    [spot] = launch(PARIS, spot=True)
-    assert remediate(sandbox, miner).status == "Success"
-    sandbox.answer_next("ec2:StopInstances", "UnsupportedOperation")
-    assert remediate(sandbox, spot).status == "Failed"
-    assert restore(sandbox, miner).outputs["Restore.Status"] == "RESTORED"
-
-    for document in (REMEDIATE, RESTORE):
-        unused, ungranted = grant_gaps(sandbox, automation_principal(document), document_role(document))
-        assert not unused and not ungranted, f"{document}: granted but never called {unused}; not granted {ungranted}"

@@ -150,14 +150,6 @@ def test_api_errors_give_an_error_response_and_no_evaluation(sandbox: Sandbox, a
     assert sandbox.config.put_evaluations_calls == 0
 
 
-def test_unknown_parameter_gives_a_customer_error_naming_it(sandbox: Sandbox) -> None:
-    response = invoke(sandbox, BudgetAmount="100")
-
-    assert response["customerErrorCode"] == "InvalidParameterValueException"
-    assert response["customerErrorMessage"].startswith("Unknown rule parameter(s) BudgetAmount")
-    assert RULE not in sandbox.config.evaluations
-
-
 def test_malformed_event_gives_a_clear_error(sandbox: Sandbox) -> None:
     event = periodic_event(RULE, deployed_rule_parameters(RULE_ID))
     event["ruleParameters"] = '{"AssumeRoleMode": false}'

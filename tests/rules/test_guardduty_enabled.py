@@ -170,14 +170,6 @@ def test_the_annotation_fits_with_every_region_off_or_refused(sandbox: Sandbox) 
     assert f"+{23 - shown} more; " in annotation
 
 
-def test_unknown_parameters_give_a_customer_error(sandbox: Sandbox) -> None:
-    response = run(sandbox, Regions="us-east-1")
-
-    assert response["customerErrorCode"] == "InvalidParameterValueException"
-    assert response["customerErrorMessage"].startswith("Unknown rule parameter(s) Regions")
-    assert RULE not in sandbox.config.evaluations
-
-
 @pytest.mark.parametrize("mangle", [lambda e: e.pop("resultToken"), lambda e: e.update(invokingEvent="{")])
 def test_malformed_events_give_a_clear_error(sandbox: Sandbox, mangle: Any) -> None:
     event = periodic_event(RULE, deployed_rule_parameters(RULE_ID))

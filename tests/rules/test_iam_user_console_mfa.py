@@ -204,7 +204,6 @@ def test_report_that_never_comes_is_a_clear_error(sandbox: Sandbox, waits: list[
         ({"GracePeriodHours": "soon"}, "GracePeriodHours: 'soon' is not a whole number of hours"),
         ({"GracePeriodHours": "-1"}, "GracePeriodHours: '-1' is not a whole number of hours"),
         ({"GracePeriodHours": "99999"}, "GracePeriodHours: 99999 is more than 8760"),
-        ({"GracePeriodHour": "24"}, "Unknown rule parameter(s) GracePeriodHour"),
         ({"GracePeriodHours": ""}, None),  # empty means the default
     ],
 )

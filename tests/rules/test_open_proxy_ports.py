@@ -224,7 +224,6 @@ def test_change_event_makes_exactly_one_call(sandbox: Sandbox, ec2: Any, vpc_id:
         ({"ProxyPorts": " , "}, "ProxyPorts must name at least one port"),
         ({"ProxyPorts": ""}, None),  # empty means the default
         ({"TrustedCidrs": "office"}, "TrustedCidrs: 'office' is neither a CIDR"),
-        ({"ProxyPort": "3128"}, "Unknown rule parameter(s) ProxyPort"),
     ],
 )
 def test_invalid_parameters_give_a_customer_error_naming_the_parameter(

@@ -200,18 +200,6 @@ def test_denied_summary_gives_a_customer_error(sandbox: Sandbox) -> None:
     assert RULE not in sandbox.config.evaluations
 
 
-def test_unknown_parameter_gives_a_customer_error_naming_it(sandbox: Sandbox) -> None:
-    sandbox.root = RootCredentials(access_keys=[RootAccessKey()])
-
-    response = invoke_rule(
-        sandbox, "root-access-key", periodic_event(RULE, deployed_rule_parameters("root-access-key", MaxKeyAgeDays="90"))
-    )
-
-    assert response["customerErrorCode"] == "InvalidParameterValueException"
-    assert response["customerErrorMessage"].startswith("Unknown rule parameter(s) MaxKeyAgeDays")
-    assert RULE not in sandbox.config.evaluations
-
-
 @pytest.mark.parametrize(
     ("mangle", "problem"),
     [

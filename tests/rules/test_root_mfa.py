@@ -118,7 +118,6 @@ def test_summary_without_the_password_key_gives_a_clear_error(sandbox: Sandbox) 
     ("parameters", "message"),
     [
         ({"RequireHardwareMfa": "yes"}, "RequireHardwareMfa must be true or false, got 'yes'"),
-        ({"RequireHardwareMFA": "true"}, "Unknown rule parameter(s) RequireHardwareMFA"),
         ({"RequireHardwareMfa": ""}, None),  # empty means the default, false
         ({"RequireHardwareMfa": "TRUE"}, None),
     ],

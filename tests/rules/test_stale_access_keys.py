@@ -268,7 +268,6 @@ def test_access_denied_is_a_clear_error(sandbox: Sandbox) -> None:
         ({"MaxUnusedDays": "0"}, "MaxUnusedDays: '0' is not a number of days"),
         ({"MaxKeyAgeDays": "a year"}, "MaxKeyAgeDays: 'a year' is not a number of days"),
         ({"MaxKeyAgeDays": "99999"}, "MaxKeyAgeDays: '99999' is not a number of days"),
-        ({"MaxUnusedDay": "30"}, "Unknown rule parameter(s) MaxUnusedDay"),
         ({"MaxUnusedDays": "", "MaxKeyAgeDays": ""}, None),  # empty means the default, and no age limit
     ],
 )
