@@ -1,7 +1,6 @@
 """What every act of the demo shares: printing (wrapped text, tables), the Demo with its
 checks, and running a rule and its remediation the way AWS Config would."""
 
-import json
 import shutil
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,6 +18,7 @@ from harness.pack import (
     run_document,
     template,
 )
+from mamori.records import Record, load_record
 
 # Fit a 100-120 column terminal; 110 when not a terminal (stable output for logs and READMEs).
 WIDTH = min(120, max(100, shutil.get_terminal_size((110, 40)).columns))
@@ -231,13 +231,9 @@ def output(result: AutomationResult, name: str) -> Any:
     return next((value for key, value in result.outputs.items() if key.split(".", 1)[-1] == name), None)
 
 
-def read_record(demo: Demo, path: str) -> dict[str, Any] | None:
-    try:
-        value = demo.ssm.get_parameter(Name=path)["Parameter"]["Value"]
-    except demo.ssm.exceptions.ParameterNotFound:
-        return None
-    record = json.loads(value)
-    return record if isinstance(record, dict) else None
+def read_record(demo: Demo, remediation_id: str, resource_id: str) -> Record | None:
+    """The remediation's record of the resource, as its restore document reads it."""
+    return load_record(demo.ssm, remediation_id, resource_id)
 
 
 def show_messages(demo: Demo, messages: Sequence[Mapping[str, Any]]) -> None:

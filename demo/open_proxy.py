@@ -225,10 +225,11 @@ def play_open_proxy(demo: Demo) -> None:
     )
 
     path = f"/mamori/{rule_id}/{shared}"
-    record = read_record(demo, path)
+    envelope = read_record(demo, rule_id, shared)
+    record = envelope.changed if envelope else None
     say(f"Parameter Store {path} (what the restore document reads):", indent=2)
-    if record is not None:
-        say(f"groupId  {record.get('groupId')}", indent=6)
+    if envelope is not None and record is not None:
+        say(f"record of {envelope.resource}, written by {envelope.document} at {envelope.at}", indent=6)
         for number, change in enumerate(record.get("changes", []), 1):
             say(f"change {number} at {change.get('at')}", indent=6)
             for kind in ("revoked", "authorized"):
@@ -249,7 +250,8 @@ def play_open_proxy(demo: Demo) -> None:
 
     step("Idempotent: a second run (Config retries, or someone re-runs it) changes nothing")
     again = run_remediation(demo, document, remediation_parameters(rule_id, shared), f"{shared} (shared-dev)")
-    record_again = read_record(demo, path)
+    again_envelope = read_record(demo, rule_id, shared)
+    record_again = again_envelope.changed if again_envelope else None
     demo.check(
         again.status == "Success" and output(again, "Status") == "NOTHING_TO_DO",
         "second run: Success, NOTHING_TO_DO",
