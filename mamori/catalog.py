@@ -15,6 +15,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from mamori.iam_users import USER_ID_PATTERN
+
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"
 REMEDIATIONS_DIR = ROOT / "remediations"
@@ -45,6 +47,11 @@ class Permission:
     def __post_init__(self) -> None:
         if not ACTION.match(self.action) or "*" in self.action:
             raise ValueError(f"Permission action {self.action!r} must be one service:Action, no wildcards")
+
+
+def allow(*actions: str, on: str = "*") -> tuple[Permission, ...]:
+    """Several actions the code calls on one resource: `*allow("ec2:StopInstances", "ec2:CreateTags", on=INSTANCES)`."""
+    return tuple(Permission(action, on) for action in actions)
 
 
 # Reading the IAM credential report (mamori.credential_report): generate, then get.
@@ -186,6 +193,11 @@ class DocumentParameter:
     allowed_pattern: str | None = None
 
 
+def text_parameter(name: str, description: str, default: str | None = None, pattern: str | None = None) -> DocumentParameter:
+    """A String document parameter; a value must match `pattern` as a whole."""
+    return DocumentParameter(name, "String", description, default=default, allowed_pattern=f"^{pattern}$" if pattern else None)
+
+
 # The two parameters every mamori document takes.
 AUTOMATION_ASSUME_ROLE = DocumentParameter(
     "AutomationAssumeRole",
@@ -196,6 +208,9 @@ AUTOMATION_ASSUME_ROLE = DocumentParameter(
 DRY_RUN = DocumentParameter("DryRun", "Boolean", "Report what would change and change nothing.", default=False)
 # Taken by the documents that act on the account and tell people.
 ACCOUNT_ID = DocumentParameter("AccountId", "String", "The account (the rule's resource id).", allowed_pattern=r"^\d{12}$")
+# Taken by the documents that act on an IAM user (AWS Config's resource id), and the users they may act on.
+USER_ID = text_parameter("UserId", "The IAM user's id (AIDA…), as AWS Config records it.", pattern=USER_ID_PATTERN)
+IAM_USERS = "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"
 TOPIC_ARN = DocumentParameter(
     "TopicArn",
     "String",

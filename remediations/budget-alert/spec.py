@@ -9,6 +9,7 @@ from mamori.catalog import (
     Parameter,
     Permission,
     RemediationSpec,
+    allow,
     document,
     record_permissions,
 )
@@ -75,8 +76,7 @@ REMEDIATION = RemediationSpec(
         ),
         parameters=(ACCOUNT_ID,),
         permissions=(
-            Permission("budgets:ViewBudget", MAMORIS_BUDGET),
-            Permission("budgets:ModifyBudget", MAMORIS_BUDGET),
+            *allow("budgets:ViewBudget", "budgets:ModifyBudget", on=MAMORIS_BUDGET),
             *record_permissions("budget-alert", "DeleteParameter"),
         ),
         outputs=(*OUTPUTS, ("Missing", "StringList")),

@@ -1,6 +1,6 @@
 """The two documents of the guardduty-enabled remediation and what each may call."""
 
-from mamori.catalog import ACCOUNT_ID, Permission, RemediationSpec, document, record_permissions
+from mamori.catalog import ACCOUNT_ID, Permission, RemediationSpec, allow, document, record_permissions
 
 DETECTORS = "arn:${AWS::Partition}:guardduty:*:${AWS::AccountId}:detector/*"
 # GuardDuty creates this role with the caller's permission the first time a detector is
@@ -20,14 +20,12 @@ REMEDIATION = RemediationSpec(
         ),
         parameters=(ACCOUNT_ID,),
         permissions=(
-            Permission("ec2:DescribeRegions"),
-            Permission("guardduty:ListDetectors"),
+            *allow("ec2:DescribeRegions", "guardduty:ListDetectors"),
             Permission("guardduty:GetDetector", DETECTORS),
             # CreateDetector takes no resource; its Tags are authorized as guardduty:TagResource
             # on the new detector (service authorization reference, API operations table).
             Permission("guardduty:CreateDetector"),
-            Permission("guardduty:TagResource", DETECTORS),
-            Permission("guardduty:UpdateDetector", DETECTORS),
+            *allow("guardduty:TagResource", "guardduty:UpdateDetector", on=DETECTORS),
             Permission("iam:CreateServiceLinkedRole", SERVICE_LINKED_ROLE),
             *record_permissions("guardduty-enabled", "PutParameter"),
         ),
@@ -48,9 +46,7 @@ REMEDIATION = RemediationSpec(
         parameters=(ACCOUNT_ID,),
         permissions=(
             Permission("guardduty:ListDetectors"),
-            Permission("guardduty:GetDetector", DETECTORS),
-            Permission("guardduty:DeleteDetector", DETECTORS),
-            Permission("guardduty:UpdateDetector", DETECTORS),
+            *allow("guardduty:GetDetector", "guardduty:DeleteDetector", "guardduty:UpdateDetector", on=DETECTORS),
             # Keeps the entries of regions that could not be restored.
             *record_permissions("guardduty-enabled", "PutParameter", "DeleteParameter"),
         ),

@@ -3,11 +3,9 @@ managed policy the remediation attaches."""
 
 from typing import Any
 
-from mamori.catalog import DocumentParameter, Permission, RemediationSpec, document
+from mamori.catalog import IAM_USERS, USER_ID, Permission, RemediationSpec, allow, document, text_parameter
 from mamori.console_mfa import DEFAULT_GRACE_HOURS, DENY_POLICY_ARN_PATTERN, DENY_POLICY_NAME
-from mamori.iam_users import USER_ID_PATTERN
 
-USER = "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"
 OWN_USER = [
     "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/${!aws:username}",
     "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*/${!aws:username}",  # users with a path
@@ -81,9 +79,6 @@ DENY_WITHOUT_MFA_POLICY: dict[str, Any] = {
     },
 }
 
-USER_ID = DocumentParameter(
-    "UserId", "String", "The IAM user's id (AIDA…), as AWS Config records it.", allowed_pattern=f"^{USER_ID_PATTERN}$"
-)
 OUTPUTS = (("UserName", "String"),)
 
 REMEDIATION = RemediationSpec(
@@ -97,29 +92,19 @@ REMEDIATION = RemediationSpec(
         ),
         parameters=(
             USER_ID,
-            DocumentParameter(
-                "PolicyArn",
-                "String",
-                "The pack's mamori-deny-without-mfa policy.",
-                allowed_pattern=f"^{DENY_POLICY_ARN_PATTERN}$",
-            ),
-            DocumentParameter(
+            text_parameter("PolicyArn", "The pack's mamori-deny-without-mfa policy.", pattern=DENY_POLICY_ARN_PATTERN),
+            text_parameter(
                 "GracePeriodHours",
-                "String",
                 "Hours after the user's creation before MFA is required (the rule's GracePeriodHours).",
-                default=str(DEFAULT_GRACE_HOURS),
+                str(DEFAULT_GRACE_HOURS),
             ),
         ),
         permissions=(
             Permission("iam:ListUsers"),
-            Permission("iam:ListUserTags", USER),
-            Permission("iam:GetLoginProfile", USER),
-            Permission("iam:ListMFADevices", USER),
-            Permission("iam:ListAttachedUserPolicies", USER),
+            *allow("iam:ListUserTags", "iam:GetLoginProfile", "iam:ListMFADevices", "iam:ListAttachedUserPolicies", on=IAM_USERS),
             # Resource scoping only: a Permission cannot carry the iam:PolicyARN condition that
             # would limit this to the pack's policy; the script attaches nothing else.
-            Permission("iam:AttachUserPolicy", USER),
-            Permission("iam:TagUser", USER),
+            *allow("iam:AttachUserPolicy", "iam:TagUser", on=IAM_USERS),
         ),
         outputs=OUTPUTS,
     ),
@@ -133,10 +118,7 @@ REMEDIATION = RemediationSpec(
         parameters=(USER_ID,),
         permissions=(
             Permission("iam:ListUsers"),
-            Permission("iam:ListUserTags", USER),
-            Permission("iam:ListAttachedUserPolicies", USER),
-            Permission("iam:DetachUserPolicy", USER),
-            Permission("iam:UntagUser", USER),
+            *allow("iam:ListUserTags", "iam:ListAttachedUserPolicies", "iam:DetachUserPolicy", "iam:UntagUser", on=IAM_USERS),
         ),
         outputs=(*OUTPUTS, ("Detached", "StringList")),
     ),

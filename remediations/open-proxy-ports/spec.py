@@ -1,12 +1,12 @@
 """The two documents of the open-proxy-ports remediation and what each may call."""
 
-from mamori.catalog import DocumentParameter, Permission, RemediationSpec, document, record_permissions
+from mamori.catalog import RemediationSpec, allow, document, record_permissions, text_parameter
 from mamori.exposure import DEFAULT_PROXY_PORTS, format_ports
 from mamori.security_groups import GROUP_ID_PATTERN
 
 SECURITY_GROUP = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/*"
 
-GROUP = DocumentParameter("GroupId", "String", "The security group to fix.", allowed_pattern=f"^{GROUP_ID_PATTERN}$")
+GROUP = text_parameter("GroupId", "The security group to fix.", pattern=GROUP_ID_PATTERN)
 
 REMEDIATION = RemediationSpec(
     id="open-proxy-ports",
@@ -19,24 +19,19 @@ REMEDIATION = RemediationSpec(
         ),
         parameters=(
             GROUP,
-            DocumentParameter(
-                "ProxyPorts",
-                "String",
-                "Comma-separated proxy ports (the rule's ProxyPorts).",
-                default=format_ports(DEFAULT_PROXY_PORTS),
+            text_parameter(
+                "ProxyPorts", "Comma-separated proxy ports (the rule's ProxyPorts).", format_ports(DEFAULT_PROXY_PORTS)
             ),
-            DocumentParameter(
-                "TrustedCidrs", "String", "Sources that are never the internet (the rule's TrustedCidrs).", default=""
-            ),
+            text_parameter("TrustedCidrs", "Sources that are never the internet (the rule's TrustedCidrs).", ""),
         ),
         permissions=(
-            Permission("ec2:DescribeSecurityGroups"),
-            Permission("ec2:DescribeSecurityGroupRules"),
-            Permission("ec2:DescribeManagedPrefixLists"),
-            Permission("ec2:GetManagedPrefixListEntries"),
-            Permission("ec2:AuthorizeSecurityGroupIngress", SECURITY_GROUP),
-            Permission("ec2:RevokeSecurityGroupIngress", SECURITY_GROUP),
-            Permission("ec2:CreateTags", SECURITY_GROUP),
+            *allow(
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSecurityGroupRules",
+                "ec2:DescribeManagedPrefixLists",
+                "ec2:GetManagedPrefixListEntries",
+            ),
+            *allow("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:CreateTags", on=SECURITY_GROUP),
             *record_permissions("open-proxy-ports", "PutParameter"),
         ),
         outputs=(("Revoked", "StringList"), ("KeptOpen", "StringList"), ("Dropped", "StringList")),
@@ -50,11 +45,8 @@ REMEDIATION = RemediationSpec(
         ),
         parameters=(GROUP,),
         permissions=(
-            Permission("ec2:DescribeSecurityGroups"),
-            Permission("ec2:DescribeSecurityGroupRules"),
-            Permission("ec2:AuthorizeSecurityGroupIngress", SECURITY_GROUP),
-            Permission("ec2:RevokeSecurityGroupIngress", SECURITY_GROUP),
-            Permission("ec2:DeleteTags", SECURITY_GROUP),
+            *allow("ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules"),
+            *allow("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteTags", on=SECURITY_GROUP),
             *record_permissions("open-proxy-ports", "DeleteParameter"),
         ),
         outputs=(("Restored", "StringList"), ("Removed", "StringList")),

@@ -8,6 +8,7 @@ from mamori.catalog import (
     TOPIC_ARN,
     Permission,
     RemediationSpec,
+    allow,
     document,
 )
 
@@ -28,8 +29,7 @@ REMEDIATION = RemediationSpec(
             Permission("iam:GetAccountSummary"),
             *READ_CREDENTIAL_REPORT,
             # DescribeOpsItems and CreateOpsItem are granted on all OpsItems of the account.
-            Permission("ssm:DescribeOpsItems"),
-            Permission("ssm:CreateOpsItem"),
+            *allow("ssm:DescribeOpsItems", "ssm:CreateOpsItem"),
             *PUBLISH_TO_TOPIC,
         ),
         outputs=(("OpsItemId", "String"), ("Keys", "StringList")),

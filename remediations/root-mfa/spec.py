@@ -1,15 +1,7 @@
 """The document of the root-mfa remediation and what it may call. Notify-only: no restore
 document, because nothing is changed that could be undone."""
 
-from mamori.catalog import (
-    ACCOUNT_ID,
-    PUBLISH_TO_TOPIC,
-    TOPIC_ARN,
-    DocumentParameter,
-    Permission,
-    RemediationSpec,
-    document,
-)
+from mamori.catalog import ACCOUNT_ID, PUBLISH_TO_TOPIC, TOPIC_ARN, DocumentParameter, RemediationSpec, allow, document
 
 REMEDIATION = RemediationSpec(
     id="root-mfa",
@@ -32,10 +24,7 @@ REMEDIATION = RemediationSpec(
             ),
         ),
         permissions=(
-            Permission("iam:GetAccountSummary"),
-            Permission("iam:ListVirtualMFADevices"),
-            Permission("ssm:DescribeOpsItems"),
-            Permission("ssm:CreateOpsItem"),
+            *allow("iam:GetAccountSummary", "iam:ListVirtualMFADevices", "ssm:DescribeOpsItems", "ssm:CreateOpsItem"),
             *PUBLISH_TO_TOPIC,
         ),
         outputs=(("OpsItemId", "String"),),

@@ -1,21 +1,8 @@
 """The two documents of the security-contact remediation, what each may call, and the pack
 parameters that hold the contact it sets."""
 
-from mamori.catalog import (
-    ACCOUNT_ID,
-    DocumentParameter,
-    Parameter,
-    Permission,
-    RemediationSpec,
-    document,
-    record_permissions,
-)
-from mamori.security_contact import (
-    CONTACT_EMAIL_PATTERN,
-    CONTACT_NAME_PATTERN,
-    CONTACT_PHONE_PATTERN,
-    CONTACT_TITLE_PATTERN,
-)
+from mamori.catalog import ACCOUNT_ID, Parameter, Permission, RemediationSpec, allow, document, record_permissions, text_parameter
+from mamori.security_contact import CONTACT_EMAIL_PATTERN, CONTACT_NAME_PATTERN, CONTACT_PHONE_PATTERN, CONTACT_TITLE_PATTERN
 
 # The account's own alternate contacts (Service Authorization Reference, AWS Account
 # Management, resource type `account`). Only SECURITY is ever touched; IAM could pin that with
@@ -58,31 +45,16 @@ REMEDIATION = RemediationSpec(
         ),
         parameters=(
             ACCOUNT_ID,
-            DocumentParameter(
-                "EmailAddress",
-                "String",
-                "The SECURITY contact's email (the rule's ExpectedSecurityEmail).",
-                allowed_pattern=f"^{CONTACT_EMAIL_PATTERN}$",
+            text_parameter(
+                "EmailAddress", "The SECURITY contact's email (the rule's ExpectedSecurityEmail).", pattern=CONTACT_EMAIL_PATTERN
             ),
-            DocumentParameter("Name", "String", "The SECURITY contact's name.", allowed_pattern=f"^{CONTACT_NAME_PATTERN}$"),
-            DocumentParameter(
-                "Title",
-                "String",
-                "The SECURITY contact's title.",
-                default="Security",
-                allowed_pattern=f"^{CONTACT_TITLE_PATTERN}$",
-            ),
-            DocumentParameter(
-                "PhoneNumber",
-                "String",
-                "The SECURITY contact's phone number.",
-                allowed_pattern=f"^{CONTACT_PHONE_PATTERN}$",
-            ),
+            text_parameter("Name", "The SECURITY contact's name.", pattern=CONTACT_NAME_PATTERN),
+            text_parameter("Title", "The SECURITY contact's title.", "Security", CONTACT_TITLE_PATTERN),
+            text_parameter("PhoneNumber", "The SECURITY contact's phone number.", pattern=CONTACT_PHONE_PATTERN),
         ),
         permissions=(
             WHO_AM_I,
-            Permission("account:GetAlternateContact", OWN_ACCOUNT),
-            Permission("account:PutAlternateContact", OWN_ACCOUNT),
+            *allow("account:GetAlternateContact", "account:PutAlternateContact", on=OWN_ACCOUNT),
             # The kernel reads the record it is about to replace (a foreign one stops the run).
             *record_permissions("security-contact", "PutParameter"),
         ),
@@ -99,9 +71,9 @@ REMEDIATION = RemediationSpec(
         parameters=(ACCOUNT_ID,),
         permissions=(
             WHO_AM_I,
-            Permission("account:GetAlternateContact", OWN_ACCOUNT),
-            Permission("account:PutAlternateContact", OWN_ACCOUNT),
-            Permission("account:DeleteAlternateContact", OWN_ACCOUNT),
+            *allow(
+                "account:GetAlternateContact", "account:PutAlternateContact", "account:DeleteAlternateContact", on=OWN_ACCOUNT
+            ),
             *record_permissions("security-contact", "DeleteParameter"),
         ),
         outputs=OUTPUTS,

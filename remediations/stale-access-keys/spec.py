@@ -1,14 +1,8 @@
 """The two documents of the stale-access-keys remediation and what each may call."""
 
 from mamori.access_keys import DEFAULT_MAX_UNUSED_DAYS
-from mamori.catalog import DocumentParameter, Permission, RemediationSpec, document, record_permissions
-from mamori.iam_users import USER_ID_PATTERN
+from mamori.catalog import IAM_USERS, USER_ID, Permission, RemediationSpec, allow, document, record_permissions, text_parameter
 
-USER = "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"
-
-USER_ID = DocumentParameter(
-    "UserId", "String", "The IAM user's id (AIDA…), as AWS Config records it.", allowed_pattern=f"^{USER_ID_PATTERN}$"
-)
 OUTPUTS = (("UserName", "String"),)
 
 REMEDIATION = RemediationSpec(
@@ -21,23 +15,23 @@ REMEDIATION = RemediationSpec(
         ),
         parameters=(
             USER_ID,
-            DocumentParameter(
+            text_parameter(
                 "MaxUnusedDays",
-                "String",
                 "Days unused after which an active key is stale (the rule's MaxUnusedDays).",
-                default=str(DEFAULT_MAX_UNUSED_DAYS),
+                str(DEFAULT_MAX_UNUSED_DAYS),
             ),
-            DocumentParameter(
-                "MaxKeyAgeDays", "String", "Age in days at which an active key is stale; empty for none.", default=""
-            ),
+            text_parameter("MaxKeyAgeDays", "Age in days at which an active key is stale; empty for none.", ""),
         ),
         permissions=(
             Permission("iam:ListUsers"),
-            Permission("iam:ListUserTags", USER),
-            Permission("iam:ListAccessKeys", USER),
-            Permission("iam:GetAccessKeyLastUsed", USER),
-            Permission("iam:UpdateAccessKey", USER),
-            Permission("iam:TagUser", USER),
+            *allow(
+                "iam:ListUserTags",
+                "iam:ListAccessKeys",
+                "iam:GetAccessKeyLastUsed",
+                "iam:UpdateAccessKey",
+                "iam:TagUser",
+                on=IAM_USERS,
+            ),
             *record_permissions("stale-access-keys", "PutParameter"),
         ),
         outputs=(*OUTPUTS, ("Deactivated", "StringList")),
@@ -53,10 +47,7 @@ REMEDIATION = RemediationSpec(
         parameters=(USER_ID,),
         permissions=(
             Permission("iam:ListUsers"),
-            Permission("iam:ListUserTags", USER),
-            Permission("iam:ListAccessKeys", USER),
-            Permission("iam:UpdateAccessKey", USER),
-            Permission("iam:UntagUser", USER),
+            *allow("iam:ListUserTags", "iam:ListAccessKeys", "iam:UpdateAccessKey", "iam:UntagUser", on=IAM_USERS),
             *record_permissions("stale-access-keys", "DeleteParameter"),
         ),
         outputs=(*OUTPUTS, ("Reactivated", "StringList"), ("Missing", "StringList")),

@@ -1,14 +1,12 @@
 """The two documents of the unapproved-regions remediation and what each may call."""
 
-from mamori.catalog import DocumentParameter, Permission, RemediationSpec, document, record_permissions
+from mamori.catalog import DocumentParameter, Permission, RemediationSpec, allow, document, record_permissions, text_parameter
 from mamori.instances import INSTANCE_ID_PATTERN, REGION_LIST_PATTERN
 
 # Any region: the instance is wherever it was found.
 INSTANCES = "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*"
 
-INSTANCE_ID = DocumentParameter(
-    "InstanceId", "String", "The EC2 instance (in any enabled region).", allowed_pattern=f"^{INSTANCE_ID_PATTERN}$"
-)
+INSTANCE_ID = text_parameter("InstanceId", "The EC2 instance (in any enabled region).", pattern=INSTANCE_ID_PATTERN)
 OUTPUTS = (("Region", "String"),)
 
 REMEDIATION = RemediationSpec(
@@ -30,10 +28,8 @@ REMEDIATION = RemediationSpec(
             ),
         ),
         permissions=(
-            Permission("ec2:DescribeRegions"),
-            Permission("ec2:DescribeInstances"),
-            Permission("ec2:StopInstances", INSTANCES),
-            Permission("ec2:CreateTags", INSTANCES),
+            *allow("ec2:DescribeRegions", "ec2:DescribeInstances"),
+            *allow("ec2:StopInstances", "ec2:CreateTags", on=INSTANCES),
             # Reads the record it is about to replace (the kernel passes it to the unit).
             # Only to take back the record of a stop EC2 refused (a one-time Spot instance).
             *record_permissions("unapproved-regions", "PutParameter", "DeleteParameter"),
@@ -51,8 +47,7 @@ REMEDIATION = RemediationSpec(
         parameters=(INSTANCE_ID,),
         permissions=(
             Permission("ec2:DescribeInstances"),
-            Permission("ec2:StartInstances", INSTANCES),
-            Permission("ec2:DeleteTags", INSTANCES),
+            *allow("ec2:StartInstances", "ec2:DeleteTags", on=INSTANCES),
             *record_permissions("unapproved-regions", "DeleteParameter"),
         ),
         outputs=OUTPUTS,
