@@ -191,8 +191,16 @@ def test_every_eventbridge_event_became_a_rule_and_a_permission() -> None:
 # --- where things deploy ------------------------------------------------------------------
 
 
-def test_only_the_open_proxy_rule_is_regional() -> None:
-    assert {rule.id for rule in RULES if rule.regional} == {"open-proxy-ports"}
+# Resource types of one account, not of a region: rules on them run in the home region only,
+# or every region would report the same finding again.
+GLOBAL_RESOURCE_TYPES = ("AWS::::Account", "AWS::IAM::User")
+
+
+def test_rules_of_global_things_are_not_regional_and_the_open_proxy_rule_is() -> None:
+    for rule in RULES:
+        if set(rule.resource_types) & set(GLOBAL_RESOURCE_TYPES):
+            assert not rule.regional, f"{rule.id} evaluates {rule.resource_types}: deploy it in the home region only"
+    assert next(rule for rule in RULES if rule.id == "open-proxy-ports").regional
 
 
 @pytest.mark.parametrize("rule_id", [rule.id for rule in RULES])
