@@ -20,7 +20,7 @@ from harness.pack import AUTOMATION_ROLE_ARN, own_mamori_modules, run_document, 
 from mamori.catalog import AUTOMATION_ASSUME_ROLE, DRY_RUN, DocumentSpec, RemediationSpec, load_remediations
 from tests.generator import generated
 from tools import build_template, cfn, generate, limits, pack, scripts
-from tools.scripts import ScriptError, compact_source, inline_script, python_literal, without_docstrings
+from tools.scripts import ScriptError, as_run, compact_source, inline_script, python_literal
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / "tools"
@@ -217,8 +217,8 @@ def test_each_module_is_embedded_exactly_and_after_what_it_imports(name: str) ->
     for module, source in modules.items():
         original = (ROOT / "mamori" / f"{module.removeprefix('mamori.')}.py").read_text()
         assert source == compact_source(original), module
-        # The same code as the module, but for its docstrings and comments.
-        assert ast.dump(ast.parse(source)) == ast.dump(without_docstrings(ast.parse(original))), module
+        # The same code as the module, but for its docstrings, comments and signature annotations.
+        assert ast.dump(ast.parse(source)) == ast.dump(as_run(ast.parse(original))), module
         needed = {m for m in local_imports_of_source(source) if m != module}
         assert needed <= registered, f"{module} is registered before {needed - registered}"
         registered.add(module)

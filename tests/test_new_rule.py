@@ -67,9 +67,15 @@ def test_a_scaffolded_rule_passes_its_own_tests(tmp_path: Path) -> None:
         done = subprocess.run(command, cwd=copy, env=environment, capture_output=True, text=True)
         assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
 
-    # An id no unit has yet (a maintainer may have scaffolded example-check already).
-    rule_id = next(f"scaffolded-{n}" for n in range(1, 100) if not (ROOT / "rules" / f"scaffolded-{n}").exists())
-    snake = rule_id.replace("-", "_")
+    # The scaffold's own example: a maintainer may have scaffolded it already, so the copy
+    # drops that one first (the templates stay as large as the project's own).
+    rule_id, snake = "example-check", "example_check"
+    for target in new_rule.placements(rule_id).values():
+        (copy / target.relative_to(ROOT)).unlink(missing_ok=True)
+    for folder in ("rules", "remediations"):
+        shutil.rmtree(copy / folder / rule_id, ignore_errors=True)
+    readme = copy / "README.md"
+    readme.write_text("".join(line for line in readme.read_text().splitlines(keepends=True) if f"`mamori-{rule_id}`" not in line))
     run(sys.executable, "tools/new_rule.py", rule_id)
     run(sys.executable, "tools/build_template.py")
     tests = (f"tests/rules/test_{snake}.py", f"tests/remediations/test_{snake}.py")

@@ -151,11 +151,24 @@ def without_docstrings(tree: ast.Module) -> ast.Module:
     return tree
 
 
+def as_run(tree: ast.Module) -> ast.Module:
+    """The tree without docstrings and without the annotations of function arguments and
+    returns, which Python does not evaluate for a call (dataclass fields keep theirs)."""
+    for node in ast.walk(without_docstrings(tree)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.returns = None
+            arguments = node.args
+            for argument in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg):
+                if argument is not None:
+                    argument.annotation = None
+    return tree
+
+
 def compact_source(source: str) -> str:
-    """The module's code without its docstrings and comments, as it runs: every document
-    repeats the modules it needs, and CloudFormation takes at most 1 MB of template (the
-    script itself, the part particular to the document, stays as written)."""
-    return ast.unparse(without_docstrings(ast.parse(source)))
+    """The module's code as it runs, without docstrings, comments and signature annotations:
+    every document repeats the modules it needs, and CloudFormation takes at most 1 MB of
+    template (the script itself, the part particular to the document, stays as written)."""
+    return ast.unparse(as_run(ast.parse(source)))
 
 
 def module_name(file: Path) -> str:
