@@ -463,3 +463,19 @@ def test_run_document_puts_the_real_mamori_modules_back(
     assert failed.status == "Failed" and "the step fails" in failed.failure
     assert mamori_modules() == before
     assert id(sys.modules["mamori.records"]) == real_records
+
+
+def test_make_template_says_what_ssm_would_refuse_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tools import build_template
+
+    def refuse() -> Any:
+        raise ScriptError("remediations/x/remediate.py:3: `import rdklib` cannot run in SSM aws:executeScript")
+
+    monkeypatch.setattr(build_template, "generate", refuse)
+
+    assert build_template.main([]) == 1
+    assert capsys.readouterr().err == (
+        "make template: remediations/x/remediate.py:3: `import rdklib` cannot run in SSM aws:executeScript\n"
+    )

@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools.generate import generate  # noqa: E402
+from tools.limits import SizeError  # noqa: E402
+from tools.scripts import ScriptError  # noqa: E402
 
 
 def drifted(texts: dict[Path, str]) -> list[str]:
@@ -37,7 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="fail if any template differs from its sources")
     args = parser.parse_args(argv)
-    texts = generate().texts
+    try:
+        texts = generate().texts
+    except (ScriptError, SizeError) as error:
+        # What SSM or CloudFormation would refuse at deployment: say it now, plainly.
+        print(f"make template: {error}", file=sys.stderr)
+        return 1
     if args.check:
         return 1 if drifted(texts) else 0
     for path, text in texts.items():
