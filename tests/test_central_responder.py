@@ -145,7 +145,7 @@ def test_member_root_key_is_deleted_after_its_record_and_people_are_told(world: 
 
     result = world.deliver(compliance_change("mamori-root-access-key", world.member_a))
 
-    assert (result["acted"], result["status"]) == (True, "CHANGED")
+    assert (result["acted"], result["status"]) == (True, "REMEDIATED")
     assert world.central.root(world.member_a).access_keys == []
     assert world.central.requests == [AssumeRootRequest(world.member_a, TASK_POLICY, 900)]
     record = world.record("root-access-key", world.member_a)
@@ -196,7 +196,7 @@ def test_the_same_event_again_changes_nothing_and_says_so(world: World) -> None:
 
     again = world.deliver(event)
 
-    assert (again["acted"], again["status"]) == (False, "UNCHANGED")
+    assert (again["acted"], again["status"]) == (False, "NOTHING_TO_DO")
     assert "has no access key (deleted already): nothing to do" in again["reason"]
     assert world.record("root-access-key", world.member_a) == record  # the record of the deleted key is kept
     assert world.inbox() == []
@@ -286,18 +286,71 @@ def test_a_failed_check_is_said_and_raised(world: World) -> None:
     assert message["Subject"] == f"[mamori] FAILED to check member account {world.member_a} for mamori-root-access-key"
 
 
-def test_an_unreadable_record_stops_the_deletion_and_is_said(world: World) -> None:
-    """Something else holds the record's name: nothing is deleted without its record."""
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "[]",
+        json.dumps({"accountId": OUTSIDER, "keys": {"AKIAPLANTED000000001": {"status": "Active"}}}),
+        json.dumps(
+            {
+                "schema": 1,
+                "remediation": "central/root-access-key",
+                "resource": OUTSIDER,
+                "document": "mamori-central-responder",
+                "at": "2026-11-01T00:00:00Z",
+                "changed": {"keys": {"AKIAPLANTED000000001": {"status": "Active"}}},
+            }
+        ),
+    ],
+    ids=["junk", "schema-0-of-another-account", "envelope-of-another-account"],
+)
+def test_a_planted_record_does_not_keep_the_root_key(world: World, planted: str) -> None:
+    """Anyone who can write Parameter Store plants junk, or a record naming another account,
+    where the responder keeps its record (the kernel's rule for every remediation): the key is
+    still recorded and deleted, and the responder's record replaces the planted one, never
+    merged with it."""
+    [key_id] = world.central.key_ids(world.member_a)
     name = f"/mamori/central/root-access-key/{world.member_a}"
-    boto3.client("ssm").put_parameter(Name=name, Value="[]", Type="String")
+    boto3.client("ssm").put_parameter(Name=name, Value=planted, Type="String")
 
-    with pytest.raises(RuntimeError, match="does not hold a mamori record"):
-        world.deliver(compliance_change("mamori-root-access-key", world.member_a))
+    result = world.deliver(compliance_change("mamori-root-access-key", world.member_a))
 
-    assert len(world.central.key_ids(world.member_a)) == 1
+    assert (result["acted"], result["status"]) == (True, "REMEDIATED")
+    assert world.central.key_ids(world.member_a) == []
+    assert list(world.record("root-access-key", world.member_a)["keys"]) == [key_id]
     [message] = world.inbox()
-    assert message["Subject"] == f"[mamori] FAILED to act on mamori-root-access-key in account {world.member_a}"
-    assert "RecordError" in message["Message"]
+    assert message["Subject"] == f"[mamori] Deleted the root user's access key of member account {world.member_a}"
+
+
+@pytest.mark.parametrize(
+    ("what", "rule", "section", "entry"),
+    [
+        ("root-access-key", "mamori-root-access-key", "keys", "AKIAOLDER00000000001"),
+        ("root-password", "mamori-root-mfa", "passwords", "2017-05-01T00:00:00Z"),
+        ("security-contact", "mamori-security-contact", "changes", "2026-01-01T00:00:00Z"),
+    ],
+)
+def test_a_record_of_schema_0_is_kept_and_merged(
+    world: World, monkeypatch: Any, what: str, rule: str, section: str, entry: str
+) -> None:
+    """Records written before the envelope: the flat {accountId, keys|passwords|changes} layout.
+    The next run reads it, keeps its entries beside its own and writes the envelope."""
+    monkeypatch.setenv("CENTRAL_ROOT_PASSWORD_REMOVAL", "true")
+    account = world.member_a
+    world.central.root(account).password = True
+    older = {"recordedAt": "2026-01-01T00:00:00Z", "event": "an-earlier-event"}
+    name = f"/mamori/central/{what}/{account}"
+    boto3.client("ssm").put_parameter(Name=name, Value=json.dumps({"accountId": account, section: {entry: older}}), Type="String")
+
+    result = world.deliver(compliance_change(rule, account))
+
+    assert (result["acted"], result["status"], result["record"]) == (True, "REMEDIATED", name)
+    found = load_record(boto3.client("ssm"), f"central/{what}", account)
+    assert found is not None and (found.schema, found.document) == (1, FUNCTION)
+    assert list(found.changed) == [section]
+    assert found.changed[section][entry] == older
+    assert len(found.changed[section]) == 2
+    assert json.loads(boto3.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])["schema"] == 1
 
 
 # --- refusals: told, never acted on --------------------------------------------------------
@@ -458,7 +511,7 @@ def test_root_password_without_mfa_is_removed_when_central_removal_is_on(world: 
 
     result = world.deliver(event)
 
-    assert (result["acted"], result["status"]) == (True, "CHANGED")
+    assert (result["acted"], result["status"]) == (True, "REMEDIATED")
     assert not root.password and len(root.access_keys) == 1  # the key is the other rule's
     assert world.central.requests == [AssumeRootRequest(world.member_a, TASK_POLICY, 900)]
     assert world.record("root-password", world.member_a) == {
@@ -484,7 +537,7 @@ def test_root_password_without_mfa_is_removed_when_central_removal_is_on(world: 
     world.sandbox.reset_counts()
     again = world.deliver(event)
 
-    assert again["status"] == "UNCHANGED" and "has no password (removed already)" in again["reason"]
+    assert again["status"] == "NOTHING_TO_DO" and "has no password (removed already)" in again["reason"]
     assert world.inbox() == []
     assert world.sandbox.calls_by(root_principal(world.member_a)) == {"iam:GetLoginProfile": 1}
 
@@ -496,7 +549,7 @@ def test_a_root_password_with_mfa_is_kept(world: World, monkeypatch: Any) -> Non
 
     result = world.deliver(compliance_change("mamori-root-mfa", world.member_b))
 
-    assert result["status"] == "UNCHANGED" and "has 1 MFA device(s): its password is kept" in result["reason"]
+    assert result["status"] == "NOTHING_TO_DO" and "has 1 MFA device(s): its password is kept" in result["reason"]
     assert world.central.root(world.member_b).password
     assert world.records() == [] and world.inbox() == []
 
@@ -507,7 +560,7 @@ def test_a_root_password_with_mfa_is_kept(world: World, monkeypatch: Any) -> Non
 def test_member_security_contact_is_set_with_its_account_id(world: World) -> None:
     result = world.deliver(compliance_change("mamori-security-contact", world.member_b))
 
-    assert (result["acted"], result["status"]) == (True, "CHANGED")
+    assert (result["acted"], result["status"]) == (True, "REMEDIATED")
     assert world.contact(world.member_b) == {
         "AlternateContactType": "SECURITY",
         "Name": "Security team",
@@ -544,7 +597,7 @@ def test_member_security_contact_is_set_with_its_account_id(world: World) -> Non
     world.sandbox.reset_counts()
     again = world.deliver(compliance_change("mamori-security-contact", world.member_b))
 
-    assert again["status"] == "UNCHANGED" and "Nothing to do." in again["reason"]
+    assert again["status"] == "NOTHING_TO_DO" and "Nothing to do." in again["reason"]
     assert world.inbox() == []
     assert world.sandbox.calls_by(PRINCIPAL) == {
         "organizations:DescribeOrganization": 1,
@@ -574,7 +627,7 @@ def test_the_expected_email_in_other_case_is_the_same_contact(world: World) -> N
 
     result = world.deliver(compliance_change("mamori-security-contact", world.member_b))
 
-    assert result["status"] == "UNCHANGED"
+    assert result["status"] == "NOTHING_TO_DO"
     assert world.contact(world.member_b) == {"AlternateContactType": "SECURITY", **kept}
     assert world.records() == [] and world.inbox() == []
 
@@ -639,7 +692,7 @@ def test_the_root_sessions_calls_are_the_task_policys_never_the_roles(world: Wor
         ("mamori-root-mfa", world.member_a),
         ("mamori-security-contact", world.member_b),
     ):
-        assert world.deliver(compliance_change(rule, account))["status"] == "CHANGED"
+        assert world.deliver(compliance_change(rule, account))["status"] == "REMEDIATED"
 
     called = set(world.sandbox.calls_by(PRINCIPAL))
     assert not {action for action in called if action.startswith("iam:") and action != "iam:ListOrganizationsFeatures"}

@@ -13,10 +13,6 @@ import botocore.exceptions
 from mamori.abuse_events import subject_line
 from mamori.aws_api import error_text
 from mamori.central.actions import (
-    CHANGED,
-    FAILED,
-    IGNORED,
-    REFUSED,
     RESPONDER,
     RETRIES,
     Report,
@@ -36,6 +32,7 @@ from mamori.central.events import (
 )
 from mamori.central.organization import Caller, Refusal, assume_root, check_centralized_root_access, check_member
 from mamori.security_contact import SecurityContact
+from mamori.status import FAILED, IGNORED, REFUSED, REMEDIATED
 
 LOG = logging.getLogger("mamori")
 
@@ -156,7 +153,7 @@ def respond(event: Any, caller: Caller, settings: Settings, clients: Clients) ->
     if report.status == FAILED:
         raise RuntimeError(f"{change.rule} in {change.account}: {report.summary}")
     return {
-        "acted": report.status == CHANGED,
+        "acted": report.status == REMEDIATED,
         "status": report.status,
         "rule": change.rule,
         "account": change.account,
