@@ -25,6 +25,13 @@ CONTACT_EMAIL_PATTERN = r"[\w+=.#|!&-]+@[\w.-]+\.\w+"
 CONTACT_PHONE_PATTERN = r"[\s0-9()+-]{1,25}"
 CONTACT_NAME_PATTERN = r".{1,64}"
 CONTACT_TITLE_PATTERN = r".{1,50}"
+# The pattern each part of a contact must match, by SecurityContact field.
+CONTACT_PATTERNS = {
+    "name": CONTACT_NAME_PATTERN,
+    "title": CONTACT_TITLE_PATTERN,
+    "email": CONTACT_EMAIL_PATTERN,
+    "phone": CONTACT_PHONE_PATTERN,
+}
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,7 @@ from mamori.records import Record, merged
 from mamori.remediation import Nothing, Plan, Remediation, Target, run_remediation
 from mamori.root_credentials import describe_root_key
 from mamori.security_contact import (
-    CONTACT_EMAIL_PATTERN,
-    CONTACT_NAME_PATTERN,
-    CONTACT_PHONE_PATTERN,
-    CONTACT_TITLE_PATTERN,
+    CONTACT_PATTERNS,
     LiveContact,
     SecurityContact,
     describe_contact,
@@ -69,10 +66,10 @@ class Settings:
     def security_contact(self) -> SecurityContact:
         """The contact to set; Refusal naming what is missing or invalid."""
         values = {
-            "ExpectedSecurityEmail": (self.expected_email, CONTACT_EMAIL_PATTERN),
-            "SecurityContactName": (self.contact_name, CONTACT_NAME_PATTERN),
-            "SecurityContactTitle": (self.contact_title, CONTACT_TITLE_PATTERN),
-            "SecurityContactPhone": (self.contact_phone, CONTACT_PHONE_PATTERN),
+            "ExpectedSecurityEmail": (self.expected_email, CONTACT_PATTERNS["email"]),
+            "SecurityContactName": (self.contact_name, CONTACT_PATTERNS["name"]),
+            "SecurityContactTitle": (self.contact_title, CONTACT_PATTERNS["title"]),
+            "SecurityContactPhone": (self.contact_phone, CONTACT_PATTERNS["phone"]),
         }
         missing = [name for name, (value, _) in values.items() if not value.strip()]
         invalid = [

@@ -17,10 +17,7 @@ from mamori.automation import required_input
 from mamori.records import Record
 from mamori.remediation import Nothing, Plan, Remediation, run_remediation
 from mamori.security_contact import (
-    CONTACT_EMAIL_PATTERN,
-    CONTACT_NAME_PATTERN,
-    CONTACT_PHONE_PATTERN,
-    CONTACT_TITLE_PATTERN,
+    CONTACT_PATTERNS,
     LiveContact,
     SecurityContact,
     describe_contact,
@@ -36,11 +33,9 @@ class SetSecurityContact(AccountScoped, Remediation[LiveContact]):
     text_outputs = ("Previous", "Contact")
 
     def read_parameters(self) -> None:
+        inputs = {"name": "Name", "title": "Title", "email": "EmailAddress", "phone": "PhoneNumber"}
         self.wanted = SecurityContact(
-            name=required_input(self.events, "Name", CONTACT_NAME_PATTERN),
-            title=required_input(self.events, "Title", CONTACT_TITLE_PATTERN),
-            email=required_input(self.events, "EmailAddress", CONTACT_EMAIL_PATTERN),
-            phone=required_input(self.events, "PhoneNumber", CONTACT_PHONE_PATTERN),
+            **{part: required_input(self.events, name, CONTACT_PATTERNS[part]) for part, name in inputs.items()}
         )
         self.outputs["Contact"] = self.wanted.describe()
         require_own_account(boto3.client("sts"), self.resource_id)
