@@ -15,9 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools.generate import generate  # noqa: E402
-from tools.limits import SizeError  # noqa: E402
-from tools.scripts import ScriptError  # noqa: E402
+from tools.generate import REFUSED, generate  # noqa: E402
 
 
 def drifted(texts: dict[Path, str]) -> list[str]:
@@ -41,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         texts = generate().texts
-    except (ScriptError, SizeError) as error:
+    except REFUSED as error:
         # What SSM or CloudFormation would refuse at deployment: say it now, plainly.
         print(f"make template: {error}", file=sys.stderr)
         return 1

@@ -14,9 +14,13 @@ from typing import Any
 
 from tools import pack
 from tools.cfn import dump
-from tools.limits import check_template_size
+from tools.limits import SizeError, check_template_size
 from tools.member_template import build_member, render_member
 from tools.org_template import ORG_TEMPLATE, build_org, render_org
+from tools.scripts import ScriptError
+
+# What SSM or CloudFormation would refuse at deployment, found at generation.
+REFUSED = (ScriptError, SizeError)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
