@@ -375,3 +375,18 @@ def test_restore_of_an_exempt_instance_gives_no_warning(sandbox: Sandbox) -> Non
     result = restore(sandbox, miner)
 
     assert result.outputs["Restore.Message"] == f"Started {miner} in {PARIS}. Removed the mamori:remediated tag and the record."
+
+
+def test_a_planted_record_does_not_keep_a_miner_running(sandbox: Sandbox) -> None:
+    """The attacker: anyone with ssm:PutParameter plants a record (junk, or one naming another
+    instance) where the remediation keeps its own. The remediation reads it (its role may
+    ssm:GetParameter its records), trusts none of it, stops the instance and records its own."""
+    [miner] = launch(PARIS, instance_type="c5.4xlarge")
+    planted = {"instanceId": "i-0123456789abcdef0", "region": "us-east-1", "previousState": "running"}
+    boto3.client("ssm").put_parameter(Name=f"/mamori/unapproved-regions/{miner}", Value=json.dumps(planted), Type="String")
+
+    result = remediate(sandbox, miner)
+
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "REMEDIATED"), result.failure
+    assert live(miner)[0] == "stopped"
+    assert record(miner)["region"] == PARIS
