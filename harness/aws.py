@@ -5,8 +5,10 @@ session (the session every production client here is made from) does these thing
 
 * counts every API call, per principal (a rule Lambda or an SSM document), by the IAM action
   that authorizes it (budgets:ViewBudget for DescribeBudgets, ...);
-* enforces the IAM actions that principal's role is granted in template.yaml, answering
-  AccessDenied like IAM would (actions only: resource scoping is not simulated);
+* enforces what that principal's role is granted in template.yaml, answering AccessDenied like
+  IAM would: the action, and each resource type AWS's Service Authorization Reference marks
+  required for it, on the ARN the call touches (harness.authorization; condition values are
+  not evaluated);
 * stands in for the AWS Config operations moto lacks: PutEvaluations (stored, as Config
   would show them in the dashboard), GetComplianceDetailsByConfigRule (paged like Config),
   and GetResourceConfigHistory (for oversized configuration items);
@@ -35,6 +37,8 @@ from typing import Any, ClassVar
 
 import boto3
 import botocore.exceptions
+
+from harness.authorization import Call, NoArnBuilder, Policy, touched_resources
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -321,11 +325,12 @@ class Sandbox:
         # installed by harness.pack.run_automations (moto runs no automation).
         self.automation_runner: Callable[[str, dict[str, list[str]]], str] | None = None
         self._principal: str | None = None
-        self._allowed: frozenset[str] = frozenset()
+        self._allowed: frozenset[str] | Policy = frozenset()
         self._lock = threading.Lock()
         self._execution_ids = itertools.count(1)
         boto3.setup_default_session(region_name=REGION)
         assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register("before-parameter-build", self._keep_parameters)
         boto3.DEFAULT_SESSION.events.register("before-call", self._before_call)
         boto3.DEFAULT_SESSION.events.register("after-call.iam", self._after_iam_call)
         boto3.DEFAULT_SESSION.events.register("after-call.ec2.DescribeInstances", self._page_instances)
@@ -356,9 +361,11 @@ class Sandbox:
             parsed["SummaryMap"]["AccountPasswordPresent"] = int(self.root.password)
 
     @contextlib.contextmanager
-    def acting_as(self, principal: str, allowed_actions: frozenset[str]) -> Iterator[None]:
+    def acting_as(self, principal: str, granted: Policy | frozenset[str]) -> Iterator[None]:
+        """Calls made inside are counted for principal and refused unless granted allows them:
+        a role's Policy (actions and required resources), or bare actions (any resource)."""
         previous = (self._principal, self._allowed)
-        self._principal, self._allowed = principal, allowed_actions
+        self._principal, self._allowed = principal, granted
         try:
             yield
         finally:
@@ -371,11 +378,28 @@ class Sandbox:
         self.calls.clear()
         self.config.put_evaluations_calls = 0
 
+    @staticmethod
+    def _keep_parameters(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        """The parameters as the code passed them, for the ARNs the call touches."""
+        context["mamori_parameters"] = dict(params)
+
+    def _refusal(self, action: str, context: Mapping[str, Any]) -> str | None:
+        if self._principal is None:
+            return None
+        if not isinstance(self._allowed, Policy):
+            return None if action in self._allowed else f"is not granted {action}"
+        call = Call(action, context.get("mamori_parameters") or {}, str(context.get("client_region") or REGION), ACCOUNT)
+        try:
+            return self._allowed.refusal(action, touched_resources(call))
+        except NoArnBuilder as error:
+            return str(error)
+
     def _before_call(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
         service = model.service_model.signing_name
         api_action = f"{service}:{model.name}"
         action = iam_action(api_action)
-        denied = self._principal is not None and action not in self._allowed
+        refusal = self._refusal(action, context)
+        denied = refusal is not None
         with self._lock:  # region scans call from several threads
             if self._principal is not None:
                 self.calls[(self._principal, action)] += 1
@@ -387,7 +411,7 @@ class Sandbox:
             time.sleep(self.latency_seconds)
         if denied:
             raise botocore.exceptions.ClientError(
-                {"Error": {"Code": "AccessDenied", "Message": f"{self._principal} is not granted {action}"}}, model.name
+                {"Error": {"Code": "AccessDenied", "Message": f"{self._principal} {refusal}"}}, model.name
             )
         region = context.get("client_region")
         if region in self.region_faults:
