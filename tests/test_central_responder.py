@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
+from harness.authorization import Policy
 from harness.aws import ACCOUNT, REGION, RootAccessKey, RootCredentials, Sandbox
 from harness.central import (
     DELETE_ROOT_CREDENTIALS,
@@ -30,8 +31,7 @@ from harness.central import (
     root_principal,
 )
 from harness.config_events import compliance_change
-from harness.authorization import Policy
-from harness.pack import NOT_CALLED_BY_CODE, lambda_principal, org_template, role_grants
+from harness.pack import lambda_principal, org_template, role_grants
 from mamori import central
 from mamori.catalog import ROOT, responder_spec
 from mamori.central import actions as central_actions

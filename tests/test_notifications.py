@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from harness.aws import ACCOUNT, REGION, Sandbox
-from harness.pack import NOT_CALLED_BY_CODE, granted_actions, lambda_principal, role_grants, template
+from harness.pack import lambda_principal, role_grants, template
 from mamori import automation
 
 NOW = datetime.datetime(2026, 11, 21, 10, 0, tzinfo=datetime.UTC)
