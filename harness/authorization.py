@@ -347,6 +347,11 @@ def _flatten(value: Any) -> Iterable[Any]:
         yield value
 
 
+def _given(properties: Mapping[str, Any], key: str, default: str) -> str:
+    value = properties.get(key)
+    return value if isinstance(value, str) else default
+
+
 def physical_names(resources: Mapping[str, Any], partition: str, region: str, account: str, unnamed: str) -> dict[str, str]:
     """What Ref and Fn::GetAtt Arn give for the template's resources that policies name, from
     the names the template gives them; `unnamed` stands for a name CloudFormation makes up."""
@@ -355,29 +360,25 @@ def physical_names(resources: Mapping[str, Any], partition: str, region: str, ac
         properties = resource.get("Properties") or {}
         kind = resource.get("Type")
 
-        def given(key: str, default: str) -> str:
-            value = properties.get(key)
-            return value if isinstance(value, str) else default
-
         if kind == "AWS::SNS::Topic":
-            name = given("TopicName", unnamed)
+            name = _given(properties, "TopicName", unnamed)
             found[logical_id] = found[f"{logical_id}.TopicArn"] = f"arn:{partition}:sns:{region}:{account}:{name}"
         elif kind == "AWS::KMS::Key":
             found[f"{logical_id}.Arn"] = f"arn:{partition}:kms:{region}:{account}:key/{unnamed}"
             found[logical_id] = unnamed
         elif kind == "AWS::IAM::Role":
-            name = given("RoleName", f"{logical_id}{unnamed}")
+            name = _given(properties, "RoleName", f"{logical_id}{unnamed}")
             found[f"{logical_id}.Arn"] = f"arn:{partition}:iam::{account}:role/{name}"
             found[logical_id] = name
         elif kind == "AWS::S3::Bucket":
-            name = given("BucketName", unnamed)
+            name = _given(properties, "BucketName", unnamed)
             found[f"{logical_id}.Arn"] = f"arn:{partition}:s3:::{name}"
             found[logical_id] = name
         elif kind == "AWS::SSM::Document":
-            name = given("Name", unnamed)
+            name = _given(properties, "Name", unnamed)
             found[logical_id] = name
         elif kind == "AWS::Events::EventBus":
-            name = given("Name", unnamed)
+            name = _given(properties, "Name", unnamed)
             found[f"{logical_id}.Arn"] = f"arn:{partition}:events:{region}:{account}:event-bus/{name}"
             found[logical_id] = name
     return found
