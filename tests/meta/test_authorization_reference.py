@@ -228,7 +228,8 @@ def test_every_action_the_code_calls_with_a_required_resource_type_has_its_arns_
 
 # --- the checks themselves fail ---------------------------------------------------------------
 
-ABUSE_ROLE_BEFORE_THE_FIX = """
+ABUSE_ROLE_BEFORE_THE_FIX = (
+    """
 Resources:
   AbuseResponderRole:
     Type: AWS::IAM::Role
@@ -246,6 +247,8 @@ Resources:
                   Fn::Sub: "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:\
                     automation-definition/mamori-open-proxy-ports:*"
 """
+    % "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:automation-definition/mamori-open-proxy-ports:*"
+)
 
 
 def _problems(text: str) -> list[str]:
