@@ -243,9 +243,7 @@ Resources:
             Statement:
               - Effect: Allow
                 Action: [ssm:StartAutomationExecution]
-                Resource:
-                  Fn::Sub: "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:\
-                    automation-definition/mamori-open-proxy-ports:*"
+                Resource: {"Fn::Sub": "%s"}
 """
     % "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:automation-definition/mamori-open-proxy-ports:*"
 )
