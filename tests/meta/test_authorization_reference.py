@@ -228,8 +228,7 @@ def test_every_action_the_code_calls_with_a_required_resource_type_has_its_arns_
 
 # --- the checks themselves fail ---------------------------------------------------------------
 
-ABUSE_ROLE_BEFORE_THE_FIX = (
-    """
+ABUSE_ROLE_BEFORE_THE_FIX = """
 Resources:
   AbuseResponderRole:
     Type: AWS::IAM::Role
@@ -243,9 +242,9 @@ Resources:
             Statement:
               - Effect: Allow
                 Action: [ssm:StartAutomationExecution]
-                Resource: {"Fn::Sub": "%s"}
-"""
-    % "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:automation-definition/mamori-open-proxy-ports:*"
+                Resource: {"Fn::Sub": "OLD_RESOURCE"}
+""".replace(
+    "OLD_RESOURCE", "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:automation-definition/mamori-open-proxy-ports:*"
 )
 
 
