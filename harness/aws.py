@@ -39,10 +39,23 @@ import boto3
 import botocore.exceptions
 
 from harness.authorization import Call, NoArnBuilder, Policy, touched_resources
+from mamori.service_limits import (
+    ANNOTATION_CHARS,
+    EVALUATIONS_PER_PUT,
+    PARAMETER_VALUE_ADVANCED,
+    PARAMETER_VALUE_STANDARD,
+    RULE_INPUT_PARAMETERS_CHARS,
+)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-CONFIG_STANDIN_OPERATIONS = ("PutEvaluations", "GetComplianceDetailsByConfigRule", "GetResourceConfigHistory")
+CONFIG_STANDIN_OPERATIONS = (
+    "PutEvaluations",
+    "GetComplianceDetailsByConfigRule",
+    "GetResourceConfigHistory",
+    "DescribeConfigRules",
+)
+INPUT_PARAMETERS_LIMIT = RULE_INPUT_PARAMETERS_CHARS
 # The regions enabled in every AWS account (the others must be opted in to).
 DEFAULT_REGIONS = (
     "ap-northeast-1",
@@ -132,6 +145,18 @@ class ConfigStandIn:
     evaluations: dict[str, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
     items: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     put_evaluations_calls: int = 0
+    # The deployed rules' InputParameters (as the JSON string Config keeps), by rule name.
+    rules: dict[str, str] = field(default_factory=dict)
+
+    def deploy_rule(self, rule_name: str, input_parameters: Mapping[str, str]) -> None:
+        """The rule as CloudFormation's PutConfigRule leaves it (moto would need its Lambda)."""
+        text = json.dumps(dict(input_parameters), separators=(",", ":"))
+        if len(text) > INPUT_PARAMETERS_LIMIT:
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "ValidationException", "Message": f"InputParameters over {INPUT_PARAMETERS_LIMIT}"}},
+                "PutConfigRule",
+            )
+        self.rules[rule_name] = text
 
     def record_item(self, item: Mapping[str, Any]) -> None:
         """Store a configuration item (change-notification shape) for GetResourceConfigHistory."""
@@ -147,15 +172,16 @@ class ConfigStandIn:
     def answer(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if operation == "PutEvaluations":
             self.put_evaluations_calls += 1
-            if len(params["Evaluations"]) > 100:
+            if len(params["Evaluations"]) > EVALUATIONS_PER_PUT:
                 raise botocore.exceptions.ClientError(
-                    {"Error": {"Code": "ValidationException", "Message": "at most 100 evaluations"}}, operation
+                    {"Error": {"Code": "ValidationException", "Message": f"at most {EVALUATIONS_PER_PUT} evaluations"}},
+                    operation,
                 )
             rule_name = rule_name_from_token(params["ResultToken"])
             stored = self.evaluations.setdefault(rule_name, {})
             if not params.get("TestMode"):
                 for evaluation in params["Evaluations"]:
-                    if len(evaluation.get("Annotation", "")) > 256:
+                    if len(evaluation.get("Annotation", "")) > ANNOTATION_CHARS:
                         raise botocore.exceptions.ClientError(
                             {"Error": {"Code": "ValidationException", "Message": "annotation over 256"}}, operation
                         )
@@ -192,6 +218,18 @@ class ConfigStandIn:
                     {"Error": {"Code": "ResourceNotDiscoveredException", "Message": "not recorded"}}, operation
                 )
             return {"configurationItems": [history_shape(item)]}
+        if operation == "DescribeConfigRules":
+            names = params.get("ConfigRuleNames") or sorted(self.rules)
+            missing = [name for name in names if name not in self.rules]
+            if missing:
+                raise botocore.exceptions.ClientError(
+                    {"Error": {"Code": "NoSuchConfigRuleException", "Message": f"{missing[0]} does not exist"}}, operation
+                )
+            return {
+                "ConfigRules": [
+                    {"ConfigRuleName": name, "InputParameters": self.rules[name], "ConfigRuleState": "ACTIVE"} for name in names
+                ]
+            }
         raise AssertionError(operation)
 
 
@@ -426,6 +464,8 @@ class Sandbox:
             body = params.get("body") or b"{}"
             with self._lock:
                 return _Response(), self.config.answer(model.name, json.loads(body))
+        if api_action == "ssm:PutParameter":
+            _check_parameter_size(context.get("mamori_parameters") or {})
         if api_action == "ec2:DescribeRegions":
             return _Response(), self._describe_regions(params["body"])
         if api_action == "ec2:DescribeInstances":
@@ -492,6 +532,17 @@ class Sandbox:
         parsed["Reservations"] = page
         if seen > offset + maximum:
             parsed["NextToken"] = f"{_PAGE_TOKEN}{offset + maximum}"
+
+
+def _check_parameter_size(request: Mapping[str, Any]) -> None:
+    """Parameter Store's value sizes, which moto does not enforce: 4 KB standard, 8 KB advanced
+    (Intelligent-Tiering chooses advanced for a larger value)."""
+    limit = PARAMETER_VALUE_STANDARD if request.get("Tier", "Standard") == "Standard" else PARAMETER_VALUE_ADVANCED
+    if len(str(request.get("Value", "")).encode()) > limit:
+        raise botocore.exceptions.ClientError(
+            {"Error": {"Code": "ValidationException", "Message": f"the parameter value is over {limit} bytes"}},
+            "PutParameter",
+        )
 
 
 def _budget_subscribers(request: Mapping[str, Any]) -> dict[str, Any]:

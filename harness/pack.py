@@ -20,7 +20,7 @@ import yaml
 
 from harness.authorization import Policy, Resolver, physical_names, role_policy
 from harness.aws import ACCOUNT, REGION, Sandbox
-from mamori.catalog import document_spec, load_unit_module, rule_spec
+from mamori.catalog import document_spec, load_rules, load_unit_module, rule_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -110,6 +110,25 @@ def deployed_rule_parameters(rule_id: str, **overrides: str) -> dict[str, str]:
             parameters[parameter.name] = parameter.default
     parameters.update(overrides)
     return parameters
+
+
+def deploy_rule(sandbox: Sandbox, rule_id: str, **overrides: str) -> dict[str, str]:
+    """The rule as deployed with these pack parameters (else the defaults), in the Config
+    stand-in: its paired remediation reads the rule's parameters back (mamori.deployed_rule)."""
+    parameters = deployed_rule_parameters(rule_id, **overrides)
+    sandbox.config.deploy_rule(rule_spec(rule_id).config_rule_name, parameters)
+    return parameters
+
+
+def _paired_rule(document_name: str) -> str | None:
+    """The id of the rule whose remediation the document belongs to, if any."""
+    for rule in load_rules():
+        if rule.remediation is not None and document_name in (
+            f"mamori-{rule.remediation.document}",
+            f"mamori-{rule.remediation.document}-restore",
+        ):
+            return rule.id
+    return None
 
 
 def invoke_rule(sandbox: Sandbox, rule_id: str, event: Any) -> Any:
@@ -228,6 +247,9 @@ def run_document(sandbox: Sandbox, name: str, parameters: Mapping[str, Any]) -> 
     handler called with the InputPayload, outputs selected. A step that raises fails the
     automation, as SSM does."""
     _, content = documents()[name]
+    paired = _paired_rule(name)
+    if paired is not None and rule_spec(paired).config_rule_name not in sandbox.config.rules:
+        deploy_rule(sandbox, paired)  # the pack deployed with its defaults, unless the test deployed it
     declared = content["parameters"]
     unknown = set(parameters) - set(declared)
     if unknown:

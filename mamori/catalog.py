@@ -75,10 +75,19 @@ class Parameter:
     default: str | None
     allowed_pattern: str | None = None
     allowed_values: tuple[str, ...] = ()
+    # The template's MaxLength: what the value may grow to wherever it is passed (a remediation's
+    # static value takes 256, a rule's InputParameters 1,024 in all; tests/test_limits.py).
+    max_length: int = 256
+    # What CloudFormation says when a value does not fit: what is wanted, in words.
+    constraint: str = ""
 
     def __post_init__(self) -> None:
         if not LOGICAL_ID.match(self.name):
             raise ValueError(f"parameter {self.name!r} must be a CloudFormation name (letters and digits)")
+        if self.allowed_pattern and not self.constraint:
+            raise ValueError(f"parameter {self.name}: say in `constraint` what a value must look like")
+        if self.default is not None and len(self.default) > self.max_length:
+            raise ValueError(f"parameter {self.name}: the default is longer than max_length {self.max_length}")
         if self.allowed_values and self.default is not None and self.default not in self.allowed_values:
             raise ValueError(f"parameter {self.name}: default {self.default!r} is not one of {self.allowed_values}")
 

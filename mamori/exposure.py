@@ -80,6 +80,17 @@ class Exposure:
 # --- parameters ---------------------------------------------------------------------
 
 
+# A port 1-65535; ProxyPorts is a comma-separated list of ports and low-high ranges (the
+# template's AllowedPattern; whether a range is reversed only the parser can tell).
+PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+PORT_ITEM = rf"{PORT}(\s*-\s*{PORT})?"
+PROXY_PORTS_PATTERN = rf"^\s*{PORT_ITEM}(\s*,\s*{PORT_ITEM})*\s*$"
+# TrustedCidrs: comma-separated IPv4 or IPv6 CIDRs and prefix list ids (pl- and 8 or 17 hex
+# digits), or nothing; the parser checks each CIDR.
+TRUSTED_ITEM = r"([0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/[0-9]{1,3}|pl-([0-9a-f]{8}|[0-9a-f]{17}))"
+TRUSTED_PATTERN = rf"^\s*$|^\s*{TRUSTED_ITEM}(\s*,\s*{TRUSTED_ITEM})*\s*$"
+
+
 def parse_proxy_ports(text: str, name: str = "ProxyPorts") -> tuple[int, ...]:
     """'1080, 3128,8000-8100' -> sorted unique ports. ValueError names the parameter."""
     ports: set[int] = set()

@@ -28,6 +28,7 @@ from harness.aws import ACCOUNT, REGION, Sandbox
 from harness.pack import (
     AUTOMATION_ROLE_ARN,
     AutomationRun,
+    deploy_rule,
     documents,
     granted_actions,
     lambda_principal,
@@ -465,7 +466,7 @@ def test_open_proxy_report_closes_the_port_and_says_so(world: World) -> None:
     assert message["Subject"] == "[mamori] Open proxy report: remediation started on 2 groups - reply by 2026-11-22 09:30 UTC"
     body = message["Message"]
     assert f"reported an open proxy in account {ACCOUNT} (AWS_ABUSE_OPEN_PROXY_REPORT), received 2026-11-21 09:30 UTC" in body
-    assert f"Remediation started in {REGION} ({DOCUMENT}, ProxyPorts=1080,3128,3129,8080,8118,8888,9050) on:" in body
+    assert f"Remediation started in {REGION} ({DOCUMENT}) on:" in body
     for group, run in runs.items():
         assert f"- {group} (via {instance_arn(instance)}): execution {run.execution_id}" in body
     assert "Deadline: reply by 2026-11-22 09:30 UTC." in body
@@ -564,17 +565,17 @@ def test_report_that_names_nothing_still_tells_people_nothing_was_done(world: Wo
     assert world.sandbox.calls_by(PRINCIPAL) == {"sns:Publish": 1}
 
 
-def test_trusted_cidrs_are_passed_when_set(world: World, monkeypatch: Any) -> None:
-    """An optional rule parameter goes to the automation exactly when the RemediationConfiguration passes it."""
-    for key, value in deployed_environment(world.topic, TrustedCidrs="198.51.100.0/24", ProxyPorts="3128,8080").items():
-        monkeypatch.setenv(key, value)
+def test_the_automation_uses_the_deployed_rules_ports_and_trusted_cidrs(world: World) -> None:
+    """The responder passes what the RemediationConfiguration passes (no list parameter: the
+    document reads ProxyPorts and TrustedCidrs back from the deployed rule)."""
+    deploy_rule(world.sandbox, "open-proxy-ports", TrustedCidrs="198.51.100.0/24", ProxyPorts="3128,8080")
     group = make_group(world.ec2, world.vpc, [tcp(3128, "0.0.0.0/0", "198.51.100.0/24")])
 
     world.deliver(proxy_report(world.launch(group)["InstanceId"]))
 
     [run] = world.runs
-    assert run.parameters == passed_as_config_would(group, TrustedCidrs="198.51.100.0/24", ProxyPorts="3128,8080")
-    assert run.parameters["TrustedCidrs"] == ["198.51.100.0/24"]
+    assert run.parameters == passed_as_config_would(group)
+    assert set(run.parameters) == {"AutomationAssumeRole", "GroupId"}
     assert inbound(world.ec2, group) == {("tcp", 3128, 3128, "198.51.100.0/24")}
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 
 from mamori.automation import entries_text, timestamp
+from mamori.deployed_rule import rule_parameters
 from mamori.exposure import (
     DEFAULT_PROXY_PORTS,
     RevocationPlan,
@@ -31,6 +32,8 @@ from mamori.records import REMEDIATED_TAG, Record
 from mamori.remediation import Nothing, Plan, Remediation, run_remediation
 from mamori.security_groups import GROUP_ID_PATTERN, authorize_entries, describe_group, live_entries, revoke_rules
 
+PAIRED_RULE = "mamori-open-proxy-ports"
+
 
 @dataclass
 class Group:
@@ -45,8 +48,10 @@ class RevokeProxyExposure(Remediation[Group]):
     list_outputs = ("Revoked", "KeptOpen", "Dropped")
 
     def read_parameters(self) -> None:
-        self.proxy_ports = parse_proxy_ports(str(self.events.get("ProxyPorts") or format_ports(DEFAULT_PROXY_PORTS)))
-        self.trusted = parse_trusted(str(self.events.get("TrustedCidrs") or ""))
+        # The deployed rule's ProxyPorts and TrustedCidrs (mamori.deployed_rule says why not document parameters).
+        deployed = rule_parameters(boto3.client("config"), PAIRED_RULE)
+        self.proxy_ports = parse_proxy_ports(deployed.get("ProxyPorts") or format_ports(DEFAULT_PROXY_PORTS))
+        self.trusted = parse_trusted(deployed.get("TrustedCidrs") or "")
         self.ec2 = boto3.client("ec2")
 
     def find(self) -> Group | None:

@@ -148,7 +148,7 @@ def test_every_parameter_gets_its_misspellings_and_a_malformed_value() -> None:
     assert {(c.rule.id, c.named) for c in malformed} == set(parameters)
     assert len(misspelt) == 2 * len(parameters) + sum(1 for rule in rules if not rule.parameters)
     assert misspellings("ProxyPorts") == ("proxyPorts", "ProxyPort")
-    assert derived_malformed(Parameter("Hours", "", "24", allowed_pattern=r"^\d+$")) == ("not valid!",)
+    assert derived_malformed(Parameter("Hours", "", "24", allowed_pattern=r"^\d+$", constraint="a number")) == ("not valid!",)
     assert derived_malformed(Parameter("Anything", "", "")) == ()
     new = RuleSpec(
         "new-rule", "", "periodic", ("AWS::::Account",), (), parameters=(Parameter("NewThing", "a new parameter", ""),)
