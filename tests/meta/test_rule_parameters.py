@@ -24,8 +24,9 @@ CANDIDATES = ("not valid!", "abc", "-1")
 # Malformed values no pattern rules out, or for parameters without a pattern, by parameter name.
 # (tests/rules/ pin the exact wording of the answers to further malformed values.)
 MALFORMED: Mapping[str, tuple[str, ...]] = {
-    "ProxyPorts": ("99999", "8000-80"),
-    "TrustedCidrs": ("10.0.0.0/33",),
+    # Issue 11, item 6: "3128-" was read as 3128 and "pl-" was accepted.
+    "ProxyPorts": ("99999", "8000-80", "3128-"),
+    "TrustedCidrs": ("10.0.0.0/33", "pl-"),
     "ApprovedRegions": ("not-a-region",),
 }
 # A valid value for each parameter that has no default (required, or optional and empty), given
