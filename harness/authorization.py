@@ -509,6 +509,10 @@ def _organization_account(call: Call) -> dict[str, list[Arn]]:
     }
 
 
+def _ops_item(call: Call) -> dict[str, list[Arn]]:
+    return {"opsitem": [Arn(f"arn:{call.partition}:ssm:{call.region}:{call.account}:opsitem/{call.params['OpsItemId']}")]}
+
+
 def _config_rule(call: Call) -> dict[str, list[Arn]]:
     # The ARN names the rule's id (config-rule-...), which the call does not: any rule's.
     return {"ConfigRule": [Arn(f"arn:{call.partition}:config:{call.region}:{call.account}:config-rule/", open=True)]}
@@ -553,6 +557,7 @@ REQUIRED_RESOURCES: Mapping[str, Callable[[Call], dict[str, list[Arn]]]] = {
     "ssm:PutParameter": _parameter,
     "ssm:DeleteParameter": _parameter,
     "ssm:StartAutomationExecution": _automation,
+    "ssm:UpdateOpsItem": _ops_item,
     "sts:AssumeRoot": _root_user,
 }
 

@@ -65,6 +65,14 @@ PUBLISH_TO_TOPIC = (
 )
 
 
+# One OpsItem per finding (mamori.ops_items): looked up and opened on all OpsItems of the account,
+# and updated once its notification is delivered.
+NOTIFY_ONCE = (
+    *allow("ssm:DescribeOpsItems", "ssm:CreateOpsItem"),
+    Permission("ssm:UpdateOpsItem", "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:opsitem/*"),
+)
+
+
 @dataclass(frozen=True)
 class Parameter:
     """A rule (or remediation) parameter, exposed as a pack (template) parameter of the same
