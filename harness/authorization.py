@@ -566,19 +566,51 @@ class NoArnBuilder(LookupError):
     """The reference requires a resource type for an action no entry of REQUIRED_RESOURCES builds."""
 
 
+def _from_parameters(call: Call, arn_format: str) -> list[Arn] | None:
+    """The ARNs of a format whose variables the call names as parameters of the same name
+    (${InstanceId} from InstanceId, or each of InstanceIds); None if one is not named."""
+    values: dict[str, list[str]] = {"Partition": [call.partition], "Region": [call.region], "Account": [call.account]}
+    for variable in re.findall(r"\$\{([^}]+)\}", arn_format):
+        if variable in values:
+            continue
+        single, plural = call.params.get(variable), call.params.get(f"{variable}s")
+        if isinstance(single, str):
+            values[variable] = [single]
+        elif isinstance(plural, list) and plural and all(isinstance(v, str) for v in plural):
+            values[variable] = plural
+        else:
+            return None
+    many = [name for name, named in values.items() if len(named) > 1]
+    if len(many) > 1:
+        return None
+    spread = values[many[0]] if many else [""]
+
+    def arn(value: str) -> Arn:
+        return Arn(re.sub(r"\$\{([^}]+)\}", lambda m: value if m.group(1) in many else values[m.group(1)][0], arn_format))
+
+    return [arn(value) for value in spread]
+
+
 def touched_resources(call: Call) -> dict[str, list[Arn]]:
-    """{required resource type: ARNs the call touches} for the call's action."""
+    """{required resource type: ARNs the call touches} for the call's action: from
+    REQUIRED_RESOURCES, else from parameters named like the ARN format's variables."""
     try:
-        required = action_reference(call.action).required
+        reference = action_reference(call.action)
     except UnknownAction:
         return {}
-    if not required:
+    if not reference.required:
         return {}
     builder = REQUIRED_RESOURCES.get(call.action)
-    if builder is None:
-        raise NoArnBuilder(
-            f"{call.action} requires resource type(s) {sorted(required)}: add how a call names them to "
-            "harness.authorization.REQUIRED_RESOURCES"
-        )
-    built = builder(call)
-    return {resource_type: built[resource_type] for resource_type in required if resource_type in built}
+    if builder is not None:
+        built = builder(call)
+        return {resource_type: built[resource_type] for resource_type in reference.required if resource_type in built}
+    found: dict[str, list[Arn]] = {}
+    for resource_type, arn_format in reference.required.items():
+        arns = _from_parameters(call, arn_format)
+        if arns is None:
+            raise NoArnBuilder(
+                f"{call.action} requires resource type {resource_type} ({arn_format}), which its parameters do not "
+                "name: add how a call names it to harness.authorization.REQUIRED_RESOURCES"
+            )
+        found[resource_type] = arns
+    return found

@@ -201,3 +201,17 @@ def test_the_sandbox_refuses_what_config_and_parameter_store_refuse(sandbox: San
         )
     with pytest.raises(ssm.exceptions.ClientError, match="ValidationException"):
         ssm.put_parameter(Name="/mamori/x/c", Value="x" * (limits.PARAMETER_VALUE_STANDARD + 1), Type="String", Tier="Standard")
+
+
+def test_every_document_and_template_is_under_its_size_quota() -> None:
+    """Generation refuses to write them otherwise (tools/limits.py); checked here on what is committed."""
+    from mamori.catalog import ROOT
+
+    sizes = {
+        resource["Properties"]["Name"]: limits.document_size(resource["Properties"]["Content"])
+        for resource in RESOURCES.values()
+        if resource["Type"] == "AWS::SSM::Document"
+    }
+    assert sizes and max(sizes.values()) <= limits.SSM_DOCUMENT_LIMIT, max(sizes.items(), key=lambda item: item[1])
+    for name in ("template.yaml", "member-template.yaml", "org-template.yaml"):
+        assert len((ROOT / name).read_bytes()) <= limits.TEMPLATE_BUDGET < limits.CLOUDFORMATION_TEMPLATE_LIMIT, name
