@@ -76,7 +76,7 @@ def play_scan(demo: Demo) -> None:
     )
     say(
         "Open the .html page in a browser or mail it; the .ocsf.json holds OCSF Compliance Findings (class 2003) for a "
-        "security lake or Security Hub. On a real account: `make scan ARGS=\"--param ApprovedRegions=... --plan --html\"`, "
+        'security lake or Security Hub. On a real account: `make scan ARGS="--param ApprovedRegions=... --plan --html"`, '
         "then deploy report-only (samconfig's default) and enforce rule by rule.",
         indent=2,
     )

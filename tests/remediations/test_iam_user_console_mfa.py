@@ -100,7 +100,7 @@ def test_closed_loop(sandbox: Sandbox, policy_arn: str) -> None:
         after_restore=detached,
     )
 
-    assert loop.evaluations[1] == ("COMPLIANT", "Console access limited until MFA is set up (mamori-deny-without-mfa attached).")
+    assert loop.evaluations[1] == ("COMPLIANT", "Contained: no MFA yet, access limited until the user adds MFA (mamori-deny-without-mfa attached).")
 
 
 def test_the_policy_blocks_all_but_mfa_setup_without_mfa() -> None:

@@ -107,7 +107,7 @@ def test_deny_policy_attached_limits_the_user_and_counts_as_compliant(sandbox: S
 
     result = evaluations(sandbox)
 
-    assert result[limited] == ("COMPLIANT", "Console access limited until MFA is set up (mamori-deny-without-mfa attached).")
+    assert result[limited] == ("COMPLIANT", "Contained: no MFA yet, access limited until the user adds MFA (mamori-deny-without-mfa attached).")
     assert result[other][0] == "NON_COMPLIANT"
 
 
