@@ -114,3 +114,11 @@ def test_enforced_rules_accepts_catalog_ids(value: str) -> None:
 )
 def test_enforced_rules_refuses_what_is_not_in_the_catalog(value: str) -> None:
     assert not re.fullmatch(template()["Parameters"]["EnforcedRules"]["AllowedPattern"], value)
+
+
+def test_readme_parameter_table_lists_every_pack_parameter() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("### Parameters\n", 1)[1].split("\n\n", 1)[0]
+    listed = set(re.findall(r"`([A-Za-z0-9]+)`", "\n".join(line.split(" | ")[0] for line in table.splitlines())))
+    missing = sorted(set(template()["Parameters"]) - listed)
+    assert not missing, f"README's Deploy > Parameters table lacks {missing}"
