@@ -57,7 +57,7 @@ def play_scan(demo: Demo) -> None:
         writes = endpoint.counting.writes()
     step("What the scan did, and what it did not")
     demo.check(exit_code == 1, "exit code 1: something is NON_COMPLIANT (a CI job would stop here)", f"exit code {exit_code}")
-    report = next(out.glob("*.json"), None)
+    report = next((path for path in out.glob("*.json") if not path.name.endswith(".ocsf.json")), None)
     text = report.read_text() if report else ""
     for what, needle in (
         ("the open proxy", f'"resource_id": "{ids["proxy"]}"'),
