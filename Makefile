@@ -82,8 +82,9 @@ build: install
 	SAM="$(BIN)/sam" bash tools/sam_build.sh
 
 # Parallel: each worker reports to the controller, which then runs the whole-session checks (tests/meta/session.py).
+# loadgroup: tests marked xdist_group("<name>") run in one worker (one moto server and one scan for tests/test_scan_http.py).
 pytest: install
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --dist loadgroup
 
 test: lint typecheck check-template build pytest
 

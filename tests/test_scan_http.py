@@ -26,6 +26,8 @@ from mamori.scan import cli
 from mamori.scan.readonly import WriteRefused
 
 ACCOUNT = "123456789012"
+# One server and one scan for the module: under `pytest -n auto --dist loadgroup` its tests share a worker.
+pytestmark = pytest.mark.xdist_group("scan-http")
 
 
 @pytest.fixture(scope="module")
