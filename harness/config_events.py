@@ -71,6 +71,7 @@ def security_group_item(ec2: Any, group_id: str, ipv4_shape: str = "both") -> di
         "groupId": group_id,
         "ipPermissionsEgress": [_config_permission(p, ipv4_shape) for p in group.get("IpPermissionsEgress", [])],
         "vpcId": group.get("VpcId"),
+        "tags": [{"key": key, "value": value} for key, value in tags.items()],
     }
     return configuration_item(
         "AWS::EC2::SecurityGroup",

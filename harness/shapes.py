@@ -6,7 +6,10 @@
   aws-sam-cli package (samcli/lib/generated_sample_events/events/config/).
 * A security group's configuration: awslabs/aws-config-resource-schema,
   config/properties/resource-types/AWS::EC2::SecurityGroup.properties.json (commit 599974d4),
-  the configuration.* properties transcribed below with their types.
+  the configuration.* properties transcribed below with their types; plus configuration.tags,
+  which that schema (written for advanced queries, where tags are the item's) leaves out but
+  recorded items hold (`"tags":[]` in the configuration of the AWS::EC2::SecurityGroup item in
+  AWS Tools for PowerShell's Get-CFGAggregateResourceConfig example).
 * AWS Health events: AWS Health User Guide, "Reference: AWS Health events Amazon EventBridge
   schema" (aws-health-events-eventbridge-schema): the event's and its detail's parameters.
 """
@@ -33,6 +36,8 @@ SECURITY_GROUP_CONFIGURATION: Mapping[str, str] = {
     "groupName": "string",
     "ownerId": "string",
     "vpcId": "string",
+    "tags.key": "string",  # not in the schema: see above
+    "tags.value": "string",
     **{
         f"{permissions}.{field}": kind
         for permissions in ("ipPermissions", "ipPermissionsEgress")

@@ -14,11 +14,23 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import boto3
 import botocore.exceptions
 
 
 class RuleNotDeployed(RuntimeError):
     """The rule the remediation takes its parameters from is not in this region."""
+
+
+class ReadsDeployedRule:
+    """A remediation that takes parameters from its paired rule: `paired_rule` names it.
+    `mamori scan --plan` stands in for rule_parameters() with the scan's own parameter values
+    (nothing is deployed then)."""
+
+    paired_rule: str
+
+    def rule_parameters(self) -> Mapping[str, str]:
+        return rule_parameters(boto3.client("config"), self.paired_rule)
 
 
 def rule_parameters(config: Any, rule_name: str) -> Mapping[str, str]:

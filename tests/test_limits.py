@@ -215,3 +215,19 @@ def test_every_document_and_template_is_under_its_size_quota() -> None:
     assert sizes and max(sizes.values()) <= limits.SSM_DOCUMENT_LIMIT, max(sizes.items(), key=lambda item: item[1])
     for name in ("template.yaml", "member-template.yaml", "org-template.yaml"):
         assert len((ROOT / name).read_bytes()) <= limits.TEMPLATE_BUDGET < limits.CLOUDFORMATION_TEMPLATE_LIMIT, name
+
+
+def test_a_remediation_reads_the_rule_it_is_paired_with() -> None:
+    from mamori.catalog import load_rules
+    from mamori.deployed_rule import ReadsDeployedRule
+    from mamori.scan.plan import remediation_class
+
+    readers = {}
+    for rule in load_rules():
+        if rule.remediation is not None:
+            unit = remediation_class(rule.remediation.document)
+            if issubclass(unit, ReadsDeployedRule):
+                readers[rule.id] = unit.paired_rule
+                assert unit.paired_rule == rule.config_rule_name
+
+    assert set(readers) == {"open-proxy-ports", "unapproved-regions"}

@@ -48,7 +48,12 @@ def enforced_rules_parameter(rules: list[RuleSpec]) -> dict[str, Any]:
         "Type": "String",
         "Default": "all",
         "AllowedPattern": f"^(all|{one}(,{one})*)$",
-        "ConstraintDescription": f"all, or rule ids joined by commas without spaces, of: {', '.join(ids)}",
+        # Every id once is the longest list that means something.
+        "MaxLength": len(",".join(ids)),
+        "ConstraintDescription": (
+            f"{ENFORCED_RULES}: all, or rule ids joined by commas without spaces, of: {', '.join(ids)}, "
+            f"at most {len(','.join(ids))} characters."
+        ),
         "Description": (
             "With AutoRemediation true: the rules whose remediation runs automatically, 'all' or ids joined by commas "
             "(e.g. open-proxy-ports,stale-access-keys); the others only report (run their documents by hand)."

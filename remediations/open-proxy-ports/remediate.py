@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 
 from mamori.automation import entries_text, timestamp
-from mamori.deployed_rule import rule_parameters
+from mamori.deployed_rule import ReadsDeployedRule
 from mamori.exposure import (
     DEFAULT_PROXY_PORTS,
     RevocationPlan,
@@ -32,8 +32,6 @@ from mamori.records import REMEDIATED_TAG, Record
 from mamori.remediation import Nothing, Plan, Remediation, run_remediation
 from mamori.security_groups import GROUP_ID_PATTERN, authorize_entries, describe_group, live_entries, revoke_rules
 
-PAIRED_RULE = "mamori-open-proxy-ports"
-
 
 @dataclass
 class Group:
@@ -41,7 +39,8 @@ class Group:
     keep_open_failures: list[str]
 
 
-class RevokeProxyExposure(Remediation[Group]):
+class RevokeProxyExposure(ReadsDeployedRule, Remediation[Group]):
+    paired_rule = "mamori-open-proxy-ports"
     remediation_id = "open-proxy-ports"
     resource_input = "GroupId"
     resource_pattern = GROUP_ID_PATTERN
@@ -49,7 +48,7 @@ class RevokeProxyExposure(Remediation[Group]):
 
     def read_parameters(self) -> None:
         # The deployed rule's ProxyPorts and TrustedCidrs (mamori.deployed_rule says why not document parameters).
-        deployed = rule_parameters(boto3.client("config"), PAIRED_RULE)
+        deployed = self.rule_parameters()
         self.proxy_ports = parse_proxy_ports(deployed.get("ProxyPorts") or format_ports(DEFAULT_PROXY_PORTS))
         self.trusted = parse_trusted(deployed.get("TrustedCidrs") or "")
         self.ec2 = boto3.client("ec2")

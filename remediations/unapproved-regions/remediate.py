@@ -14,7 +14,7 @@ import boto3
 import botocore.exceptions
 
 from mamori.automation import required_input
-from mamori.deployed_rule import rule_parameters
+from mamori.deployed_rule import ReadsDeployedRule
 from mamori.instances import INSTANCE_ID_PATTERN, REGION_LIST_PATTERN, STOPPED_STATES, Instance, decide, list_instances
 from mamori.records import REMEDIATED_TAG, Record, delete_record
 from mamori.regions import enabled_regions, parse_regions, regional_clients, scan_regions
@@ -34,10 +34,8 @@ STOP_REFUSALS = {
 }
 
 
-PAIRED_RULE = "mamori-unapproved-regions"
-
-
-class StopInstance(Remediation[Instance]):
+class StopInstance(ReadsDeployedRule, Remediation[Instance]):
+    paired_rule = "mamori-unapproved-regions"
     remediation_id = "unapproved-regions"
     resource_input = "InstanceId"
     resource_pattern = INSTANCE_ID_PATTERN
@@ -45,7 +43,7 @@ class StopInstance(Remediation[Instance]):
 
     def read_parameters(self) -> None:
         # The deployed rule's ApprovedRegions (mamori.deployed_rule says why not a document parameter).
-        deployed = rule_parameters(boto3.client("config"), PAIRED_RULE)
+        deployed = self.rule_parameters()
         self.approved = parse_regions(required_input(deployed, "ApprovedRegions", REGION_LIST_PATTERN))
         self.unsearched = ""
 
