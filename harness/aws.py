@@ -12,7 +12,7 @@ session (the session every production client here is made from) does these thing
   and GetResourceConfigHistory (for oversized configuration items);
 * answers what moto gets unlike a real account: DescribeRegions (moto lists every partition's
   regions; an account has 17 default regions plus those it opted in to), DescribeInstances
-  paging (moto ignores MaxResults), DescribeSubscribersForNotification (moto lacks it, the
+  paging (moto ignores MaxResults), GetAccountAuthorizationDetails paging (below), DescribeSubscribersForNotification (moto lacks it, the
   subscribers are read from moto's budgets backend), and, when a runner is installed,
   StartAutomationExecution (moto runs no automation);
 * injects faults: error answers for the next calls of an action, every call into a region
@@ -35,6 +35,9 @@ from typing import Any, ClassVar
 
 import boto3
 import botocore.exceptions
+from moto.core.responses import ActionResult
+from moto.iam.exceptions import ValidationError as IamValidationError
+from moto.iam.responses import IamResponse
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -468,6 +471,37 @@ class Sandbox:
         parsed["Reservations"] = page
         if seen > offset + maximum:
             parsed["NextToken"] = f"{_PAGE_TOKEN}{offset + maximum}"
+
+
+# GetAccountAuthorizationDetails' MaxItems: 1 to 1,000, 100 when not given (botocore's IAM model,
+# shape maxItemsType, and the IAM API reference).
+IAM_MAX_ITEMS, IAM_DEFAULT_MAX_ITEMS = 1000, 100
+_DETAIL_LISTS = (("UserDetailList", "users"), ("GroupDetailList", "groups"), ("RoleDetailList", "roles"))
+
+
+def _paged_authorization_details(self: IamResponse) -> ActionResult:
+    """moto 5.2 answers GetAccountAuthorizationDetails with everything in one response, whatever
+    MaxItems says; IAM pages it (MaxItems, a Marker for the next page). Everything else is
+    moto's own: the same backend call, the same objects (tags, attached policies), serialized
+    by moto. Only one page of them is serialized, as IAM would send it."""
+    max_items = int(self._get_param("MaxItems") or IAM_DEFAULT_MAX_ITEMS)
+    if not 1 <= max_items <= IAM_MAX_ITEMS:
+        raise IamValidationError(f"MaxItems {max_items}: must be 1 to {IAM_MAX_ITEMS}")
+    details = self.backend.get_account_authorization_details(self._get_param("Filter", []))
+    every = [(key, item) for key, kind in _DETAIL_LISTS for item in details[kind]]
+    every += [("Policies", policy) for policy in details["managed_policies"]]
+    start = int(self._get_param("Marker") or 0)
+    end = start + max_items
+    page = every[start:end]
+    result: dict[str, Any] = {key: [item for kind, item in page if kind == key] for key, _ in _DETAIL_LISTS}
+    result["Policies"] = [item for kind, item in page if kind == "Policies"]
+    result["IsTruncated"] = end < len(every)
+    if end < len(every):
+        result["Marker"] = str(end)
+    return ActionResult(result)
+
+
+IamResponse.get_account_authorization_details = _paged_authorization_details  # type: ignore[method-assign]
 
 
 def _budget_subscribers(request: Mapping[str, Any]) -> dict[str, Any]:
