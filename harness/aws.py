@@ -12,7 +12,8 @@ session (the session every production client here is made from) does these thing
   and GetResourceConfigHistory (for oversized configuration items);
 * answers what moto gets unlike a real account: DescribeRegions (moto lists every partition's
   regions; an account has 17 default regions plus those it opted in to), DescribeInstances
-  paging (moto ignores MaxResults), GetAccountAuthorizationDetails paging (below), DescribeSubscribersForNotification (moto lacks it, the
+  and DescribeSecurityGroups paging (moto ignores MaxResults), GetAccountAuthorizationDetails
+  paging (below), DescribeSubscribersForNotification (moto lacks it, the
   subscribers are read from moto's budgets backend), and, when a runner is installed,
   StartAutomationExecution (moto runs no automation);
 * injects faults: error answers for the next calls of an action, every call into a region
@@ -332,6 +333,7 @@ class Sandbox:
         boto3.DEFAULT_SESSION.events.register("before-call", self._before_call)
         boto3.DEFAULT_SESSION.events.register("after-call.iam", self._after_iam_call)
         boto3.DEFAULT_SESSION.events.register("after-call.ec2.DescribeInstances", self._page_instances)
+        boto3.DEFAULT_SESSION.events.register("after-call.ec2.DescribeSecurityGroups", self._page_security_groups)
 
     @property
     def enabled_regions(self) -> list[str]:
@@ -407,8 +409,8 @@ class Sandbox:
                 return _Response(), self.config.answer(model.name, json.loads(body))
         if api_action == "ec2:DescribeRegions":
             return _Response(), self._describe_regions(params["body"])
-        if api_action == "ec2:DescribeInstances":
-            self._take_page_request(params["body"], context)
+        if api_action in ("ec2:DescribeInstances", "ec2:DescribeSecurityGroups"):
+            self._take_page_request(params["body"], context, model.name)
         if api_action == "budgets:DescribeSubscribersForNotification":
             return _Response(), _budget_subscribers(json.loads(params.get("body") or b"{}"))
         if api_action == "ssm:StartAutomationExecution" and self.automation_runner is not None:
@@ -440,16 +442,17 @@ class Sandbox:
         }
 
     @staticmethod
-    def _take_page_request(body: dict[str, Any], context: dict[str, Any]) -> None:
-        """moto answers DescribeInstances in one page whatever MaxResults says: remember the
-        page asked for (MaxResults, and the offset in our NextToken) to cut moto's answer."""
+    def _take_page_request(body: dict[str, Any], context: dict[str, Any], operation: str) -> None:
+        """moto answers DescribeInstances and DescribeSecurityGroups in one page whatever
+        MaxResults says (5 to 1,000 for both, EC2 API reference): remember the page asked for
+        (MaxResults, and the offset in our NextToken) to cut moto's answer."""
         token = str(body.pop("NextToken", ""))
         if "MaxResults" in body:
             maximum = int(body.pop("MaxResults"))
             if not 5 <= maximum <= 1000:
                 raise botocore.exceptions.ClientError(
                     {"Error": {"Code": "InvalidParameterValue", "Message": "MaxResults must be 5 to 1000"}},
-                    "DescribeInstances",
+                    operation,
                 )
             offset = int(token.removeprefix(_PAGE_TOKEN)) if token.startswith(_PAGE_TOKEN) else 0
             context["mamori_page"] = (offset, maximum)
@@ -470,6 +473,16 @@ class Sandbox:
                 page.append({**reservation, "Instances": kept})
         parsed["Reservations"] = page
         if seen > offset + maximum:
+            parsed["NextToken"] = f"{_PAGE_TOKEN}{offset + maximum}"
+
+    @staticmethod
+    def _page_security_groups(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if "mamori_page" not in context or "SecurityGroups" not in parsed:
+            return
+        offset, maximum = context["mamori_page"]
+        groups = parsed["SecurityGroups"]
+        parsed["SecurityGroups"] = groups[offset : offset + maximum]
+        if len(groups) > offset + maximum:
             parsed["NextToken"] = f"{_PAGE_TOKEN}{offset + maximum}"
 
 

@@ -206,6 +206,14 @@ def rule_resources(
             {"EventSource": "aws.config", "MessageType": "ConfigurationItemChangeNotification"},
             {"EventSource": "aws.config", "MessageType": "OversizedConfigurationItemChangeNotification"},
         ]
+        if rule.sweep is not None:
+            source_details.append(
+                {
+                    "EventSource": "aws.config",
+                    "MessageType": "ScheduledNotification",
+                    "MaximumExecutionFrequency": {"Ref": rule.sweep.name},
+                }
+            )
     else:
         source_details = [
             {
@@ -283,7 +291,7 @@ def build_pack(specs: Specs | None = None) -> dict[str, Any]:
     resources = template.setdefault("Resources", {})
     outputs = template.setdefault("Outputs", {})
     declared: dict[str, Any] = {}
-    pack_parameters = [p for rule in rules for p in rule.parameters] + [
+    pack_parameters = [p for rule in rules for p in (*rule.parameters, *([rule.sweep] if rule.sweep else []))] + [
         p for remediation in remediations.values() for p in remediation.pack_parameters
     ]
     for parameter in pack_parameters:

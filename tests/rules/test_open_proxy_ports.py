@@ -11,13 +11,20 @@ from harness.aws import Sandbox
 from harness.config_events import change_event, deleted_item, oversized_event, security_group_item
 from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal
 from tests.conftest import make_group, tcp
+from tests.sweep import assert_sweep_agrees
 
 RULE = "mamori-open-proxy-ports"
 
 
 def evaluate(sandbox: Sandbox, item: dict[str, Any], **parameters: str) -> tuple[str, str]:
-    invoke_rule(sandbox, "open-proxy-ports", change_event(RULE, item, deployed_rule_parameters("open-proxy-ports", **parameters)))
-    return sandbox.config.compliance(RULE)[item["resourceId"]]
+    """The change trigger's evaluation of the item; for an item of a live group, the periodic
+    sweep must say the same (tests/sweep.py)."""
+    rule_parameters = deployed_rule_parameters("open-proxy-ports", **parameters)
+    invoke_rule(sandbox, "open-proxy-ports", change_event(RULE, item, rule_parameters))
+    result = sandbox.config.compliance(RULE)[item["resourceId"]]
+    if item["configurationItemStatus"] == "OK" and isinstance(item["configuration"], dict):
+        assert_sweep_agrees(sandbox, "open-proxy-ports", item["resourceId"], result, rule_parameters)
+    return result
 
 
 def evaluate_group(sandbox: Sandbox, ec2: Any, group_id: str, **parameters: str) -> tuple[str, str]:
