@@ -24,8 +24,8 @@ from mamori import clients
 
 # PutEvaluations takes at most 100 evaluations a call.
 EVALUATIONS_PER_PUT = 100
-# Batches in flight at once: 5,000 evaluations go out in 13 round trips instead of 50.
-PUT_CONCURRENCY = 4
+# Batches in flight at once: 5,000 evaluations go out in 7 round trips instead of 50 (throttling is retried by botocore).
+PUT_CONCURRENCY = 8
 # GetComplianceDetailsByConfigRule answers at most 100 results a call.
 RESULTS_PER_PAGE = 100
 
@@ -90,13 +90,21 @@ def clean_up_old_evaluations(event: Mapping[str, Any], client_factory: Any, late
     return [evaluation.get_json() for evaluation in cleaned] + latest
 
 
+_REPLACED: tuple[tuple[Any, str, Any], ...] = (
+    (rdklib.evaluator, "ClientFactory", WarmClientFactory),
+    (rdklib.util.evaluations, "process_evaluations", put_evaluations),
+    (rdklib.util.evaluations, "clean_up_old_evaluations", clean_up_old_evaluations),
+)
+# rdklib's own, as it was before install() (the bench compares them).
+RDKLIB: dict[str, Any] = {}
+
+
 def install() -> None:
     """Put the three into rdklib; idempotent."""
-    for module, name in ((rdklib.evaluator, "ClientFactory"), (rdklib.util.evaluations, "process_evaluations")):
+    for module, name, replacement in _REPLACED:
         if not hasattr(module, name):
             raise ImportError(f"rdklib changed: {module.__name__}.{name} is gone; see mamori/rule_runtime.py")
-    if not hasattr(rdklib.util.evaluations, "clean_up_old_evaluations"):
-        raise ImportError("rdklib changed: rdklib.util.evaluations.clean_up_old_evaluations is gone; see mamori/rule_runtime.py")
-    rdklib.evaluator.ClientFactory = WarmClientFactory
-    rdklib.util.evaluations.process_evaluations = put_evaluations
-    rdklib.util.evaluations.clean_up_old_evaluations = clean_up_old_evaluations
+        current = getattr(module, name)
+        if current is not replacement:
+            RDKLIB.setdefault(name, current)
+            setattr(module, name, replacement)
