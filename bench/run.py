@@ -325,7 +325,8 @@ class Run:
     stored: int  # evaluations Config (the stand-in) holds at the end
     principals: list[str]  # who the sandbox counted the calls for
     events_per_second: dict[str, float] = field(default_factory=dict)  # "cached", "uncached" on the compared events
-    decisions_per_second: list[float] = field(default_factory=list)  # the pure decision, each pass
+    decisions_per_second: list[float] = field(default_factory=list)  # the pure decision, each pass, per CPU second
+    decisions_per_wall_second: list[float] = field(default_factory=list)
     decision_mismatches: int = 0
 
 
@@ -432,21 +433,24 @@ def drop_everything_kept() -> None:
 
 def compare_cached(sandbox: Sandbox, items: Sequence[Synthetic], parameters: dict[str, str], run: Run) -> None:
     """Change events per second through the real handler: the same events with nothing kept
-    between them, then with the container's clients and caches (as deployed)."""
+    between them, then with the container's clients and caches (as deployed). Per CPU second of
+    the process (what the code costs; a busy machine does not inflate it) and per wall second."""
     rule_name = rule_spec(RULE_ID).config_rule_name
     events = [change_event(rule_name, synthetic.item, parameters) for synthetic in items]
     for mode in ("uncached", "cached"):
         progress(f"open-proxy-ports: {len(events):,} change events, {mode}")
-        started = time.perf_counter()
+        cpu, wall = time.process_time(), time.perf_counter()
         for event in events:
             if mode == "uncached":
                 drop_everything_kept()
             invoke_rule(sandbox, RULE_ID, event)
-        run.events_per_second[mode] = len(events) / (time.perf_counter() - started)
+        run.events_per_second[mode] = len(events) / (time.process_time() - cpu)
+        run.events_per_second[f"{mode}, wall"] = len(events) / (time.perf_counter() - wall)
 
 
 def time_decision(sandbox: Sandbox, items: Sequence[Synthetic], parameters: dict[str, str], run: Run) -> None:
-    """The pure decision (no AWS call, prefix lists resolved beforehand) on every item, three passes."""
+    """The pure decision (no AWS call, prefix lists resolved beforehand) on every item, three
+    passes, per CPU second of this thread (and per wall second)."""
     progress(f"open-proxy-ports: the pure decision on {len(items):,} items, 3 passes")
     rule = load_unit_module("rule", RULE_ID, rule_spec(RULE_ID).handler.split(".")[0] + ".py")
     valid = rule.OpenProxyPorts().evaluate_parameters(parameters)
@@ -456,11 +460,12 @@ def time_decision(sandbox: Sandbox, items: Sequence[Synthetic], parameters: dict
     exposure._cidr_is_internet.cache_clear()  # the first pass fills it, as a container's first events do
     for _ in range(3):
         wrong = 0
-        started = time.perf_counter()
+        cpu, wall = time.thread_time(), time.perf_counter()
         for configuration, tags, expected in inputs:
             compliance, _ = rule.decide(configuration, tags, valid["ProxyPorts"], valid["TrustedCidrs"], lambda _ids: resolved)
             wrong += compliance != expected
-        run.decisions_per_second.append(len(inputs) / (time.perf_counter() - started))
+        run.decisions_per_second.append(len(inputs) / (time.thread_time() - cpu))
+        run.decisions_per_wall_second.append(len(inputs) / (time.perf_counter() - wall))
         run.decision_mismatches = wrong
 
 
@@ -587,9 +592,10 @@ def budget_lines(run: Run) -> tuple[list[str], bool]:
     met = True
     for name in ROWS:
         row = run.rows[name]
-        allowed = " + ".join(f"{n} {a}" for a, n in sorted(BUDGET[name].items()))
+        lookups = " + ".join(f"{n} {a}" for a, n in sorted(BUDGET[name].items()) if a != PUT)
+        allowed = f"at most {lookups}" if lookups else "nothing else"
         if not row.times:
-            lines.append(f"budget: {name}: {allowed} each: NOT MEASURED (no such items)")
+            lines.append(f"budget: {name}: 1 {PUT} and {allowed} each: NOT MEASURED (no such items)")
             continue
         if row.over_budget:
             met = False
@@ -597,11 +603,10 @@ def budget_lines(run: Run) -> tuple[list[str], bool]:
                 f"{count:,}x [{', '.join(f'{n} {a}' for a, n in calls) or 'no call'}]"
                 for calls, count in row.over_budget.most_common(3)
             )
-            lines.append(f"budget: {name}: 1 {PUT} and at most {allowed} each: NOT MET ({seen})")
+            lines.append(f"budget: {name}: 1 {PUT} and {allowed} each: NOT MET ({seen})")
         else:
             lines.append(
-                f"budget: {name}: 1 {PUT} and at most {allowed} each{WHY.get(name, '')}: MET "
-                f"({len(row.times):,} of {len(row.times):,})"
+                f"budget: {name}: 1 {PUT} and {allowed} each{WHY.get(name, '')}: MET ({len(row.times):,} of {len(row.times):,})"
             )
     target(
         "open-proxy",
@@ -883,36 +888,53 @@ def open_proxy_section(items: int, seed: int) -> bool:
 
 
 def print_speed(run: Run) -> bool:
-    cached, uncached = run.events_per_second["cached"], run.events_per_second["uncached"]
+    rates = run.events_per_second
+    cached, uncached = rates["cached"], rates["uncached"]
     best = max(run.decisions_per_second)
     passes = ", ".join(f"{rate:,.0f}" for rate in run.decisions_per_second)
+    items = sum(len(row.times) for row in run.rows.values())
     print(
         table(
-            ["the same handler, same machine, same run", "change events / s"],
+            ["the same machine, the same run", "per CPU second", "per wall second"],
             [
-                [f"nothing kept between events (rdklib alone), {COMPARED_EVENTS:,} events", f"{uncached:,.0f}"],
-                [f"warm clients and caches (as deployed), the same {COMPARED_EVENTS:,} events", f"{cached:,.0f}"],
                 [
-                    f"the pure decision, {sum(len(row.times) for row in run.rows.values()):,} items, best of 3 passes ({passes})",
+                    f"change events, nothing kept between them (rdklib alone), {COMPARED_EVENTS:,} events",
+                    f"{uncached:,.0f}",
+                    f"{rates['uncached, wall']:,.0f}",
+                ],
+                [
+                    f"change events, warm clients and caches (as deployed), the same {COMPARED_EVENTS:,}",
+                    f"{cached:,.0f}",
+                    f"{rates['cached, wall']:,.0f}",
+                ],
+                [
+                    f"the pure decision, {items:,} items, best of 3 passes",
                     f"{best:,.0f}",
+                    f"{max(run.decisions_per_wall_second):,.0f}",
                 ],
             ],
         )
     )
     print(
-        "nothing kept: mamori.clients, the prefix-list cache and the CIDR cache emptied before every event, so each event "
-        "builds its boto3 clients as rdklib's ClientFactory did; the pure decision: rule.decide on the configuration item, "
-        "no AWS call, no harness"
+        "nothing kept: mamori.clients, the prefix-list cache and the CIDR cache emptied before every event, so each "
+        "event builds its boto3 clients as rdklib's ClientFactory did. The pure decision: rule.decide on the "
+        f"configuration item, no AWS call, no harness (passes, per CPU second: {passes}). Per CPU second: of this "
+        "process (events) or thread (decision), which a busy machine does not inflate; per wall second beside it."
     )
     ok = target(
         "open-proxy",
-        "change events/s, warm clients against none kept",
+        "change events/s, warm clients against none kept (per CPU second)",
         ">= 4x",
-        f"{cached / uncached:.1f}x ({cached:,.0f} against {uncached:,.0f} /s)",
+        f"{cached / uncached:.1f}x ({cached:,.0f} against {uncached:,.0f} /s; per wall second "
+        f"{rates['cached, wall'] / rates['uncached, wall']:.1f}x)",
         cached / uncached >= 4,
     )
     ok &= target(
-        "open-proxy", "the pure decision, items/s (best of 3)", ">= 15,000", f"{best:,.0f} (passes {passes})", best >= 15_000
+        "open-proxy",
+        "the pure decision, items/s (per CPU second, best of 3)",
+        ">= 15,000",
+        f"{best:,.0f} (per wall second {max(run.decisions_per_wall_second):,.0f})",
+        best >= 15_000,
     )
     ok &= target(
         "open-proxy",
@@ -944,7 +966,7 @@ def print_sweep(sweep: Sweep) -> bool:
     print("sweep calls by action: " + ", ".join(f"{action} {n}" for action, n in sorted(sweep.calls.items())))
     if sweep.mismatches:
         print(f"sweep results: NOT AS EXPECTED: {'; '.join(sweep.mismatches[:3])}")
-    allowed = 5 + math.ceil(sweep.groups / 100)
+    puts = math.ceil(sweep.groups / 100)
     ok = target("open-proxy", f"the sweep of {sweep.groups:,} groups, all calls", "<= 15", f"{total}", total <= 15)
     ok &= target(
         "open-proxy", "the sweep: every group as expected", "all", f"{len(sweep.mismatches)} wrong", not sweep.mismatches
@@ -952,9 +974,9 @@ def print_sweep(sweep: Sweep) -> bool:
     ok &= target(
         "open-proxy",
         "the sweep: PutEvaluations",
-        f"= ceil(groups / 100) = {allowed - 5}",
+        f"= ceil(groups / 100) = {puts}",
         f"{sweep.calls[PUT]}",
-        sweep.calls[PUT] == allowed - 5,
+        sweep.calls[PUT] == puts,
     )
     return ok
 

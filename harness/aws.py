@@ -163,6 +163,11 @@ class ConfigStandIn:
             return {"FailedEvaluations": []}
         if operation == "GetComplianceDetailsByConfigRule":
             wanted = set(params.get("ComplianceTypes") or ["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"])
+            stored = self.evaluations.get(params["ConfigRuleName"], {})
+            matching = [key for key, evaluation in stored.items() if evaluation["ComplianceType"] in wanted]
+            # Pages of Limit (at most 100), as Config answers; only the page is built.
+            limit = min(int(params.get("Limit") or 100), 100)
+            start = int(params.get("NextToken") or 0)
             results = [
                 {
                     "EvaluationResultIdentifier": {
@@ -172,17 +177,13 @@ class ConfigStandIn:
                             "ResourceId": resource_id,
                         }
                     },
-                    "ComplianceType": evaluation["ComplianceType"],
-                    "Annotation": evaluation.get("Annotation", ""),
+                    "ComplianceType": stored[(resource_type, resource_id)]["ComplianceType"],
+                    "Annotation": stored[(resource_type, resource_id)].get("Annotation", ""),
                 }
-                for (resource_type, resource_id), evaluation in self.evaluations.get(params["ConfigRuleName"], {}).items()
-                if evaluation["ComplianceType"] in wanted
+                for resource_type, resource_id in matching[start : start + limit]
             ]
-            # Pages of Limit (at most 100), as Config answers.
-            limit = min(int(params.get("Limit") or 100), 100)
-            start = int(params.get("NextToken") or 0)
-            page: dict[str, Any] = {"EvaluationResults": results[start : start + limit]}
-            if start + limit < len(results):
+            page: dict[str, Any] = {"EvaluationResults": results}
+            if start + limit < len(matching):
                 page["NextToken"] = str(start + limit)
             return page
         if operation == "GetResourceConfigHistory":
