@@ -79,10 +79,16 @@ def test_open_proxy_sweep_calls_for_1000_groups(sandbox: Sandbox) -> None:
         if kind == 0:  # open proxy
             backend.authorize_security_group_ingress(group.id, "tcp", "3128", "3128", [{"CidrIp": "0.0.0.0/0"}])
         elif kind == 1:  # a customer list holding 0.0.0.0/0
-            backend.authorize_security_group_ingress(group.id, "tcp", "8080", "8080", [], prefix_list_ids=[{"PrefixListId": anywhere}])
+            backend.authorize_security_group_ingress(
+                group.id, "tcp", "8080", "8080", [], prefix_list_ids=[{"PrefixListId": anywhere}]
+            )
         elif kind == 2:  # the office's list, and an AWS-managed one
-            backend.authorize_security_group_ingress(group.id, "tcp", "3128", "3128", [], prefix_list_ids=[{"PrefixListId": office}])
-            backend.authorize_security_group_ingress(group.id, "tcp", "9050", "9050", [], prefix_list_ids=[{"PrefixListId": aws_list}])
+            backend.authorize_security_group_ingress(
+                group.id, "tcp", "3128", "3128", [], prefix_list_ids=[{"PrefixListId": office}]
+            )
+            backend.authorize_security_group_ingress(
+                group.id, "tcp", "9050", "9050", [], prefix_list_ids=[{"PrefixListId": aws_list}]
+            )
         else:  # a web server
             backend.authorize_security_group_ingress(group.id, "tcp", "443", "443", [{"CidrIp": "0.0.0.0/0"}])
         expected[group.id] = "NON_COMPLIANT" if kind in (0, 1) else "COMPLIANT"
@@ -136,8 +142,12 @@ def test_no_client_is_made_after_the_first_event(sandbox: Sandbox, clients_made:
     )
     item = security_group_item(ec2, group)
     runs = {
-        "open-proxy-ports (change)": lambda: change_event("mamori-open-proxy-ports", item, deployed_rule_parameters("open-proxy-ports")),
-        "open-proxy-ports (sweep)": lambda: periodic_event("mamori-open-proxy-ports", deployed_rule_parameters("open-proxy-ports")),
+        "open-proxy-ports (change)": lambda: change_event(
+            "mamori-open-proxy-ports", item, deployed_rule_parameters("open-proxy-ports")
+        ),
+        "open-proxy-ports (sweep)": lambda: periodic_event(
+            "mamori-open-proxy-ports", deployed_rule_parameters("open-proxy-ports")
+        ),
         "stale-access-keys": lambda: periodic_event("mamori-stale-access-keys", deployed_rule_parameters("stale-access-keys")),
         "unapproved-regions": lambda: periodic_event(
             "mamori-unapproved-regions", deployed_rule_parameters("unapproved-regions", ApprovedRegions="us-east-1")

@@ -201,6 +201,7 @@ def rule_resources(
         input_parameters[parameter.name] = (
             {"Fn::If": [f"Has{parameter.name}", value, {"Ref": "AWS::NoValue"}]} if parameter.default == "" else value
         )
+    source_details: list[dict[str, Any]]
     if rule.trigger == "configuration-change":
         source_details = [
             {"EventSource": "aws.config", "MessageType": "ConfigurationItemChangeNotification"},

@@ -109,9 +109,7 @@ class OpenProxyPorts(ConfigRule):  # type: ignore[misc]
         evaluations = []
         for group in groups:
             group_id = str(group["GroupId"])
-            compliance, text = decide(
-                configurations[group_id], group.get("Tags"), proxy_ports, trusted, lambda ids: resolved
-            )
+            compliance, text = decide(configurations[group_id], group.get("Tags"), proxy_ports, trusted, lambda ids: resolved)
             evaluations.append(Evaluation(compliance, group_id, RESOURCE_TYPE, text))
         return evaluations
 

@@ -92,8 +92,7 @@ def test_never_used_key_counts_from_its_creation(sandbox: Sandbox) -> None:
 
     assert result[old] == (
         "NON_COMPLIANT",
-        "Stale access key: key 1 never used in the 95 days since its creation; "
-        "remediation deactivates it (never deletes).",
+        "Stale access key: key 1 never used in the 95 days since its creation; remediation deactivates it (never deletes).",
     )
     assert result[new] == ("COMPLIANT", "")
 
@@ -185,8 +184,7 @@ def test_real_report_values(sandbox: Sandbox) -> None:
     assert evaluations(sandbox) == {
         user: (
             "NON_COMPLIANT",
-            "Stale access key: key 1 never used in the 200 days since its creation; "
-            "remediation deactivates it (never deletes).",
+            "Stale access key: key 1 never used in the 200 days since its creation; remediation deactivates it (never deletes).",
         )
     }
 
