@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import botocore.exceptions
 import rdklib.evaluator
 import rdklib.util.evaluations
 from rdklib import ClientFactory, ComplianceType, Evaluation
@@ -62,13 +63,20 @@ def put_evaluations(event: Mapping[str, Any], client_factory: Any, evaluations: 
 
 
 def earlier_results(config: Any, rule_name: str) -> list[dict[str, Any]]:
-    """This rule's COMPLIANT and NON_COMPLIANT results as Config holds them (what rdklib's clean-up reads)."""
+    """This rule's COMPLIANT and NON_COMPLIANT results as Config holds them (what rdklib's
+    clean-up reads); none when Config has no such rule: the rule's code run outside Config
+    (`mamori scan`) has no earlier results."""
     pages = config.get_paginator("get_compliance_details_by_config_rule").paginate(
         ConfigRuleName=rule_name,
         ComplianceTypes=[ComplianceType.COMPLIANT, ComplianceType.NON_COMPLIANT],
         PaginationConfig={"PageSize": RESULTS_PER_PAGE},
     )
-    return [result for page in pages for result in page["EvaluationResults"]]
+    try:
+        return [result for page in pages for result in page["EvaluationResults"]]
+    except botocore.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "NoSuchConfigRuleException":
+            return []
+        raise
 
 
 def not_reported(earlier: Sequence[Mapping[str, Any]], reported: set[str]) -> list[Evaluation]:

@@ -153,3 +153,20 @@ def test_a_workers_client_has_the_default_sessions_handlers(sandbox: Sandbox) ->
 
     assert seen == ["ap-south-1"]
     assert clients.regional_client("ec2", "ap-south-1", source) is worker
+
+
+def test_a_rule_config_does_not_know_has_no_earlier_results() -> None:
+    """The rule's own code run outside Config (`mamori scan`) reads back nothing; any other error stands."""
+
+    class Refusing(Config):
+        code = "NoSuchConfigRuleException"
+
+        def get_compliance_details_by_config_rule(self, NextToken: str = "", **_: Any) -> dict[str, Any]:
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": self.code, "Message": "no"}}, "GetComplianceDetailsByConfigRule"
+            )
+
+    assert rule_runtime.earlier_results(Refusing([]), "mamori-unapproved-regions") == []
+    Refusing.code = "AccessDeniedException"
+    with pytest.raises(botocore.exceptions.ClientError, match="AccessDeniedException"):
+        rule_runtime.earlier_results(Refusing([]), "mamori-unapproved-regions")
