@@ -36,7 +36,11 @@ def reaching_permissions(configuration: Mapping[str, Any], proxy_ports: Sequence
         protocol = normalize_protocol(permission.get("ipProtocol"))
         if protocol != ALL_PROTOCOLS and protocol != "tcp":
             continue
-        low, high = _port_range(protocol, permission.get("fromPort"), permission.get("toPort"))
+        try:
+            low, high = _port_range(protocol, permission.get("fromPort"), permission.get("toPort"))
+        except (TypeError, ValueError):
+            kept.append(permission)  # ports it cannot read: the decision says what that means
+            continue
         if ports_reached(Entry(protocol, low, high, _NO_SOURCE), proxy_ports):
             kept.append(permission)
     return {**configuration, "ipPermissions": kept}
