@@ -826,17 +826,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.perf_counter()
     ok = True
+    sections = [name for name in ("openproxy", "iam", "regions") if args.only in (None, name)] or ["artifacts"]
+    # Each section computes for a while before it prints: say what runs, so the first minutes are not silent.
+    print(
+        f"mamori bench: {', '.join(sections)}; each section prints its tables when it is done (progress on stderr)",
+        flush=True,
+    )
     if args.only in (None, "openproxy"):
+        progress(f"open-proxy-ports: {args.items:,} configuration items, then the artifact sizes")
         ok = open_proxy_section(args.items, args.seed) and ok
     if args.only == "artifacts":
         ok = artifacts_section() and ok
     if args.only in (None, "iam"):
         if args.only is None:
             print()
+        progress(
+            f"IAM rules: the peers' states at 1,000 and 5,000 users, then {', '.join(f'{n:,}' for n in args.iam_users)} users"
+        )
         ok = iam_section(args.iam_users, args.seed, args.iam_setup) and ok
     if args.only in (None, "regions"):
         if args.only is None:
             print()
+        progress(f"region scan: {args.instances:,} instances, {args.latency_ms:g} ms per call")
         ok = regions_section(args.instances, args.seed, args.latency_ms) and ok
     print()
     print(summary())
