@@ -7,6 +7,7 @@ never runs the generator.
 """
 
 import functools
+import importlib.abc
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -200,12 +201,27 @@ def own_mamori_modules() -> Iterator[None]:
     saved = {name: module for name, module in sys.modules.items() if _is_mamori(name)}
     for name in saved:
         del sys.modules[name]
+    # No finder may bring in the real package meanwhile (an editable install's finder would).
+    sys.meta_path.insert(0, _NO_MAMORI_BUT_INLINED)
     try:
         yield
     finally:
+        sys.meta_path.remove(_NO_MAMORI_BUT_INLINED)
         for name in [name for name in sys.modules if _is_mamori(name) and name not in saved]:
             del sys.modules[name]
         sys.modules.update(saved)
+
+
+class _NoMamoriButInlined(importlib.abc.MetaPathFinder):
+    """Finds no mamori module: a script has only those it registered in sys.modules."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
+        if _is_mamori(fullname):
+            raise ModuleNotFoundError(f"No module named {fullname!r} (not inlined into the script)", name=fullname)
+        return None
+
+
+_NO_MAMORI_BUT_INLINED = _NoMamoriButInlined()
 
 
 def _typed(name: str, spec: Mapping[str, Any], value: Any) -> Any:
