@@ -16,7 +16,14 @@ session (the session every production client here is made from) does these thing
   subscribers are read from moto's budgets backend), and, when a runner is installed,
   StartAutomationExecution (moto runs no automation);
 * injects faults: error answers for the next calls of an action, every call into a region
-  (an SCP, a region not opted in), and a fixed latency per call (the network, for the bench).
+  (an SCP, a region not opted in), and a fixed latency per call (the network, for the bench);
+* holds what the deployed pack holds that its code uses: the record key (template/base.yaml,
+  RecordKey: an HMAC key with the alias mamori.records.RECORD_KEY_ALIAS), which moto creates
+  like KMS would but whose key policy it does not enforce (tests/test_record_integrity.py
+  checks that policy as rendered);
+* refuses a parameter value over its tier's size, as Parameter Store does ("Standard
+  parameters have a value limit of 4 KB. Advanced parameters have a value limit of 8 KB.",
+  botocore's SSM model, PutParameter Value); moto stores any size.
 
 Production code is untouched: it calls the real APIs through boto3.
 """
@@ -38,6 +45,9 @@ import botocore.exceptions
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+# Parameter Store's value limits by tier (botocore's SSM model, PutParameter Value and Tier);
+# Intelligent-Tiering stores a value over 4 KB as an advanced parameter.
+PARAMETER_VALUE_LIMITS = {"Standard": 4096, "Advanced": 8192, "Intelligent-Tiering": 8192}
 CONFIG_STANDIN_OPERATIONS = ("PutEvaluations", "GetComplianceDetailsByConfigRule", "GetResourceConfigHistory")
 # The regions enabled in every AWS account (the others must be opted in to).
 DEFAULT_REGIONS = (
@@ -326,6 +336,7 @@ class Sandbox:
         self._execution_ids = itertools.count(1)
         boto3.setup_default_session(region_name=REGION)
         assert boto3.DEFAULT_SESSION is not None
+        self.record_key_id = deploy_record_key(boto3.client("kms"))
         boto3.DEFAULT_SESSION.events.register("before-call", self._before_call)
         boto3.DEFAULT_SESSION.events.register("after-call.iam", self._after_iam_call)
         boto3.DEFAULT_SESSION.events.register("after-call.ec2.DescribeInstances", self._page_instances)
@@ -408,6 +419,8 @@ class Sandbox:
             self._take_page_request(params["body"], context)
         if api_action == "budgets:DescribeSubscribersForNotification":
             return _Response(), _budget_subscribers(json.loads(params.get("body") or b"{}"))
+        if api_action == "ssm:PutParameter":
+            _check_parameter_size(json.loads(params.get("body") or b"{}"))
         if api_action == "ssm:StartAutomationExecution" and self.automation_runner is not None:
             request = json.loads(params.get("body") or b"{}")
             return _Response(), {
@@ -468,6 +481,33 @@ class Sandbox:
         parsed["Reservations"] = page
         if seen > offset + maximum:
             parsed["NextToken"] = f"{_PAGE_TOKEN}{offset + maximum}"
+
+
+def deploy_record_key(kms: Any) -> str:
+    """The pack's record key as the stack creates it (template/base.yaml: RecordKey and its
+    alias); its key id."""
+    from mamori.records import RECORD_KEY_ALIAS
+
+    key_id = str(
+        kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC", Description="mamori records")["KeyMetadata"]["KeyId"]
+    )
+    kms.create_alias(AliasName=RECORD_KEY_ALIAS, TargetKeyId=key_id)
+    return key_id
+
+
+def _check_parameter_size(request: Mapping[str, Any]) -> None:
+    tier = str(request.get("Tier") or "Standard")
+    size = len(str(request.get("Value", "")).encode())
+    if size > PARAMETER_VALUE_LIMITS.get(tier, PARAMETER_VALUE_LIMITS["Standard"]):
+        raise botocore.exceptions.ClientError(
+            {
+                "Error": {
+                    "Code": "ValidationException",
+                    "Message": f"a {tier} parameter value is at most {PARAMETER_VALUE_LIMITS.get(tier)} bytes, this one {size}",
+                }
+            },
+            "PutParameter",
+        )
 
 
 def _budget_subscribers(request: Mapping[str, Any]) -> dict[str, Any]:

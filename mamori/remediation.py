@@ -14,6 +14,16 @@ its handler is `run_remediation(MyRemediation(events))` or `run_restore(MyRestor
 A step that cannot be done raises: SSM marks the automation Failed with the message, and
 AWS Config retries it (nothing failed is reported as a success).
 
+Records (mamori.records) are signed, and only a record that verifies is acted on. The order
+of a remediation keeps two promises at once, nothing lost and nothing left open: it writes
+its record first (so that a failure half-way through the change still leaves one), but a
+record that cannot be written (too large, KMS or SSM refusing) does not stop the change. The
+exposure is closed all the same, and the run then fails (RecordProblem) with what it changed
+in its message, the automation's output a person sees. A previous record that mamori did not
+write is never merged: the run records only its own change over it (the planted value stays in
+the parameter's history) and fails the same way, because someone who can write Parameter Store
+tried to plant one. A restore refuses such a record and changes nothing.
+
 Inlined into SSM documents: standard library, boto3 and botocore only.
 """
 
@@ -22,10 +32,20 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 import boto3
+import botocore.exceptions
 
 from mamori.automation import flag, required_input, timestamp, utc_now
 from mamori.exemption import exemption_status
-from mamori.records import Record, RecordError, delete_record, load_record, record_path, save_record
+from mamori.records import (
+    Record,
+    RecordError,
+    UntrustedRecord,
+    canonical,
+    delete_record,
+    load_record,
+    record_path,
+    save_record,
+)
 from mamori.status import DRY_RUN, NOT_FOUND, NOTHING_TO_DO, NOTHING_TO_RESTORE, REMEDIATED, RESTORED, SKIPPED_EXEMPT, STATUSES
 
 Target = TypeVar("Target")
@@ -83,6 +103,9 @@ class Unit(Generic[Target]):
         self.now = utc_now()
         self.outputs: dict[str, Any] = {self.resource_input: self.resource_id, "DryRun": self.dry_run}
         self.outputs.update({name: [] for name in self.list_outputs} | {name: "" for name in self.text_outputs})
+        # Set by the kernel: whether this run changed anything, and whether its record is written.
+        self.acted = False
+        self.record_saved = False
         self.read_parameters()
 
     def read_parameters(self) -> None:
@@ -164,6 +187,32 @@ class Remediation(Unit[Target]):
         return REMEDIATED
 
 
+class RecordProblem(RuntimeError):
+    """The remediation acted, but its record could not be written or replaced one mamori did
+    not write: the run fails, and its message (the automation's output) says what was done."""
+
+
+def _previous_record(unit: Remediation[Any]) -> tuple[Record | None, str | None]:
+    """(the verified previous record, or None; why what was there is not used, or None)."""
+    try:
+        return load_record(unit.ssm, unit.remediation_id, unit.resource_id), None
+    except UntrustedRecord as error:
+        # Anyone who can write Parameter Store can put one there: it is neither merged (a
+        # restore would act on it) nor allowed to keep the finding open.
+        return None, f"{error}; it was replaced by this run's record, not merged (its value stays in the parameter's history)"
+    except (botocore.exceptions.ClientError, RecordError) as error:
+        return None, f"the record at {unit.record_path} could not be verified ({error}), so it was not merged"
+
+
+def _write(unit: Remediation[Any], record: Record) -> str | None:
+    """Sign and write the record; None, or why it could not be written."""
+    try:
+        save_record(unit.ssm, record)
+    except (botocore.exceptions.ClientError, RecordError) as error:
+        return f"its record could not be written to {unit.record_path}: {error}"
+    return None
+
+
 def run_remediation(unit: Remediation[Any]) -> dict[str, Any]:
     target = unit.find()
     if target is None:
@@ -182,32 +231,51 @@ def run_remediation(unit: Remediation[Any]) -> dict[str, Any]:
     if unit.dry_run:
         return unit.finish(DRY_RUN, unit.dry_run_message(target, plan))
 
-    # Record first, so that nothing is lost even if a call below fails half-way.
-    record = None
+    # Record first, so that nothing is lost even if a call below fails half-way; but a record
+    # that cannot be written never keeps the exposure open: act anyway, and fail loudly after.
+    record, problems, unwritten = None, [], None
     if unit.keeps_record:
-        try:
-            previous = load_record(unit.ssm, unit.remediation_id, unit.resource_id)
-        except RecordError:
-            # Not mamori's record (anyone who can write Parameter Store can put one there): it
-            # is neither trusted nor allowed to keep the finding open. It is replaced below.
-            previous = None
-        changed = unit.record(target, plan, previous)
-        record = Record(unit.remediation_id, unit.resource_id, unit.document, timestamp(unit.now), changed)
-        save_record(unit.ssm, record)
-    updated = unit.apply(target, plan)
-    if record is not None and updated is not None:
-        record.changed = updated
-        save_record(unit.ssm, record)
+        previous, distrusted = _previous_record(unit)
+        problems += [distrusted] if distrusted else []
+        record = Record(unit.remediation_id, unit.resource_id, unit.document, timestamp(unit.now), {})
+        record.changed = unit.record(target, plan, previous)
+        unwritten = _write(unit, record)
+        unit.record_saved = unwritten is None
+    unit.acted = True
+    try:
+        updated = unit.apply(target, plan)
+    except Exception as error:
+        if record is None or unit.record_saved:
+            raise
+        raise RecordProblem(f"{error}. {unrecorded_text(unit, plan, record, unwritten)}") from error
+    if record is not None and (updated is not None or not unit.record_saved):
+        record.changed = updated if updated is not None else record.changed
+        unwritten = _write(unit, record)
+        unit.record_saved = unwritten is None
     summary = unit.tag_summary(target, plan)
     if summary is not None:
         unit.write_tag(target, unit.remediated_tag(summary))
+    if record is not None and not unit.record_saved:
+        problems.append(unrecorded_text(unit, plan, record, unwritten))
 
     # Same decision, live state: the run fails loudly unless the resource is now as it should be.
     wrong = unit.still_wrong(target, plan)
     if wrong:
-        kept = f" What was done is recorded at {unit.record_path}." if record is not None else ""
-        raise RuntimeError(f"{unit.resource_id} is still not remediated after the change: {wrong}.{kept}")
+        kept = f" What was done is recorded at {unit.record_path}." if unit.record_saved else ""
+        raise RuntimeError(f"{unit.resource_id} is still not remediated after the change: {wrong}.{kept} {' '.join(problems)}")
+    if problems:
+        done = unit.done_message(target, plan) if unit.record_saved else f"Changed {unit.resource_id} as the rule asked."
+        raise RecordProblem(f"{done} But {' '.join(problems)}")
     return unit.finish(unit.done_status(target, plan), unit.done_message(target, plan))
+
+
+def unrecorded_text(unit: Remediation[Any], plan: Plan, record: Record, why: str | None) -> str:
+    """What a run whose record is not written says instead: why, and what it changed (the
+    record it could not write), so that nothing is lost."""
+    return (
+        f"{why}. The change was made all the same; what was changed is here instead: {'; '.join(plan.changes)}. "
+        f"The record {unit.restore_document or 'a restore'} would need: {canonical(record.envelope(''))}"
+    )
 
 
 class Restore(Unit[Target]):
@@ -255,8 +323,20 @@ class Restore(Unit[Target]):
         return f"No mamori record at {self.record_path}; nothing to restore."
 
 
+def trusted_record(unit: Unit[Any]) -> Record | None:
+    """The unit's verified record, or None. A record mamori did not write is refused, loudly
+    and before anything is read or changed."""
+    try:
+        return load_record(unit.ssm, unit.remediation_id, unit.resource_id)
+    except UntrustedRecord as error:
+        raise RuntimeError(
+            f"Refused: {error}. Nothing was changed. Someone other than mamori wrote it: find who in CloudTrail "
+            f"(PutParameter on {unit.record_path}); an earlier version in the parameter's history may be mamori's."
+        ) from None
+
+
 def run_restore(unit: Restore[Any]) -> dict[str, Any]:
-    record = load_record(unit.ssm, unit.remediation_id, unit.resource_id) if unit.keeps_record else None
+    record = trusted_record(unit) if unit.keeps_record else None
     if unit.keeps_record and record is None:
         return unit.finish(NOTHING_TO_RESTORE, unit.no_record_message())
     target = unit.find(record)
@@ -282,7 +362,7 @@ def run_restore(unit: Restore[Any]) -> dict[str, Any]:
     unit.remove_tag(target)
     if record is not None and left:
         record.changed = left
-        save_record(unit.ssm, record)
+        save_record(unit.ssm, record)  # re-signed: what is left is still mamori's record
         raise RuntimeError(
             f"Restored only part of {unit.resource_id}; what is left is kept at {unit.record_path} "
             f"for another run: {unit.done_message(target, plan)}"
