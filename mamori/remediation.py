@@ -27,6 +27,7 @@ tried to plant one. A restore refuses such a record and changes nothing.
 Inlined into SSM documents: standard library, boto3 and botocore only.
 """
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
@@ -123,9 +124,14 @@ class Unit(Generic[Target]):
     def record_path(self) -> str:
         return record_path(self.remediation_id, self.resource_id)
 
-    @property
+    @functools.cached_property
     def ssm(self) -> Any:
         return boto3.client("ssm")
+
+    @functools.cached_property
+    def kms(self) -> Any:
+        """Of the records' region: the record key signs and verifies where the record is kept."""
+        return boto3.client("kms", region_name=self.ssm.meta.region_name)
 
     def tags(self, target: Target) -> object | None:
         """The resource's tags, for mamori:exempt; None for resources without tags (an account)."""
@@ -195,7 +201,7 @@ class RecordProblem(RuntimeError):
 def _previous_record(unit: Remediation[Any]) -> tuple[Record | None, str | None]:
     """(the verified previous record, or None; why what was there is not used, or None)."""
     try:
-        return load_record(unit.ssm, unit.remediation_id, unit.resource_id), None
+        return load_record(unit.ssm, unit.remediation_id, unit.resource_id, unit.kms), None
     except UntrustedRecord as error:
         # Anyone who can write Parameter Store can put one there: it is neither merged (a
         # restore would act on it) nor allowed to keep the finding open.
@@ -207,7 +213,7 @@ def _previous_record(unit: Remediation[Any]) -> tuple[Record | None, str | None]
 def _write(unit: Remediation[Any], record: Record) -> str | None:
     """Sign and write the record; None, or why it could not be written."""
     try:
-        save_record(unit.ssm, record)
+        save_record(unit.ssm, record, unit.kms)
     except (botocore.exceptions.ClientError, RecordError) as error:
         return f"its record could not be written to {unit.record_path}: {error}"
     return None
@@ -327,7 +333,7 @@ def trusted_record(unit: Unit[Any]) -> Record | None:
     """The unit's verified record, or None. A record mamori did not write is refused, loudly
     and before anything is read or changed."""
     try:
-        return load_record(unit.ssm, unit.remediation_id, unit.resource_id)
+        return load_record(unit.ssm, unit.remediation_id, unit.resource_id, unit.kms)
     except UntrustedRecord as error:
         raise RuntimeError(
             f"Refused: {error}. Nothing was changed. Someone other than mamori wrote it: find who in CloudTrail "
@@ -362,7 +368,7 @@ def run_restore(unit: Restore[Any]) -> dict[str, Any]:
     unit.remove_tag(target)
     if record is not None and left:
         record.changed = left
-        save_record(unit.ssm, record)  # re-signed: what is left is still mamori's record
+        save_record(unit.ssm, record, unit.kms)  # re-signed: what is left is still mamori's record
         raise RuntimeError(
             f"Restored only part of {unit.resource_id}; what is left is kept at {unit.record_path} "
             f"for another run: {unit.done_message(target, plan)}"
