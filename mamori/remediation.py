@@ -279,8 +279,8 @@ def unrecorded_text(unit: Remediation[Any], plan: Plan, record: Record, why: str
     """What a run whose record is not written says instead: why, and what it changed (the
     record it could not write), so that nothing is lost."""
     return (
-        f"{why}. The change was made all the same; what was changed is here instead: {'; '.join(plan.changes)}. "
-        f"The record {unit.restore_document or 'a restore'} would need: {canonical(record.envelope(''))}"
+        f"{why}. Changed all the same: {'; '.join(plan.changes)}. The record it would have written: "
+        f"{canonical(record.envelope(''))}"
     )
 
 
@@ -335,10 +335,8 @@ def trusted_record(unit: Unit[Any]) -> Record | None:
     try:
         return load_record(unit.ssm, unit.remediation_id, unit.resource_id, unit.kms)
     except UntrustedRecord as error:
-        raise RuntimeError(
-            f"Refused: {error}. Nothing was changed. Someone other than mamori wrote it: find who in CloudTrail "
-            f"(PutParameter on {unit.record_path}); an earlier version in the parameter's history may be mamori's."
-        ) from None
+        # Who wrote it: CloudTrail (PutParameter); an earlier version in its history may be mamori's.
+        raise RuntimeError(f"Refused: {error}. Nothing was changed.") from None
 
 
 def run_restore(unit: Restore[Any]) -> dict[str, Any]:
