@@ -318,3 +318,19 @@ def test_an_unsigned_record_is_refused_and_nothing_deleted(sandbox: Sandbox, top
     assert result.status == "Failed"
     assert "Refused" in result.failure and "no mamori signature" in result.failure
     assert BUDGET in budgets() and alerts() == {"ACTUAL 80.0": [("EMAIL", "cfo@example.com")]}
+
+
+def test_alerts_deleted_by_someone_are_added_again_and_the_budget_stays_mamoris(sandbox: Sandbox, topic: str) -> None:
+    """Someone deletes the alerts of the budget mamori created: the next run reads mamori's record
+    (verified), adds them again, and still knows the budget is mamori's, so the restore deletes it."""
+    assert remediate(sandbox, topic).outputs["Remediate.Status"] == "REMEDIATED"
+    client = boto3.client("budgets")
+    for notification in client.describe_notifications_for_budget(AccountId=ACCOUNT, BudgetName=BUDGET)["Notifications"]:
+        client.delete_notification(AccountId=ACCOUNT, BudgetName=BUDGET, Notification=notification)
+
+    again = remediate(sandbox, topic)
+
+    assert (again.status, again.outputs["Remediate.Status"]) == ("Success", "REMEDIATED"), again.failure
+    assert record()["createdBudget"] is True and len(record()["notifications"]) == 2
+    assert restore(sandbox).outputs["Restore.Changes"] == [f"delete budget {BUDGET}"]
+    assert budgets() == {}

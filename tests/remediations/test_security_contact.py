@@ -273,3 +273,18 @@ def test_an_unsigned_record_is_refused_and_the_contact_kept(sandbox: Sandbox, of
     assert result.status == "Failed"
     assert "Refused" in result.failure and "no mamori signature" in result.failure
     assert contact() == MAMORIS
+
+
+def test_a_contact_changed_again_is_replaced_again_and_the_record_names_the_latest(sandbox: Sandbox) -> None:
+    """Someone sets another contact after mamori set its own: the next run reads mamori's record
+    (verified), replaces the contact again, and records only what it replaced this time."""
+    set_contact(email="former-admin@example.com")
+    assert remediate(sandbox).outputs["Remediate.Status"] == "REMEDIATED"
+    interim = set_contact(email="interim@example.com", name="Interim Lead")
+
+    again = remediate(sandbox)
+
+    assert (again.status, again.outputs["Remediate.Status"]) == ("Success", "REMEDIATED"), again.failure
+    assert contact() == MAMORIS and record()["previous"]["email"] == "interim@example.com"
+    assert restore(sandbox).outputs["Restore.Status"] == "RESTORED"
+    assert contact() == interim

@@ -299,3 +299,21 @@ def test_an_unsigned_record_is_refused_and_no_key_reactivated(sandbox: Sandbox, 
     assert result.status == "Failed"
     assert "Refused" in result.failure and "no mamori signature" in result.failure
     assert statuses("alice") == {stale: "Inactive", fresh: "Active"}
+
+
+def test_a_key_that_goes_stale_later_joins_the_record_and_a_deleted_one_leaves_it(sandbox: Sandbox) -> None:
+    """Records stay small: the second run reads mamori's record (verified), adds the key that went
+    stale since, and drops the one deleted since (it cannot come back). The restore reactivates it."""
+    alice, stale, fresh = two_key_user()
+    assert remediate(sandbox, alice).outputs["Remediate.Status"] == "REMEDIATED"
+    iam = boto3.client("iam")
+    iam.delete_access_key(UserName="alice", AccessKeyId=stale)
+    key_created_ago("alice", 0, 400 * DAY)  # the fresh key, now the user's only one, went unused since
+    key_used_ago("alice", 0, 200 * DAY)
+
+    again = remediate(sandbox, alice)
+
+    assert (again.status, again.outputs["Remediate.Status"]) == ("Success", "REMEDIATED"), again.failure
+    assert [key["keyId"] for key in record(alice)["deactivated"]] == [fresh]
+    assert len(record(alice)["history"]) == 2
+    assert restore(sandbox, alice).outputs["Restore.Reactivated"] == [fresh]

@@ -368,3 +368,20 @@ def test_a_planted_record_does_not_keep_a_miner_running(sandbox: Sandbox) -> Non
     assert "holds no mamori signature" in result.failure and "replaced by this run's record, not merged" in result.failure
     assert live(miner)[0] == "stopped"
     assert record(miner)["region"] == PARIS
+
+
+def test_a_miner_started_again_is_stopped_again_and_the_restore_undoes_the_latest_stop(sandbox: Sandbox) -> None:
+    """Someone starts the stopped miner again: the next run reads mamori's own record (verified),
+    records the new stop over it, and the restore starts the instance from that stop's tag."""
+    [miner] = launch(PARIS)
+    assert remediate(sandbox, miner).outputs["Remediate.Status"] == "REMEDIATED"
+    first = saved_record(miner).at
+    boto3.client("ec2", region_name=PARIS).start_instances(InstanceIds=[miner])
+
+    again = remediate(sandbox, miner)
+
+    assert (again.status, again.outputs["Remediate.Status"]) == ("Success", "REMEDIATED"), again.failure
+    assert live(miner)[0] == "stopped" and saved_record(miner).at >= first
+    assert live(miner)[1]["mamori:remediated"].startswith(saved_record(miner).at)
+    assert restore(sandbox, miner).outputs["Restore.Status"] == "RESTORED"
+    assert live(miner)[0] in ("pending", "running")
