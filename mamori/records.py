@@ -38,6 +38,8 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
+from mamori.service_limits import PARAMETER_VALUE_STANDARD
+
 RECORD_ROOT = "/mamori"
 # 2: signed (schema 1 was the same envelope unsigned, 0 a flat object before it; both are refused).
 RECORD_SCHEMA = 2
@@ -46,13 +48,11 @@ REMEDIATED_TAG = "mamori:remediated"
 # The pack's HMAC key (template/base.yaml: RecordKey, KeySpec HMAC_256, KeyUsage GENERATE_VERIFY_MAC).
 RECORD_KEY_ALIAS = "alias/mamori-records"
 MAC_ALGORITHM = "HMAC_SHA_256"
-# Parameter Store: "Standard parameters have a value limit of 4 KB. Advanced parameters have a
-# value limit of 8 KB." (botocore's SSM service model, PutParameter Value). Records stay
-# standard (free): a remediation keeps only what its restore needs, and a record that would
-# not fit is not written (the remediation still acts, and fails loudly). The MAC'd message is
-# the value without its MAC, so it is under KMS's own limit too ("up to 4,096 bytes",
-# botocore's KMS model, GenerateMac Message, max 4096).
-RECORD_VALUE_LIMIT = 4096
+# Records stay standard parameters (free, 4 KB: mamori.service_limits names the source): a
+# remediation keeps only what its restore needs, and a record that would not fit is not written
+# (the remediation still acts, and fails loudly). The MAC'd message is the value without its MAC,
+# so it is under KMS's own limit too ("up to 4,096 bytes", botocore's KMS model, GenerateMac Message).
+RECORD_VALUE_LIMIT = PARAMETER_VALUE_STANDARD
 # How many past changes a record keeps for people (the restore needs none of them).
 HISTORY_LIMIT = 10
 # A genuine record is written right after it is signed (one KMS call and one SSM call apart).
