@@ -14,7 +14,7 @@ from typing import Any
 from mamori.guardduty import detector_ids
 from mamori.records import REMEDIATED_TAG, Record
 from mamori.regions import scan_regions
-from mamori.remediation import Nothing, Plan, Restore, run_restore
+from mamori.restoration import Nothing, Plan, Restore, run_restore
 
 WARNING = (
     " Deleting a detector discards its findings (suspending keeps them). Where GuardDuty is off again, automatic"

@@ -11,7 +11,7 @@ import boto3
 from mamori.automation import entries_text
 from mamori.exposure import describe_entry, entry_from_record
 from mamori.records import REMEDIATED_TAG, Record
-from mamori.remediation import Nothing, Plan, Restore, run_restore
+from mamori.restoration import Nothing, Plan, Restore, run_restore
 from mamori.security_groups import GROUP_ID_PATTERN, authorize_entries, describe_group, live_entries, revoke_rules
 
 

@@ -10,7 +10,7 @@ from mamori.access_keys import list_key_metadata
 from mamori.iam_user_remediation import IamUserRestore
 from mamori.iam_users import IamUser
 from mamori.records import Record
-from mamori.remediation import Nothing, Plan, run_restore
+from mamori.restoration import Nothing, Plan, run_restore
 
 
 class ReactivateKeys(IamUserRestore):

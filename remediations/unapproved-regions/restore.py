@@ -14,7 +14,7 @@ from mamori.exemption import exemption_status
 from mamori.instances import INSTANCE_ID_PATTERN, RUNNING_STATES, Instance, list_instances
 from mamori.records import REMEDIATED_TAG, Record, delete_record
 from mamori.regions import regional_clients
-from mamori.remediation import Nothing, Plan, Restore, run_restore
+from mamori.restoration import Nothing, Plan, Restore, run_restore
 from mamori.status import NOT_FOUND
 
 
