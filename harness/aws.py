@@ -47,6 +47,7 @@ from moto.iam.exceptions import ValidationError as IamValidationError
 from moto.iam.responses import IamResponse
 
 from harness.authorization import Call, NoArnBuilder, Policy, touched_resources
+from mamori.records import RECORD_KEY_ALIAS
 from mamori.service_limits import (
     ANNOTATION_CHARS,
     EVALUATIONS_PER_PUT,
@@ -601,8 +602,6 @@ def _check_parameter_size(request: Mapping[str, Any]) -> None:
 def deploy_record_key(kms: Any) -> str:
     """The pack's record key as the stack creates it (template/base.yaml: RecordKey and its
     alias); its key id."""
-    from mamori.records import RECORD_KEY_ALIAS
-
     key_id = str(
         kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC", Description="mamori records")["KeyMetadata"]["KeyId"]
     )
