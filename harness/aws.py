@@ -19,7 +19,11 @@ session (the session every production client here is made from) does these thing
   subscribers are read from moto's budgets backend), and, when a runner is installed,
   StartAutomationExecution (moto runs no automation);
 * injects faults: error answers for the next calls of an action, every call into a region
-  (an SCP, a region not opted in), and a fixed latency per call (the network, for the bench).
+  (an SCP, a region not opted in), and a fixed latency per call (the network, for the bench);
+* holds what the deployed pack holds that its code uses: the record key (template/base.yaml,
+  RecordKey: an HMAC key with the alias mamori.records.RECORD_KEY_ALIAS), which moto creates
+  like KMS would but whose key policy it does not enforce (tests/test_record_integrity.py
+  checks that policy as rendered);
 
 Production code is untouched: it calls the real APIs through boto3.
 """
@@ -43,6 +47,7 @@ from moto.iam.exceptions import ValidationError as IamValidationError
 from moto.iam.responses import IamResponse
 
 from harness.authorization import Call, NoArnBuilder, Policy, touched_resources
+from mamori.records import RECORD_KEY_ALIAS
 from mamori.service_limits import (
     ANNOTATION_CHARS,
     EVALUATIONS_PER_PUT,
@@ -374,6 +379,7 @@ class Sandbox:
         boto3.setup_default_session(region_name=REGION)
         assert boto3.DEFAULT_SESSION is not None
         boto3.DEFAULT_SESSION.events.register("before-parameter-build", self._keep_parameters)
+        self.record_key_id = deploy_record_key(boto3.client("kms"))
         boto3.DEFAULT_SESSION.events.register("before-call", self._before_call)
         boto3.DEFAULT_SESSION.events.register("after-call.iam", self._after_iam_call)
         boto3.DEFAULT_SESSION.events.register("after-call.ec2.DescribeInstances", self._page_instances)
@@ -591,6 +597,16 @@ def _check_parameter_size(request: Mapping[str, Any]) -> None:
             {"Error": {"Code": "ValidationException", "Message": f"the parameter value is over {limit} bytes"}},
             "PutParameter",
         )
+
+
+def deploy_record_key(kms: Any) -> str:
+    """The pack's record key as the stack creates it (template/base.yaml: RecordKey and its
+    alias); its key id."""
+    key_id = str(
+        kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC", Description="mamori records")["KeyMetadata"]["KeyId"]
+    )
+    kms.create_alias(AliasName=RECORD_KEY_ALIAS, TargetKeyId=key_id)
+    return key_id
 
 
 def _budget_subscribers(request: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from mamori.iam_users import USER_ID_PATTERN
+from mamori.records import RECORD_KEY_ALIAS
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"
@@ -314,11 +315,33 @@ def document(
     )
 
 
+# The pack's record key (template/base.yaml, RecordKey) as a role policy can name it: a role
+# policy cannot name the key itself (the key's policy names the signing roles, and the two would
+# depend on each other), so it names the account's keys and RECORD_KEY_CONDITION narrows them to
+# the one with the records' alias. The key's own policy decides who may sign (tools/record_key.py).
+RECORD_KEYS = "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"
+RECORD_KEY_CONDITION: Mapping[str, Any] = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [RECORD_KEY_ALIAS]}}
+
+
 def record_permissions(remediation_id: str, *actions: str) -> tuple[Permission, ...]:
-    """Reading the remediation's records (/mamori/<id>/*: the kernel reads the record first),
-    and the given SSM actions on them (PutParameter to record, DeleteParameter to forget)."""
+    """Reading the remediation's records (/mamori/<id>/*: the kernel reads and verifies the
+    record first), and the given SSM actions on them (PutParameter to record, DeleteParameter to
+    forget). Reading verifies the record's MAC (kms:VerifyMac); writing signs it (kms:GenerateMac)."""
     records = f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/mamori/{remediation_id}/*"
-    return tuple(Permission(f"ssm:{action}", records) for action in ("GetParameter", *actions))
+    return tuple(Permission(f"ssm:{action}", records) for action in ("GetParameter", *actions)) + record_key_permissions(
+        signs="PutParameter" in actions
+    )
+
+
+def record_key_permissions(signs: bool) -> tuple[Permission, ...]:
+    """kms:VerifyMac on the record key, and kms:GenerateMac for a writer of records."""
+    return tuple(Permission(action, RECORD_KEYS) for action in ("kms:VerifyMac", *(("kms:GenerateMac",) if signs else ())))
+
+
+def record_key_conditions(permissions: tuple[Permission, ...]) -> tuple["StatementCondition", ...]:
+    """The condition that narrows a role's grants on RECORD_KEYS to the record key."""
+    actions = tuple(sorted(p.action for p in permissions if p.resource == RECORD_KEYS))
+    return (StatementCondition(actions, RECORD_KEY_CONDITION),) if actions else ()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ import boto3
 from mamori.exemption import tags_as_dict
 from mamori.iam_users import USER_ID_PATTERN, IamUser, find_user, user_tags
 from mamori.records import REMEDIATED_TAG, Record
-from mamori.remediation import Remediation, Restore, Unit
+from mamori.remediation import Remediation
+from mamori.restoration import Restore
+from mamori.unit import Unit
 
 
 class IamUserUnit(Unit[IamUser]):

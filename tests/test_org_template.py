@@ -2,6 +2,7 @@
 whole pack plus the organization pieces, generated from the same sources. (cfn-lint and
 `sam validate --lint` run on it in `make check-template`.)"""
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from harness.pack import template
 from tests.generator import generated
 from tools.member_template import build_member
 from tools.org_template import MEMBER_VALUES, ORG_TEMPLATE, build_org
+from tools.pack import Specs
+from tools.record_key import RECORD_KEY, SIGNERS_SID
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +40,22 @@ def test_the_management_account_gets_the_whole_pack_unchanged(org: dict[str, Any
     assert org["Transform"] == pack["Transform"]
     for section in ("Parameters", "Conditions", "Resources", "Outputs"):
         for name, value in pack[section].items():
+            if (section, name) == ("Resources", RECORD_KEY):
+                continue  # below: the central responder writes records too
             assert org[section][name] == value, f"{section} {name} differs from template.yaml"
+    # The record key differs only in its signers: the pack's, and the organization responders' roles.
+    org_key, pack_key = org["Resources"][RECORD_KEY], copy.deepcopy(pack["Resources"][RECORD_KEY])
+    signers = [s for s in org_key["Properties"]["KeyPolicy"]["Statement"] if s["Sid"] == SIGNERS_SID]
+    pack_signers = [s for s in pack_key["Properties"]["KeyPolicy"]["Statement"] if s["Sid"] == SIGNERS_SID]
+    org_arns = signers[0]["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    pack_arns = pack_signers[0]["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    responders = [
+        {"Fn::If": [r.condition, {"Fn::GetAtt": [r.role_id, "Arn"]}, {"Ref": "AWS::NoValue"}]}
+        for r in Specs.load().responders_of("org")
+    ]
+    assert [a for a in org_arns if a not in pack_arns] == responders and all(a in org_arns for a in pack_arns)
+    pack_arns[:] = org_arns
+    assert org_key == pack_key
 
 
 def test_the_stackset_reaches_every_account_of_the_target_ous_and_cleans_up(org: dict[str, Any]) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mamori.catalog import Permission, RemediationSpec, ResponderSpec, RuleSpec, StatementCondition
+from mamori.catalog import Permission, RemediationSpec, ResponderSpec, RuleSpec, StatementCondition, record_key_conditions
 from tools.cfn import sub
 
 LAMBDA_RUNTIME = "python3.12"
@@ -176,7 +176,7 @@ def responder_resources(
 ) -> dict[str, Any]:
     """The responder's log group, role and function with its EventBridge events."""
     environment = dict(spec.environment)
-    permissions, conditions = spec.permissions, spec.statement_conditions
+    permissions, conditions = spec.permissions, (*spec.statement_conditions, *record_key_conditions(spec.permissions))
     if spec.starts_remediation_of is not None:
         more_environment, more_permissions, more_conditions = started_remediation(spec, rules, remediations)
         clash = set(more_environment) & set(environment)

@@ -15,8 +15,9 @@ from typing import Any
 
 import boto3
 
+from mamori.automation import timestamp
 from mamori.guardduty import GuardDutyRegion, guardduty_scan, region_guardduty, regions_off
-from mamori.records import REMEDIATED_TAG, Record
+from mamori.records import REMEDIATED_TAG, Record, fits
 from mamori.regions import RegionScan, enabled_regions, scan_regions
 from mamori.remediation import Nothing, Plan, Remediation, run_remediation
 
@@ -132,7 +133,10 @@ class TurnOnGuardDuty(Remediation[Account]):
         }
         changed: dict[str, Any] = {"created": created, "enabled": enabled}
         if target.errors:
-            changed["failed"] = {region: error[:100] for region, error in target.errors.items()}
+            # For people only (the failure message has them in full): left out if they do not fit.
+            failed = {"failed": {region: error[:100] for region, error in target.errors.items()}}
+            if fits(Record(self.remediation_id, self.resource_id, self.document, timestamp(self.now), changed | failed)):
+                changed |= failed
         to_create, to_enable = split(status for region, status in planned.items() if region in acted.results)
         self.outputs["Created"] = [f"{status.region}: {acted.results[status.region]}" for status in to_create]
         self.outputs["Enabled"] = [f"{status.region}: {status.detector_id}" for status in to_enable]

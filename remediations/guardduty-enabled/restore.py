@@ -1,7 +1,8 @@
 """mamori-guardduty-enabled-restore: undo mamori-guardduty-enabled as recorded at
-/mamori/guardduty-enabled/<account>: delete the detectors it created (a detector whose id
-was not recorded yet is recognised by its `mamori:remediated` tag) and suspend the ones it
-enabled. Detectors mamori did not create or enable are never touched.
+/mamori/guardduty-enabled/<account>: delete the detectors it created that still carry the
+`mamori:remediated` tag it created them with (a detector whose id was not recorded yet is
+recognised by that tag alone) and suspend the ones it enabled that are still enabled.
+Detectors mamori did not create or enable, or that are no longer as it left them, are never touched.
 
 Deleting a detector discards its findings. Automatic remediation turns GuardDuty back on at
 the rule's next evaluation unless AutoRemediation is false (an account has no exemption tag).
@@ -13,7 +14,7 @@ from typing import Any
 from mamori.guardduty import detector_ids
 from mamori.records import REMEDIATED_TAG, Record
 from mamori.regions import scan_regions
-from mamori.remediation import Nothing, Plan, Restore, run_restore
+from mamori.restoration import Nothing, Plan, Restore, run_restore
 
 WARNING = (
     " Deleting a detector discards its findings (suspending keeps them). Where GuardDuty is off again, automatic"
@@ -28,6 +29,8 @@ class Undo:
 
     delete: tuple[str, ...] = ()
     suspend: str | None = None
+    # Recorded as created by mamori but no longer carrying its tag: not as mamori left it.
+    left_alone: tuple[str, ...] = ()
 
 
 @dataclass
@@ -44,6 +47,9 @@ class UndoGuardDuty(Restore[Recorded]):
     resource_pattern = r"\d{12}"
     list_outputs = ("Deleted", "Suspended", "Kept")
 
+    def read_parameters(self) -> None:
+        self.left_alone: list[str] = []
+
     def find(self, record: Record | None) -> Recorded:
         changed = record.changed if record else {}
         return Recorded(dict(changed.get("created") or {}), dict(changed.get("enabled") or {}))
@@ -53,9 +59,15 @@ class UndoGuardDuty(Restore[Recorded]):
         found = scan_regions("guardduty", regions, lambda guardduty, region: self.what_to_undo(guardduty, region, target))
         undo = {region: todo for region, todo in sorted(found.results.items()) if todo.delete or todo.suspend}
         unreached = found.unanswered()
+        self.left_alone = [f"{region}: {i}" for region, todo in sorted(found.results.items()) for i in todo.left_alone]
+        left = (
+            f" Left alone, no longer tagged {REMEDIATED_TAG} as mamori created them: {', '.join(self.left_alone)}."
+            if self.left_alone
+            else ""
+        )
         if not undo and not unreached:
             forget = "would remove" if self.dry_run else "removed"
-            return Nothing(f"Nothing of what {self.record_path} names is left to undo; {forget} the record.")
+            return Nothing(f"Nothing of what {self.record_path} names is left to undo; {forget} the record.{left}")
         deleted, suspended = described(undo)
         kept = [f"{region}: {error}" for region, error in sorted(unreached.items())]
         counts = f"delete {len(deleted)} detector(s) mamori created and suspend {len(suspended)} it enabled"
@@ -68,14 +80,18 @@ class UndoGuardDuty(Restore[Recorded]):
     def what_to_undo(self, guardduty: Any, region: str, target: Recorded) -> Undo:
         listed = detector_ids(guardduty)
         delete: tuple[str, ...] = ()
+        left_alone: tuple[str, ...] = ()
         if region in target.created:
             recorded = target.created[region]
-            delete = tuple(
-                detector_id
-                for detector_id in listed
-                if detector_id == recorded
-                or (recorded is None and REMEDIATED_TAG in (guardduty.get_detector(DetectorId=detector_id).get("Tags") or {}))
-            )
+            candidates = [detector_id for detector_id in listed if recorded in (None, detector_id)]
+            # Only a detector mamori created: the one recorded (or, before its id was recorded,
+            # any) that still carries the tag CreateDetector put on it.
+            tagged = {
+                detector_id: REMEDIATED_TAG in (guardduty.get_detector(DetectorId=detector_id).get("Tags") or {})
+                for detector_id in candidates
+            }
+            delete = tuple(detector_id for detector_id in candidates if tagged[detector_id])
+            left_alone = tuple(detector_id for detector_id in candidates if recorded and not tagged[detector_id])
         enabled_id = target.enabled.get(region)
         # A detector suspended since by someone else is left as it is.
         suspend = (
@@ -85,7 +101,7 @@ class UndoGuardDuty(Restore[Recorded]):
             and guardduty.get_detector(DetectorId=enabled_id).get("Status") == "ENABLED"
             else None
         )
-        return Undo(delete, suspend)
+        return Undo(delete, suspend, left_alone)
 
     def apply(self, target: Recorded, plan: Plan, record: Record | None) -> dict[str, Any] | None:
         undo: dict[str, Undo] = plan.data[0]
@@ -116,6 +132,8 @@ class UndoGuardDuty(Restore[Recorded]):
         message = "Deleted {} detector(s) mamori created and suspended {} it enabled.".format(*counts)
         if self.outputs["Kept"]:
             message += f" Not restored: {'; '.join(self.outputs['Kept'])}."
+        if self.left_alone:
+            message += f" Left alone, no longer tagged {REMEDIATED_TAG} as mamori created them: {', '.join(self.left_alone)}."
         return message
 
 

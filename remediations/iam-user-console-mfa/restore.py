@@ -11,7 +11,7 @@ from mamori.console_mfa import is_deny_policy
 from mamori.iam_user_remediation import IamUserRestore
 from mamori.iam_users import IamUser, attached_policies
 from mamori.records import Record
-from mamori.remediation import Nothing, Plan, run_restore
+from mamori.restoration import Nothing, Plan, run_restore
 from mamori.status import NOT_FOUND
 
 
