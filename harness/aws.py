@@ -6,15 +6,17 @@ session (the session every production client here is made from) does these thing
 * counts every API call, per principal (a rule Lambda or an SSM document), by the IAM action
   that authorizes it (budgets:ViewBudget for DescribeBudgets, ...);
 * enforces the IAM actions that principal's role is granted in template.yaml, answering
-  AccessDenied like IAM would (actions only: resource scoping is not simulated);
+  AccessDenied like IAM would, and, given the role's statements, their conditions
+  (harness/conditions.py stands in for IAM there; resource scoping is not simulated);
 * stands in for the AWS Config operations moto lacks: PutEvaluations (stored, as Config
   would show them in the dashboard), GetComplianceDetailsByConfigRule (paged like Config),
   and GetResourceConfigHistory (for oversized configuration items);
 * answers what moto gets unlike a real account: DescribeRegions (moto lists every partition's
   regions; an account has 17 default regions plus those it opted in to), DescribeInstances
   paging (moto ignores MaxResults), DescribeSubscribersForNotification (moto lacks it, the
-  subscribers are read from moto's budgets backend), and, when a runner is installed,
-  StartAutomationExecution (moto runs no automation);
+  subscribers are read from moto's budgets backend), GuardDuty TagResource and UntagResource
+  on detectors (moto lacks them; the tags are kept on moto's detector, which GetDetector
+  returns), and, when a runner is installed, StartAutomationExecution (moto runs no automation);
 * injects faults: error answers for the next calls of an action, every call into a region
   (an SCP, a region not opted in), and a fixed latency per call (the network, for the bench).
 
@@ -29,12 +31,14 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import boto3
 import botocore.exceptions
+
+from harness import conditions
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -90,6 +94,9 @@ _BUDGETS_MODIFY = (
 IAM_ACTIONS = {f"budgets:{name}": "budgets:ViewBudget" for name in _BUDGETS_VIEW} | {
     f"budgets:{name}": "budgets:ModifyBudget" for name in _BUDGETS_MODIFY
 }
+# Calls IAM also authorizes as a second action when they carry tags (Service Authorization
+# Reference, GuardDuty: CreateDetector's tags are authorized as guardduty:TagResource).
+ALSO_AUTHORIZED_WITH_TAGS = {"guardduty:CreateDetector": "guardduty:TagResource"}
 
 
 def iam_action(api_action: str) -> str:
@@ -322,10 +329,13 @@ class Sandbox:
         self.automation_runner: Callable[[str, dict[str, list[str]]], str] | None = None
         self._principal: str | None = None
         self._allowed: frozenset[str] = frozenset()
+        # The principal's Allow statements, when given: their conditions are evaluated too.
+        self._statements: tuple[Mapping[str, Any], ...] | None = None
         self._lock = threading.Lock()
         self._execution_ids = itertools.count(1)
         boto3.setup_default_session(region_name=REGION)
         assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register("before-parameter-build", self._keep_parameters)
         boto3.DEFAULT_SESSION.events.register("before-call", self._before_call)
         boto3.DEFAULT_SESSION.events.register("after-call.iam", self._after_iam_call)
         boto3.DEFAULT_SESSION.events.register("after-call.ec2.DescribeInstances", self._page_instances)
@@ -356,13 +366,18 @@ class Sandbox:
             parsed["SummaryMap"]["AccountPasswordPresent"] = int(self.root.password)
 
     @contextlib.contextmanager
-    def acting_as(self, principal: str, allowed_actions: frozenset[str]) -> Iterator[None]:
-        previous = (self._principal, self._allowed)
+    def acting_as(
+        self, principal: str, allowed_actions: frozenset[str], statements: Sequence[Mapping[str, Any]] | None = None
+    ) -> Iterator[None]:
+        """Calls inside are the principal's: refused unless allowed_actions has their action and,
+        when the role's Allow statements are given, one that grants it has a condition that holds."""
+        previous = (self._principal, self._allowed, self._statements)
         self._principal, self._allowed = principal, allowed_actions
+        self._statements = tuple(statements) if statements is not None else None
         try:
             yield
         finally:
-            self._principal, self._allowed = previous
+            self._principal, self._allowed, self._statements = previous
 
     def calls_by(self, principal: str) -> collections.Counter[str]:
         return collections.Counter({action: n for (who, action), n in self.calls.items() if who == principal})
@@ -371,11 +386,35 @@ class Sandbox:
         self.calls.clear()
         self.config.put_evaluations_calls = 0
 
+    @staticmethod
+    def _keep_parameters(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        """The call's parameters as the code passed them (before-call sees them serialized)."""
+        context["mamori_parameters"] = dict(params)
+
+    def _refusal(self, api_action: str, action: str, params: Mapping[str, Any], region: str) -> str | None:
+        """Why the principal's role refuses the call (its action, or its conditions), or None."""
+        if self._principal is None:
+            return None
+        if action not in self._allowed:
+            return f"{self._principal} is not granted {action}"
+        also = ALSO_AUTHORIZED_WITH_TAGS.get(api_action)
+        if also is not None and params.get("Tags") and also not in self._allowed:
+            return f"{self._principal} is not granted {also}, which {action} with tags also needs"
+        if self._statements is None:
+            return None
+        for checked in (action, *([also] if also is not None and params.get("Tags") else [])):
+            why = conditions.refusal(api_action, checked, self._statements, params, ACCOUNT, region)
+            if why is not None:
+                return f"{self._principal}: {why}"
+        return None
+
     def _before_call(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
         service = model.service_model.signing_name
         api_action = f"{service}:{model.name}"
         action = iam_action(api_action)
-        denied = self._principal is not None and action not in self._allowed
+        api_parameters = context.get("mamori_parameters") or {}
+        refused = self._refusal(api_action, action, api_parameters, str(context.get("client_region") or REGION))
+        denied = refused is not None
         with self._lock:  # region scans call from several threads
             if self._principal is not None:
                 self.calls[(self._principal, action)] += 1
@@ -386,9 +425,7 @@ class Sandbox:
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
         if denied:
-            raise botocore.exceptions.ClientError(
-                {"Error": {"Code": "AccessDenied", "Message": f"{self._principal} is not granted {action}"}}, model.name
-            )
+            raise botocore.exceptions.ClientError({"Error": {"Code": "AccessDenied", "Message": refused}}, model.name)
         region = context.get("client_region")
         if region in self.region_faults:
             code = self.region_faults[region]
@@ -408,6 +445,8 @@ class Sandbox:
             self._take_page_request(params["body"], context)
         if api_action == "budgets:DescribeSubscribersForNotification":
             return _Response(), _budget_subscribers(json.loads(params.get("body") or b"{}"))
+        if api_action in ("guardduty:TagResource", "guardduty:UntagResource"):
+            return _Response(status_code=204), _tag_detector(api_parameters, str(context.get("client_region") or REGION))
         if api_action == "ssm:StartAutomationExecution" and self.automation_runner is not None:
             request = json.loads(params.get("body") or b"{}")
             return _Response(), {
@@ -498,3 +537,21 @@ def _budget_subscribers(request: Mapping[str, Any]) -> dict[str, Any]:
         {"Error": {"Code": "NotFoundException", "Message": "the notification doesn't exist"}},
         "DescribeSubscribersForNotification",
     )
+
+
+def _tag_detector(request: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """GuardDuty TagResource / UntagResource on a detector, which moto lacks: the tags are kept
+    on moto's detector (GetDetector returns them), as GuardDuty keeps them."""
+    from moto.guardduty.models import guardduty_backends
+
+    arn = str(request.get("ResourceArn", ""))
+    detector = guardduty_backends[ACCOUNT][region].detectors.get(arn.rsplit("detector/", 1)[-1])
+    if "detector/" not in arn or detector is None:
+        raise botocore.exceptions.ClientError(
+            {"Error": {"Code": "BadRequestException", "Message": f"no such detector: {arn}"}}, "TagResource"
+        )
+    if "Tags" in request:
+        detector.tags = {**detector.tags, **request["Tags"]}
+    for key in request.get("TagKeys") or []:
+        detector.tags.pop(key, None)
+    return {}

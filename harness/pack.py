@@ -1,9 +1,9 @@
 """Run the pack as deployed: rule Lambdas invoked the way Config invokes them, and SSM
 Automation documents executed step by step from template.yaml (moto runs no automation).
 
-Both run under the IAM actions template.yaml grants their role (see harness.aws.Sandbox). The
-harness reads the generated templates (template.yaml, org-template.yaml) and the specs; it
-never runs the generator.
+Both run under the IAM actions template.yaml grants their role, and its statements' conditions
+(see harness.aws.Sandbox). The harness reads the generated templates (template.yaml,
+org-template.yaml) and the specs; it never runs the generator.
 """
 
 import functools
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 ORG_TEMPLATE = ROOT / "org-template.yaml"
 # Passed as AutomationAssumeRole; the sandbox enforces the role's actions from the template.
-AUTOMATION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mamori-automation"
+AUTOMATION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mamori/mamori-automation"
 RUNTIME_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})  # used by Lambda itself, not the code
 # Checked by a service on the caller's behalf, never called by the code: SNS encrypts with the
 # topic's KMS key as the publisher; GuardDuty creates its service-linked role with the caller's
@@ -58,6 +58,18 @@ def granted_actions(role_logical_id: str, source: Mapping[str, Any] | None = Non
     return frozenset(actions)
 
 
+def granted_statements(role_logical_id: str, source: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The role's Allow statements as written in template.yaml (or the template given): the
+    sandbox evaluates their conditions (harness/conditions.py)."""
+    role = (source or template())["Resources"][role_logical_id]
+    return [
+        statement
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Allow"
+    ]
+
+
 def grant_gaps(sandbox: Sandbox, principal: str, role_logical_id: str) -> tuple[set[str], set[str]]:
     """(granted but never called, called but not granted) for a principal the sandbox counted."""
     called = set(sandbox.calls_by(principal))
@@ -87,8 +99,9 @@ def invoke_rule(sandbox: Sandbox, rule_id: str, event: Any) -> Any:
     spec = rule_spec(rule_id)
     module = load_unit_module("rule", rule_id, spec.handler.split(".")[0] + ".py")
     handler = getattr(module, spec.handler.split(".")[1])
+    role = _function_role(spec.config_rule_name)
     with sandbox.acting_as(
-        lambda_principal(spec.config_rule_name), granted_actions(_function_role(spec.config_rule_name)) - RUNTIME_ACTIONS
+        lambda_principal(spec.config_rule_name), granted_actions(role) - RUNTIME_ACTIONS, granted_statements(role)
     ):
         return handler(event, LambdaContext(spec.config_rule_name))
 
@@ -217,7 +230,7 @@ def run_document(sandbox: Sandbox, name: str, parameters: Mapping[str, Any]) -> 
         return AutomationResult("Failed", failure=f"InvalidAutomationExecutionParametersException: {error}")
 
     outputs: dict[str, Any] = {}
-    actions = granted_actions(document_role(name))
+    actions, statements = granted_actions(document_role(name)), granted_statements(document_role(name))
     for step in content["mainSteps"]:
         if step["action"] not in SUPPORTED_ACTIONS:
             raise NotImplementedError(f"this runner does not run {step['action']}")
@@ -227,7 +240,7 @@ def run_document(sandbox: Sandbox, name: str, parameters: Mapping[str, Any]) -> 
         try:
             with own_mamori_modules():
                 exec(compile(inputs["Script"], f"<{name}:{step['name']}>", "exec"), namespace)
-                with sandbox.acting_as(automation_principal(name), actions):
+                with sandbox.acting_as(automation_principal(name), actions, statements):
                     result = namespace[inputs["Handler"]](payload, None)
         except Exception as error:  # SSM reports any exception of the script as the step's failure
             return AutomationResult("Failed", outputs, f"Step {step['name']} failed: {type(error).__name__}: {error}")

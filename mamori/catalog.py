@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from mamori.iam_users import USER_ID_PATTERN
+from mamori.records import REMEDIATED_TAG
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"
@@ -36,23 +37,91 @@ LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
 HANDLER = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 
 
+# IAM condition operators a Permission may use (IAM User Guide, "IAM JSON policy elements:
+# Condition operators"): few on purpose, each one the sandbox can evaluate (harness/conditions.py).
+CONDITION_OPERATORS = frozenset(
+    {
+        "StringEquals",
+        "StringLike",
+        "ArnEquals",
+        "ArnLike",
+        "ForAllValues:StringEquals",
+        "ForAnyValue:StringEquals",
+        "Null",
+    }
+)
+CONDITION_KEY = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9-]+(/[A-Za-z0-9:+=.@_ -]+)?$")
+# One test of a condition block: (operator, key, values). Values are CloudFormation Fn::Sub strings.
+ConditionTest = tuple[str, str, tuple[str, ...]]
+# What a spec writes, as in a policy: {operator: {key: value or [values]}}.
+When = Mapping[str, Mapping[str, str | list[str] | tuple[str, ...]]]
+
+
+def condition_tests(when: When | None) -> tuple[ConditionTest, ...]:
+    """A policy's Condition block as hashable tests, checked: known operators, well-formed keys,
+    at least one value each."""
+    tests: list[ConditionTest] = []
+    for operator, keys in (when or {}).items():
+        if operator not in CONDITION_OPERATORS:
+            raise ValueError(f"condition operator {operator!r} is not one of {sorted(CONDITION_OPERATORS)}")
+        for key, value in keys.items():
+            values = (value,) if isinstance(value, str) else tuple(value)
+            if not CONDITION_KEY.match(key) or not values or not all(isinstance(v, str) and v for v in values):
+                raise ValueError(f"condition {operator} {key!r}: a condition key and at least one non-empty value")
+            if operator == "Null" and values not in (("true",), ("false",)):
+                raise ValueError(f"condition Null {key}: the value is 'true' or 'false'")
+            tests.append((operator, key, values))
+    return tuple(sorted(tests))
+
+
 @dataclass(frozen=True)
 class Permission:
-    """One IAM action the code calls, on the narrowest resource it can be granted for.
-    Resources are CloudFormation Fn::Sub strings."""
+    """One IAM action the code calls, on the narrowest resource it can be granted for, under the
+    condition IAM offers to narrow it further (e.g. iam:PolicyARN), if any. Resources and
+    condition values are CloudFormation Fn::Sub strings. The generator puts permissions that
+    share a resource and a condition in one statement."""
 
     action: str
     resource: str = "*"
+    condition: tuple[ConditionTest, ...] = ()
 
     def __post_init__(self) -> None:
         if not ACTION.match(self.action) or "*" in self.action:
             raise ValueError(f"Permission action {self.action!r} must be one service:Action, no wildcards")
+        if self.condition != condition_tests(dict_of(self.condition)):
+            raise ValueError(f"Permission {self.action}: make its condition with condition_tests() (or allow(when=...))")
+
+    @property
+    def when(self) -> dict[str, dict[str, list[str]]]:
+        """The condition as a policy writes it (values not yet Fn::Sub)."""
+        return dict_of(self.condition)
 
 
-def allow(*actions: str, on: str = "*") -> tuple[Permission, ...]:
-    """Several actions the code calls on one resource: `*allow("ec2:StopInstances", "ec2:CreateTags", on=INSTANCES)`."""
-    return tuple(Permission(action, on) for action in actions)
+def dict_of(tests: tuple[ConditionTest, ...]) -> dict[str, dict[str, list[str]]]:
+    when: dict[str, dict[str, list[str]]] = {}
+    for operator, key, values in tests:
+        when.setdefault(operator, {})[key] = list(values)
+    return when
 
+
+def allow(*actions: str, on: str = "*", when: When | None = None) -> tuple[Permission, ...]:
+    """Several actions the code calls on one resource, under one condition:
+    `*allow("ec2:StopInstances", on=INSTANCES)`,
+    `*allow("iam:AttachUserPolicy", on=IAM_USERS, when={"ArnEquals": {"iam:PolicyARN": POLICY}})`."""
+    tests = condition_tests(when)
+    return tuple(Permission(action, on, tests) for action in actions)
+
+
+# Every role of the pack lives under this IAM path, so that a customer can fence who may pass
+# them (iam:PassRole on arn:aws:iam::*:role/mamori/*; SECURITY.md).
+ROLE_PATH = "/mamori/"
+
+# Tag actions under this condition write or remove only the tags mamori writes, and must name
+# them (ForAllValues alone would also match a request without tags: Null says there are some).
+ONLY_MAMORI_TAGS: When = {"ForAllValues:StringEquals": {"aws:TagKeys": [REMEDIATED_TAG]}, "Null": {"aws:TagKeys": "false"}}
+# The resource carries the mamori:remediated tag, which a remediation leaves on what it changed:
+# restores (and the GuardDuty remediation's own detectors) act on nothing else.
+TAGGED_BY_MAMORI: When = {"Null": {f"aws:ResourceTag/{REMEDIATED_TAG}": "false"}}
 
 # Reading the IAM credential report (mamori.credential_report): generate, then get.
 READ_CREDENTIAL_REPORT = (Permission("iam:GenerateCredentialReport"), Permission("iam:GetCredentialReport"))
