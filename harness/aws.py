@@ -403,7 +403,7 @@ class Sandbox:
         if self._statements is None:
             return None
         for checked in (action, *([also] if also is not None and params.get("Tags") else [])):
-            why = conditions.refusal(api_action, checked, self._statements, params, ACCOUNT, region)
+            why = conditions.refusal(api_action, checked, self._statements, params, ACCOUNT, region, REGION)
             if why is not None:
                 return f"{self._principal}: {why}"
         return None
@@ -425,7 +425,7 @@ class Sandbox:
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
         if denied:
-            raise botocore.exceptions.ClientError({"Error": {"Code": "AccessDenied", "Message": refused}}, model.name)
+            raise botocore.exceptions.ClientError({"Error": {"Code": "AccessDenied", "Message": str(refused)}}, model.name)
         region = context.get("client_region")
         if region in self.region_faults:
             code = self.region_faults[region]

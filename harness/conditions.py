@@ -140,11 +140,12 @@ def _test(operator: str, wanted: Sequence[str], present: list[str] | None) -> bo
 
 
 def condition_holds(
-    condition: Mapping[str, Mapping[str, Any]], context: Mapping[str, list[str]], account: str, region: str
+    condition: Mapping[str, Mapping[str, Any]], context: Mapping[str, list[str]], account: str, stack_region: str
 ) -> bool:
+    """stack_region: where the template was deployed (what its ${AWS::Region} is)."""
     for operator, keys in condition.items():
         for key, value in keys.items():
-            if not _test(operator, resolve(value, account, region), context.get(key.lower())):
+            if not _test(operator, resolve(value, account, stack_region), context.get(key.lower())):
                 return False
     return True
 
@@ -159,9 +160,11 @@ def refusal(
     params: Mapping[str, Any],
     account: str,
     region: str,
+    stack_region: str,
 ) -> str | None:
     """Why IAM would refuse the call under these Allow statements' conditions, or None.
-    `action` is the IAM action authorizing `api_action` (the statements already grant it)."""
+    `action` is the IAM action authorizing `api_action` (the statements already grant it);
+    `region` is the call's, `stack_region` the one the template was deployed in."""
     granting = [s for s in statements if action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
     if not granting or any("Condition" not in s for s in granting):
         return None
@@ -178,7 +181,7 @@ def refusal(
             raise ConditionNotEvaluated(f"{api_action}: the sandbox does not know which resources it acts on")
         per_resource = [base | {f"aws:resourcetag/{k.lower()}": [v] for k, v in each.items()} for each in tags]
     for context in per_resource:
-        if not any(condition_holds(condition, context, account, region) for condition in conditions):
+        if not any(condition_holds(condition, context, account, stack_region) for condition in conditions):
             shown = {key: values for key, values in context.items()}
             return f"no statement granting {action} has a condition that holds for this request ({shown})"
     return None

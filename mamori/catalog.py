@@ -17,6 +17,7 @@ from typing import Any
 
 from mamori.iam_users import USER_ID_PATTERN
 from mamori.records import REMEDIATED_TAG
+from mamori.security_contact import CONTACT_TYPE as SECURITY_CONTACT_TYPE
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"
@@ -74,6 +75,18 @@ def condition_tests(when: When | None) -> tuple[ConditionTest, ...]:
     return tuple(sorted(tests))
 
 
+def all_of(*conditions: When) -> When:
+    """One Condition block holding every test of the given ones (IAM: all must hold)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for condition in conditions:
+        for operator, keys in condition.items():
+            clash = set(keys) & set(merged.get(operator, {}))
+            if clash:
+                raise ValueError(f"two conditions test {operator} {sorted(clash)}: say it once")
+            merged.setdefault(operator, {}).update(keys)
+    return merged
+
+
 @dataclass(frozen=True)
 class Permission:
     """One IAM action the code calls, on the narrowest resource it can be granted for, under the
@@ -122,6 +135,10 @@ ONLY_MAMORI_TAGS: When = {"ForAllValues:StringEquals": {"aws:TagKeys": [REMEDIAT
 # The resource carries the mamori:remediated tag, which a remediation leaves on what it changed:
 # restores (and the GuardDuty remediation's own detectors) act on nothing else.
 TAGGED_BY_MAMORI: When = {"Null": {f"aws:ResourceTag/{REMEDIATED_TAG}": "false"}}
+
+# The SECURITY alternate contact only, never BILLING or OPERATIONS (account:AlternateContactTypes
+# is multi-valued: ForAnyValue, which a request without the key does not match).
+ONLY_THE_SECURITY_CONTACT: When = {"ForAnyValue:StringEquals": {"account:AlternateContactTypes": [SECURITY_CONTACT_TYPE]}}
 
 # Reading the IAM credential report (mamori.credential_report): generate, then get.
 READ_CREDENTIAL_REPORT = (Permission("iam:GenerateCredentialReport"), Permission("iam:GetCredentialReport"))

@@ -29,14 +29,14 @@ def policy_statements(
     for permission in permissions:
         grouped.setdefault((permission.resource, permission.condition), []).append(permission.action)
     statements: list[dict[str, Any]] = []
-    for (resource, condition), actions in grouped.items():
+    for (resource, tests), actions in grouped.items():
         statement: dict[str, Any] = {
             "Effect": "Allow",
             "Action": sorted(actions),
             "Resource": resource if resource == "*" else sub(resource),
         }
-        if condition:
-            statement["Condition"] = rendered_condition(condition)
+        if tests:
+            statement["Condition"] = rendered_condition(tests)
         statements.append(statement)
     for condition in conditions:
         matching = [s for s in statements if set(s["Action"]) == set(condition.actions)]

@@ -1,7 +1,8 @@
 """mamori-guardduty-enabled-restore: undo mamori-guardduty-enabled as recorded at
 /mamori/guardduty-enabled/<account>: delete the detectors it created (a detector whose id
 was not recorded yet is recognised by its `mamori:remediated` tag) and suspend the ones it
-enabled. Detectors mamori did not create or enable are never touched.
+enabled (removing the tag it put on them). Detectors mamori did not create or enable are never
+touched, and nor is one without mamori's tag: the role may act on no other.
 
 Deleting a detector discards its findings. Automatic remediation turns GuardDuty back on at
 the rule's next evaluation unless AutoRemediation is false (an account has no exemption tag).
@@ -10,7 +11,7 @@ the rule's next evaluation unless AutoRemediation is false (an account has no ex
 from dataclasses import dataclass
 from typing import Any
 
-from mamori.guardduty import detector_ids
+from mamori.guardduty import detector_arn, detector_ids
 from mamori.records import REMEDIATED_TAG, Record
 from mamori.regions import scan_regions
 from mamori.remediation import Nothing, Plan, Restore, run_restore
@@ -77,14 +78,13 @@ class UndoGuardDuty(Restore[Recorded]):
                 or (recorded is None and REMEDIATED_TAG in (guardduty.get_detector(DetectorId=detector_id).get("Tags") or {}))
             )
         enabled_id = target.enabled.get(region)
-        # A detector suspended since by someone else is left as it is.
-        suspend = (
-            enabled_id
-            if enabled_id in listed
-            and enabled_id not in delete
-            and guardduty.get_detector(DetectorId=enabled_id).get("Status") == "ENABLED"
-            else None
-        )
+        suspend = None
+        if enabled_id in listed and enabled_id not in delete:
+            detector = guardduty.get_detector(DetectorId=enabled_id)
+            # A detector suspended since by someone else, or no longer carrying mamori's tag, is
+            # left as it is.
+            if detector.get("Status") == "ENABLED" and REMEDIATED_TAG in (detector.get("Tags") or {}):
+                suspend = enabled_id
         return Undo(delete, suspend)
 
     def apply(self, target: Recorded, plan: Plan, record: Record | None) -> dict[str, Any] | None:
@@ -95,6 +95,10 @@ class UndoGuardDuty(Restore[Recorded]):
                 guardduty.delete_detector(DetectorId=detector_id)
             if undo[region].suspend:
                 guardduty.update_detector(DetectorId=undo[region].suspend, Enable=False)
+                guardduty.untag_resource(
+                    ResourceArn=detector_arn(guardduty, region, self.resource_id, undo[region].suspend),
+                    TagKeys=[REMEDIATED_TAG],
+                )
 
         done = scan_regions("guardduty", sorted(undo), act)
         unreached: dict[str, str] = plan.data[1] | done.unanswered()

@@ -1,6 +1,14 @@
 """The two documents of the open-proxy-ports remediation and what each may call."""
 
-from mamori.catalog import RemediationSpec, allow, document, record_permissions, text_parameter
+from mamori.catalog import (
+    ONLY_MAMORI_TAGS,
+    TAGGED_BY_MAMORI,
+    RemediationSpec,
+    allow,
+    document,
+    record_permissions,
+    text_parameter,
+)
 from mamori.exposure import DEFAULT_PROXY_PORTS, format_ports
 from mamori.security_groups import GROUP_ID_PATTERN
 
@@ -31,7 +39,10 @@ REMEDIATION = RemediationSpec(
                 "ec2:DescribeManagedPrefixLists",
                 "ec2:GetManagedPrefixListEntries",
             ),
-            *allow("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:CreateTags", on=SECURITY_GROUP),
+            # Not narrower: the group carries no mark of mamori's before this run changes it (the tag
+            # is written after), and IAM has no condition on the entries a call adds or revokes.
+            *allow("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", on=SECURITY_GROUP),
+            *allow("ec2:CreateTags", on=SECURITY_GROUP, when=ONLY_MAMORI_TAGS),
             *record_permissions("open-proxy-ports", "PutParameter"),
         ),
         outputs=(("Revoked", "StringList"), ("KeptOpen", "StringList"), ("Dropped", "StringList")),
@@ -46,7 +57,11 @@ REMEDIATION = RemediationSpec(
         parameters=(GROUP,),
         permissions=(
             *allow("ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules"),
-            *allow("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteTags", on=SECURITY_GROUP),
+            # Only groups mamori changed (they carry its tag until the restore is done).
+            *allow(
+                "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", on=SECURITY_GROUP, when=TAGGED_BY_MAMORI
+            ),
+            *allow("ec2:DeleteTags", on=SECURITY_GROUP, when=ONLY_MAMORI_TAGS),
             *record_permissions("open-proxy-ports", "DeleteParameter"),
         ),
         outputs=(("Restored", "StringList"), ("Removed", "StringList")),

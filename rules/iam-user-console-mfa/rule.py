@@ -7,7 +7,8 @@ NON_COMPLIANT once the grace period after the user's creation is over.
 Reads the IAM credential report (a constant number of IAM calls: generate, get, and one
 ListUsers call per 1,000 users to map ARNs to the user ids Config records). Only for the
 users that would be NON_COMPLIANT, it reads their tags (the mamori:exempt exemption) and
-their attached policies (the pack's deny-without-MFA policy): ListUsers returns no tags,
+their attached policies (the pack's deny-without-MFA policy of this region, by its exact ARN:
+a look-alike never counts): ListUsers returns no tags,
 and reading every user's tags would cost one call per user.
 """
 
@@ -16,11 +17,18 @@ import functools
 import time
 from typing import Any
 
+import boto3
 from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator
 
 from mamori import config_rule
 from mamori.compliance import NON_COMPLIANT
-from mamori.console_mfa import DEFAULT_GRACE_HOURS, console_mfa_verdict, deny_policy_attached, parse_grace_hours
+from mamori.console_mfa import (
+    DEFAULT_GRACE_HOURS,
+    console_mfa_verdict,
+    deny_policy_arn,
+    deny_policy_attached,
+    parse_grace_hours,
+)
 from mamori.credential_report import CredentialReportUnavailable, fetch_credential_report, parse_credential_report
 from mamori.iam_users import USER_RESOURCE_TYPE, attached_policies, list_users, report_users, user_tags
 
@@ -48,6 +56,7 @@ class IamUserConsoleMfa(ConfigRule):  # type: ignore[misc]
             raise ValueError(f"mamori-iam-user-console-mfa evaluated nothing: {error}") from None
         now = datetime.datetime.now(datetime.UTC)
         grace_hours = valid_rule_parameters["GracePeriodHours"]
+        region = boto3.session.Session().region_name or ""  # this pack's region: its policy's name ends with it
         evaluations = []
         for row, user in report_users(parse_credential_report(report), list_users(iam)):
             decide = functools.partial(
@@ -67,7 +76,8 @@ class IamUserConsoleMfa(ConfigRule):  # type: ignore[misc]
                         Evaluation(ComplianceType.NOT_APPLICABLE, user.user_id, USER_RESOURCE_TYPE, exempt.annotation)
                     )
                     continue
-                verdict = decide(limited=deny_policy_attached(attached_policies(iam, user.name)))
+                pack_policy = deny_policy_arn(user.arn, region)
+                verdict = decide(limited=deny_policy_attached(attached_policies(iam, user.name), pack_policy))
             evaluations.append(
                 Evaluation(verdict.compliance, user.user_id, USER_RESOURCE_TYPE, config_rule.with_note(verdict.annotation, note))
             )

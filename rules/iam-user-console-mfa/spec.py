@@ -35,7 +35,6 @@ RULE = RuleSpec(
         document="iam-user-console-mfa",
         resource_id_parameter="UserId",
         parameters=("GracePeriodHours",),
-        pack_values=(("PolicyArn", "DenyWithoutMfaPolicy"),),
         maximum_automatic_attempts=3,
         retry_attempt_seconds=120,
     ),

@@ -253,7 +253,7 @@ def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox) -
     """Records of schema 0 ({accountId, created, enabled, at}, as mamori wrote them before the
     versioned envelope) are read as the same envelope: the restore undoes what they name."""
     created = make_detector("eu-west-1", Tags={TAG: "2026-01-02T03:04:05Z created by mamori-guardduty-enabled"})
-    enabled = make_detector("eu-west-3")
+    enabled = make_detector("eu-west-3", Tags={TAG: "2026-01-02T03:04:05Z enabled by mamori-guardduty-enabled"})
     theirs = make_detector("us-east-1")
     legacy = {
         "accountId": ACCOUNT,

@@ -181,8 +181,8 @@ def test_deleted_user_is_nothing_to_do(sandbox: Sandbox, policy_arn: str) -> Non
     ("parameters", "failure"),
     [
         ({"UserId": "alice"}, "does not match allowedPattern"),
-        ({"PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}, "does not match allowedPattern"),
-        ({"PolicyArn": "arn:aws:iam::123456789012:policy/mamori-deny-without-mfa"}, "does not match allowedPattern"),
+        ({"PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}, "unknown ['PolicyArn']"),
+        ({"PolicyArn": "arn:aws:iam::123456789012:policy/mamori/mamori-deny-without-mfa-evil"}, "unknown ['PolicyArn']"),
         ({"DryRun": "maybe"}, "must be a Boolean"),
         ({"GracePeriodHours": "soon"}, "GracePeriodHours: 'soon' is not a whole number of hours"),
         ({"Bogus": "1"}, "unknown ['Bogus']"),

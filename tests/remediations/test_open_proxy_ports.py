@@ -323,7 +323,7 @@ def test_dropped_protocols_are_reported_and_recorded(sandbox: Sandbox, ec2: Any,
 def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
     """Records of schema 0 ({groupId, changes}, as mamori wrote them before the versioned
     envelope) are read as the same envelope: the restore puts the entry back."""
-    group = make_group(ec2, vpc_id, [tcp(22, "203.0.113.0/24")])
+    group = make_group(ec2, vpc_id, [tcp(22, "203.0.113.0/24")], tags={"mamori:remediated": "2026-01-02 open-proxy-ports"})
     legacy = {
         "groupId": group,
         "changes": [

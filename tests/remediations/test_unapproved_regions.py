@@ -319,6 +319,9 @@ def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox) -
     the versioned envelope) are read as the same envelope: the restore starts the instance."""
     [miner] = launch(PARIS)
     stop(PARIS, miner)
+    boto3.client("ec2", region_name=PARIS).create_tags(
+        Resources=[miner], Tags=[{"Key": "mamori:remediated", "Value": "2026-01-02 stopped by mamori-unapproved-regions"}]
+    )
     legacy = {
         "instanceId": miner,
         "region": PARIS,
