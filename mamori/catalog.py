@@ -297,6 +297,13 @@ ACCOUNT_ID = DocumentParameter("AccountId", "String", "The account (the rule's r
 # Taken by the documents that act on an IAM user (AWS Config's resource id), and the users they may act on.
 USER_ID = text_parameter("UserId", "The IAM user's id (AIDA…), as AWS Config records it.", pattern=USER_ID_PATTERN)
 IAM_USERS = "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"
+# The Config rules of this account and region (config-rule resource type). A rule's own ARN ends
+# with an id Config makes up (config-rule-abc123), and naming the rule in its own role would be a
+# circular dependency: the role cannot be narrower.
+CONFIG_RULES = "arn:${AWS::Partition}:config:${AWS::Region}:${AWS::AccountId}:config-rule/*"
+# The prefix lists of this region (prefix-list resource type), whoever owns them: a customer-managed
+# list may be shared from another account (AWS RAM).
+PREFIX_LISTS = "arn:${AWS::Partition}:ec2:${AWS::Region}:*:prefix-list/*"
 TOPIC_ARN = DocumentParameter(
     "TopicArn",
     "String",

@@ -2,7 +2,9 @@
 
 from mamori.catalog import (
     ONLY_MAMORI_TAGS,
+    PREFIX_LISTS,
     TAGGED_BY_MAMORI,
+    Permission,
     RemediationSpec,
     allow,
     document,
@@ -33,12 +35,8 @@ REMEDIATION = RemediationSpec(
             text_parameter("TrustedCidrs", "Sources that are never the internet (the rule's TrustedCidrs).", ""),
         ),
         permissions=(
-            *allow(
-                "ec2:DescribeSecurityGroups",
-                "ec2:DescribeSecurityGroupRules",
-                "ec2:DescribeManagedPrefixLists",
-                "ec2:GetManagedPrefixListEntries",
-            ),
+            *allow("ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:DescribeManagedPrefixLists"),
+            Permission("ec2:GetManagedPrefixListEntries", PREFIX_LISTS),
             # Not narrower: the group carries no mark of mamori's before this run changes it (the tag
             # is written after), and IAM has no condition on the entries a call adds or revokes.
             *allow("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", on=SECURITY_GROUP),

@@ -1,6 +1,6 @@
 """mamori-iam-user-console-mfa: what the rule is, what it takes, what it may call."""
 
-from mamori.catalog import READ_CREDENTIAL_REPORT, Parameter, Permission, RemediationLink, RuleSpec
+from mamori.catalog import CONFIG_RULES, IAM_USERS, READ_CREDENTIAL_REPORT, Parameter, Permission, RemediationLink, RuleSpec
 from mamori.console_mfa import DEFAULT_GRACE_HOURS
 
 RULE = RuleSpec(
@@ -23,13 +23,13 @@ RULE = RuleSpec(
     permissions=(
         Permission("config:PutEvaluations"),
         # rdklib marks the evaluations of users that no longer exist NOT_APPLICABLE.
-        Permission("config:GetComplianceDetailsByConfigRule"),
+        Permission("config:GetComplianceDetailsByConfigRule", CONFIG_RULES),
         *READ_CREDENTIAL_REPORT,
         # Maps the report's ARNs to the user ids Config records: one call per 1,000 users.
         Permission("iam:ListUsers"),
         # Only for users that would be NON_COMPLIANT: exemption tag, and the deny policy.
-        Permission("iam:ListUserTags"),
-        Permission("iam:ListAttachedUserPolicies"),
+        Permission("iam:ListUserTags", IAM_USERS),
+        Permission("iam:ListAttachedUserPolicies", IAM_USERS),
     ),
     remediation=RemediationLink(
         document="iam-user-console-mfa",

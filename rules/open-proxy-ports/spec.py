@@ -1,6 +1,6 @@
 """mamori-open-proxy-ports: what the rule is, what it takes, what it may call."""
 
-from mamori.catalog import Parameter, Permission, RemediationLink, RuleSpec
+from mamori.catalog import PREFIX_LISTS, Parameter, Permission, RemediationLink, RuleSpec
 from mamori.exposure import DEFAULT_PROXY_PORTS, format_ports
 
 RULE = RuleSpec(
@@ -31,7 +31,7 @@ RULE = RuleSpec(
         Permission("config:GetResourceConfigHistory"),
         # Only when a group references a prefix list.
         Permission("ec2:DescribeManagedPrefixLists"),
-        Permission("ec2:GetManagedPrefixListEntries"),
+        Permission("ec2:GetManagedPrefixListEntries", PREFIX_LISTS),
     ),
     remediation=RemediationLink(
         document="open-proxy-ports",

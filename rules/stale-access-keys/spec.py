@@ -1,7 +1,7 @@
 """mamori-stale-access-keys: what the rule is, what it takes, what it may call."""
 
 from mamori.access_keys import DEFAULT_MAX_UNUSED_DAYS
-from mamori.catalog import READ_CREDENTIAL_REPORT, Parameter, Permission, RemediationLink, RuleSpec
+from mamori.catalog import CONFIG_RULES, IAM_USERS, READ_CREDENTIAL_REPORT, Parameter, Permission, RemediationLink, RuleSpec
 
 RULE = RuleSpec(
     id="stale-access-keys",
@@ -29,13 +29,13 @@ RULE = RuleSpec(
     permissions=(
         Permission("config:PutEvaluations"),
         # rdklib marks the evaluations of users that no longer exist NOT_APPLICABLE.
-        Permission("config:GetComplianceDetailsByConfigRule"),
+        Permission("config:GetComplianceDetailsByConfigRule", CONFIG_RULES),
         *READ_CREDENTIAL_REPORT,
         # Maps the report's ARNs to the user ids Config records: one call per 1,000 users.
         Permission("iam:ListUsers"),
         # Only for users with a stale key: the exemption tag, and the key ids to name them.
-        Permission("iam:ListUserTags"),
-        Permission("iam:ListAccessKeys"),
+        Permission("iam:ListUserTags", IAM_USERS),
+        Permission("iam:ListAccessKeys", IAM_USERS),
     ),
     remediation=RemediationLink(
         document="stale-access-keys",

@@ -1,6 +1,6 @@
 """mamori-unapproved-regions: what the rule is, what it takes, what it may call."""
 
-from mamori.catalog import Parameter, Permission, RemediationLink, RuleSpec
+from mamori.catalog import CONFIG_RULES, Parameter, Permission, RemediationLink, RuleSpec
 from mamori.instances import REGION_LIST_PATTERN
 
 RULE = RuleSpec(
@@ -26,7 +26,7 @@ RULE = RuleSpec(
         Permission("config:PutEvaluations"),
         # rdklib marks instances gone since the last run NOT_APPLICABLE; the rule also keeps the
         # earlier findings of a region that refused to be scanned.
-        Permission("config:GetComplianceDetailsByConfigRule"),
+        Permission("config:GetComplianceDetailsByConfigRule", CONFIG_RULES),
         Permission("ec2:DescribeRegions"),
         # One call per 1,000 instances in each enabled region outside ApprovedRegions.
         Permission("ec2:DescribeInstances"),

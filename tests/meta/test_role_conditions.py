@@ -4,7 +4,8 @@ evaluation of... nothing: a statement whose condition can never be met, or worse
 is simply absent from the request, which some operators (ForAllValues, Null "true") then
 treat as a match. Each key of each role's conditions must be one the reference lists for every
 action of the statement: on the action itself, on one of its resource types, or on that
-resource type's definition. And every role lives under the /mamori/ path, so that customers can
+resource type's definition. No role grants an action on "*" where the reference lets it be
+scoped to a resource type. And every role lives under the /mamori/ path, so that customers can
 fence iam:PassRole on arn:aws:iam::*:role/mamori/* (SECURITY.md).
 
 Focused on role policies; tests/meta's general reference check covers every other policy."""
@@ -126,3 +127,30 @@ def test_every_role_of_every_template_is_under_the_mamori_path() -> None:
         key: role["Properties"].get("Path") for key, role in found.items() if role["Properties"].get("Path") != ROLE_PATH
     } == {}
     assert len(found) >= 25
+
+
+def unscoped_problems(statements: Iterable[Mapping[str, Any]], where: str) -> list[str]:
+    """Actions granted on "*" that the reference lets a policy scope to a resource type."""
+    problems = []
+    for statement in statements:
+        if statement.get("Resource") != "*":
+            continue
+        for action in [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]:
+            service, name = action.split(":")
+            types = [t["name"] for t in REFERENCE.actions.get_action_details(service, name)["resourceTypes"]]
+            if types:
+                problems.append(f"{where}: {action} is granted on * but can be scoped to {types}")
+    return problems
+
+
+def test_no_role_grants_on_star_what_the_reference_lets_it_scope() -> None:
+    problems = []
+    for (path, logical_id), role in roles().items():
+        for policy in role["Properties"].get("Policies", []):
+            problems += unscoped_problems(policy["PolicyDocument"]["Statement"], f"{path} {logical_id}")
+
+    assert not problems, "\n".join(problems)
+    # The check itself: ListUserTags names the user resource type; DescribeRegions names none.
+    assert unscoped_problems([{"Action": ["iam:ListUserTags", "ec2:DescribeRegions"], "Resource": "*"}], "t") == [
+        "t: iam:ListUserTags is granted on * but can be scoped to ['user']"
+    ]
