@@ -38,6 +38,10 @@ REPLY_HOURS = 24
 
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
+# What names an abuse report (the open-proxy document's AbuseReport parameter): an AWS Health
+# event ARN (arn:aws:health:global::event/...), or an abuse event type code.
+EVENT_ARN_PATTERN = r"arn:aws[a-z0-9-]*:health:[a-z0-9-]*:\d{0,12}:event/[A-Za-z0-9_/.:-]{1,400}"
+ABUSE_CODE_PATTERN = r"AWS_ABUSE_[A-Z0-9_]{1,100}"
 INSTANCE_ARN = re.compile(r"^arn:aws[a-z-]*:ec2:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):instance/(?P<id>i-[0-9a-f]{8,17})$")
 # mamori's heuristic: AWS does not publish its abuse event type codes. A report is about an
 # open proxy when its code names a proxy (AWS_ABUSE_OPEN_PROXY_REPORT, ...) or its text says so.
@@ -94,6 +98,15 @@ class AbuseReport:
     entities: tuple[AffectedEntity, ...]
     page: str | None = None  # "2 of 10" when the report comes in pages
     problems: tuple[str, ...] = ()  # parts of the event that could not be read
+    event_arn: str | None = None  # detail.eventArn, when it is a Health event ARN
+
+    @property
+    def reference(self) -> str:
+        """What names the report to the open-proxy document (its AbuseReport parameter, which
+        overrides mamori:exempt): the event ARN, else the event type code, else nothing."""
+        if self.event_arn:
+            return self.event_arn
+        return self.code if self.code and re.fullmatch(ABUSE_CODE_PATTERN, self.code) else ""
 
     @property
     def code_text(self) -> str:
@@ -216,7 +229,10 @@ def parse_abuse_event(event: object) -> AbuseReport:
     page, pages = detail.get("page"), detail.get("totalPages")
     paged = f"{page} of {pages}" if page is not None and pages is not None and str(pages) != "1" else None
 
+    raw_arn = detail.get("eventArn")
+    event_arn = raw_arn if isinstance(raw_arn, str) and re.fullmatch(EVENT_ARN_PATTERN, raw_arn) else None
     return AbuseReport(
+        event_arn=event_arn,
         code=code,
         affected_account=affected,
         delivered_to_account=delivered_to,

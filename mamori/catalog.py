@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from mamori.exemption import DEFAULT_MAX_EXEMPTION_DAYS, MAX_EXEMPTION_DAYS_LIMIT, MAX_EXEMPTION_DAYS_PATTERN
 from mamori.iam_users import USER_ID_PATTERN
 from mamori.records import REMEDIATED_TAG
 from mamori.security_contact import CONTACT_TYPE as SECURITY_CONTACT_TYPE
@@ -283,6 +284,23 @@ def text_parameter(name: str, description: str, default: str | None = None, patt
     """A String document parameter; a value must match `pattern` as a whole."""
     return DocumentParameter(name, "String", description, default=default, allowed_pattern=f"^{pattern}$" if pattern else None)
 
+
+# How far ahead a mamori:exempt tag's until= date may be (mamori.exemption): a rule parameter of
+# every rule that reads the tag, passed on to its remediation, which skips exempt resources too.
+MAX_EXEMPTION_DAYS = Parameter(
+    "MaxExemptionDays",
+    f"A mamori:exempt tag counts only with an until=YYYY-MM-DD date at most this many days ahead (1 to "
+    f"{MAX_EXEMPTION_DAYS_LIMIT}); without one, or further out, it is ignored and the annotation says why.",
+    str(DEFAULT_MAX_EXEMPTION_DAYS),
+    allowed_pattern=f"^{MAX_EXEMPTION_DAYS_PATTERN}$",
+)
+MAX_EXEMPTION_DAYS_INPUT = DocumentParameter(
+    MAX_EXEMPTION_DAYS.name,
+    "String",
+    "Days ahead a mamori:exempt tag's until= date may be (the pack's MaxExemptionDays).",
+    default=str(DEFAULT_MAX_EXEMPTION_DAYS),
+    allowed_pattern=f"^{MAX_EXEMPTION_DAYS_PATTERN}$",
+)
 
 # The two parameters every mamori document takes.
 AUTOMATION_ASSUME_ROLE = DocumentParameter(

@@ -6,7 +6,7 @@ A document's script supplies only what is particular to it, as a subclass of Rem
 Restore (how to find the resource, what would change, how to change it, how to say it), and
 its handler is `run_remediation(MyRemediation(events))` or `run_restore(MyRestore(events))`.
 
-    run_remediation: validate → find → exempt? → decide → dry run → record → act → tag
+    run_remediation: validate → find → exempt (unless overridden)? → decide → dry run → record → act → tag
                      → decide again on live state, and fail loudly unless it is now compliant
     run_restore:     validate → read the record → find → decide → dry run → act → untag
                      → forget the record (or keep what is left) → verify
@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import boto3
 
 from mamori.automation import flag, required_input, timestamp, utc_now
-from mamori.exemption import exemption_status
+from mamori.exemption import DEFAULT_MAX_EXEMPTION_DAYS, exemption_status, parse_max_exemption_days
 from mamori.records import Record, RecordError, delete_record, load_record, record_path, save_record
 from mamori.status import DRY_RUN, NOT_FOUND, NOTHING_TO_DO, NOTHING_TO_RESTORE, REMEDIATED, RESTORED, SKIPPED_EXEMPT, STATUSES
 
@@ -81,8 +81,12 @@ class Unit(Generic[Target]):
         self.resource_id = required_input(events, self.resource_input, self.resource_pattern)
         self.dry_run = flag(events, "DryRun")
         self.now = utc_now()
+        # How far ahead a mamori:exempt tag may end (documents without the parameter: the default).
+        self.max_exemption_days = parse_max_exemption_days(str(events.get("MaxExemptionDays") or DEFAULT_MAX_EXEMPTION_DAYS))
         self.outputs: dict[str, Any] = {self.resource_input: self.resource_id, "DryRun": self.dry_run}
         self.outputs.update({name: [] for name in self.list_outputs} | {name: "" for name in self.text_outputs})
+        # Said at the end of the Message when an exemption was overridden (exemption_override).
+        self.exemption_note = ""
         self.read_parameters()
 
     def read_parameters(self) -> None:
@@ -115,7 +119,7 @@ class Unit(Generic[Target]):
     def finish(self, outcome: str, message: str) -> dict[str, Any]:
         if outcome not in STATUSES:
             raise ValueError(f"{outcome} is not a mamori status")
-        return {**self.outputs, "Status": outcome, "Message": message}
+        return {**self.outputs, "Status": outcome, "Message": message + self.exemption_note}
 
 
 class Remediation(Unit[Target]):
@@ -127,6 +131,11 @@ class Remediation(Unit[Target]):
 
     def not_found_message(self) -> str:
         return f"{self.resource_id} no longer exists; nothing to do."
+
+    def exemption_override(self) -> str | None:
+        """Why this run acts on the resource although it is exempt (e.g. AWS reported abuse
+        about it: the account is at stake), or None: an exempt resource is skipped."""
+        return None
 
     def plan(self, target: Target) -> Plan | Nothing:
         """The rule's own decision on the live resource: what would change, or why nothing."""
@@ -168,9 +177,12 @@ def run_remediation(unit: Remediation[Any]) -> dict[str, Any]:
     target = unit.find()
     if target is None:
         return unit.finish(NOT_FOUND, unit.not_found_message())
-    exemption = exemption_status(unit.tags(target), unit.now.date())
+    exemption = exemption_status(unit.tags(target), unit.now.date(), unit.max_exemption_days)
     if exemption is not None and exemption.applies:
-        return unit.finish(SKIPPED_EXEMPT, exemption.message)
+        override = unit.exemption_override()
+        if override is None:
+            return unit.finish(SKIPPED_EXEMPT, exemption.message)
+        unit.exemption_note = f" {exemption.message} - overridden: {override}."
 
     plan = unit.plan(target)
     if isinstance(plan, Nothing) or not plan:
@@ -291,6 +303,6 @@ def run_restore(unit: Restore[Any]) -> dict[str, Any]:
     unit.verify(target, plan)
     if record is not None:
         delete_record(unit.ssm, unit.remediation_id, unit.resource_id)
-    exemption = exemption_status(unit.tags(target), unit.now.date())
+    exemption = exemption_status(unit.tags(target), unit.now.date(), unit.max_exemption_days)
     hint = "" if exemption is not None and exemption.applies else unit.exempt_hint(target)
     return unit.finish(RESTORED, unit.done_message(target, plan) + hint)

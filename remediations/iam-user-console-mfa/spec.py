@@ -5,6 +5,7 @@ from typing import Any
 
 from mamori.catalog import (
     IAM_USERS,
+    MAX_EXEMPTION_DAYS_INPUT,
     ONLY_MAMORI_TAGS,
     TAGGED_BY_MAMORI,
     USER_ID,
@@ -115,6 +116,7 @@ REMEDIATION = RemediationSpec(
                 "Hours after the user's creation before MFA is required (the rule's GracePeriodHours).",
                 str(DEFAULT_GRACE_HOURS),
             ),
+            MAX_EXEMPTION_DAYS_INPUT,
         ),
         permissions=(
             Permission("iam:ListUsers"),

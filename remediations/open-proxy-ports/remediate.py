@@ -5,13 +5,20 @@ A wide entry (tcp 0-65535, or all traffic) is narrowed, not lost: the ports othe
 proxy ports are authorized again for the same source before the wide entry is revoked.
 What was revoked and added is recorded (automation output, the group's `mamori:remediated`
 tag, and /mamori/open-proxy-ports/<group-id> in Parameter Store) for the restore document.
+
+A group tagged mamori:exempt is skipped, unless AbuseReport names an AWS abuse report (the
+abuse responder passes it): then the account is at stake, the exemption is overridden and the
+Message says so. Whoever starts the document can only close proxy ports with it, as the rule
+would, so the parameter widens nothing.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
+from mamori.abuse_events import ABUSE_CODE_PATTERN, EVENT_ARN_PATTERN
 from mamori.automation import entries_text, timestamp
 from mamori.exposure import (
     DEFAULT_PROXY_PORTS,
@@ -47,7 +54,15 @@ class RevokeProxyExposure(Remediation[Group]):
     def read_parameters(self) -> None:
         self.proxy_ports = parse_proxy_ports(str(self.events.get("ProxyPorts") or format_ports(DEFAULT_PROXY_PORTS)))
         self.trusted = parse_trusted(str(self.events.get("TrustedCidrs") or ""))
+        self.abuse_report = str(self.events.get("AbuseReport") or "").strip()
+        if self.abuse_report and not re.fullmatch(f"{EVENT_ARN_PATTERN}|{ABUSE_CODE_PATTERN}", self.abuse_report):
+            raise ValueError(f"AbuseReport must be an AWS Health event ARN or an AWS_ABUSE_ code, got {self.abuse_report!r}")
         self.ec2 = boto3.client("ec2")
+
+    def exemption_override(self) -> str | None:
+        if not self.abuse_report:
+            return None
+        return f"AWS reported abuse ({self.abuse_report}) and the account is at stake, so the exemption does not hold"
 
     def find(self) -> Group | None:
         group = describe_group(self.ec2, self.resource_id)

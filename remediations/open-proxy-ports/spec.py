@@ -1,6 +1,8 @@
 """The two documents of the open-proxy-ports remediation and what each may call."""
 
+from mamori.abuse_events import ABUSE_CODE_PATTERN, EVENT_ARN_PATTERN
 from mamori.catalog import (
+    MAX_EXEMPTION_DAYS_INPUT,
     ONLY_MAMORI_TAGS,
     PREFIX_LISTS,
     TAGGED_BY_MAMORI,
@@ -25,7 +27,8 @@ REMEDIATION = RemediationSpec(
         description=(
             "Revokes the inbound entries of a security group that let the internet reach a proxy port "
             "(re-checked on the live group), keeps other ports of a wide entry open, records what it "
-            "changed for mamori-open-proxy-ports-restore. Skips groups tagged mamori:exempt."
+            "changed for mamori-open-proxy-ports-restore. Skips groups tagged mamori:exempt, unless AbuseReport names "
+            "an AWS abuse report."
         ),
         parameters=(
             GROUP,
@@ -33,6 +36,15 @@ REMEDIATION = RemediationSpec(
                 "ProxyPorts", "Comma-separated proxy ports (the rule's ProxyPorts).", format_ports(DEFAULT_PROXY_PORTS)
             ),
             text_parameter("TrustedCidrs", "Sources that are never the internet (the rule's TrustedCidrs).", ""),
+            # Set by mamori-abuse-responder only: an abuse report overrides mamori:exempt.
+            text_parameter(
+                "AbuseReport",
+                "The AWS Health abuse event (ARN or AWS_ABUSE_ code) this run answers; it overrides mamori:exempt. "
+                "Empty: exempt groups are skipped.",
+                "",
+                f"$|^{EVENT_ARN_PATTERN}$|^{ABUSE_CODE_PATTERN}",
+            ),
+            MAX_EXEMPTION_DAYS_INPUT,
         ),
         permissions=(
             *allow("ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:DescribeManagedPrefixLists"),

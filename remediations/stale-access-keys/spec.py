@@ -3,6 +3,7 @@
 from mamori.access_keys import DEFAULT_MAX_UNUSED_DAYS
 from mamori.catalog import (
     IAM_USERS,
+    MAX_EXEMPTION_DAYS_INPUT,
     ONLY_MAMORI_TAGS,
     TAGGED_BY_MAMORI,
     USER_ID,
@@ -32,6 +33,7 @@ REMEDIATION = RemediationSpec(
                 str(DEFAULT_MAX_UNUSED_DAYS),
             ),
             text_parameter("MaxKeyAgeDays", "Age in days at which an active key is stale; empty for none.", ""),
+            MAX_EXEMPTION_DAYS_INPUT,
         ),
         permissions=(
             Permission("iam:ListUsers"),

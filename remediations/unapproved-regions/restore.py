@@ -55,7 +55,7 @@ class StartInstance(Restore[Instance]):
             if not self.dry_run:
                 self.remove_tag(target)
             removed = "Would remove" if self.dry_run else "Removed"
-            exemption = exemption_status(target.tags, self.now.date())
+            exemption = exemption_status(target.tags, self.now.date(), self.max_exemption_days)
             hint = "" if exemption is not None and exemption.applies else self.exempt_hint(target)
             return Nothing(
                 f"{self.resource_id} in {self.region} was already {target.state}. "

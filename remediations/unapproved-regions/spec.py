@@ -1,6 +1,7 @@
 """The two documents of the unapproved-regions remediation and what each may call."""
 
 from mamori.catalog import (
+    MAX_EXEMPTION_DAYS_INPUT,
     ONLY_MAMORI_TAGS,
     TAGGED_BY_MAMORI,
     DocumentParameter,
@@ -36,6 +37,7 @@ REMEDIATION = RemediationSpec(
                 "Comma-separated regions where instances may run (the rule's ApprovedRegions).",
                 allowed_pattern=REGION_LIST_PATTERN,
             ),
+            MAX_EXEMPTION_DAYS_INPUT,
         ),
         permissions=(
             *allow("ec2:DescribeRegions", "ec2:DescribeInstances"),

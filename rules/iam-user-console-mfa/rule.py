@@ -38,11 +38,12 @@ REPORT_WAIT_SECONDS = 200.0
 
 class IamUserConsoleMfa(ConfigRule):  # type: ignore[misc]
     def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> dict[str, Any]:
-        config_rule.check_parameter_names(rule_parameters, {"GracePeriodHours"})
+        config_rule.check_parameter_names(rule_parameters, {"GracePeriodHours", config_rule.MAX_EXEMPTION_DAYS})
         return {
             "GracePeriodHours": config_rule.parse_parameter(
                 rule_parameters, "GracePeriodHours", str(DEFAULT_GRACE_HOURS), parse_grace_hours
             ),
+            config_rule.MAX_EXEMPTION_DAYS: config_rule.max_exemption_days(rule_parameters),
         }
 
     def evaluate_periodic(
@@ -70,7 +71,9 @@ class IamUserConsoleMfa(ConfigRule):  # type: ignore[misc]
             verdict = decide()
             note = ""
             if verdict.compliance == NON_COMPLIANT:
-                exempt, note = config_rule.exemption_evaluation(user_tags(iam, user.name), now.date())
+                exempt, note = config_rule.exemption_evaluation(
+                    user_tags(iam, user.name), now.date(), valid_rule_parameters[config_rule.MAX_EXEMPTION_DAYS]
+                )
                 if exempt is not None:
                     evaluations.append(
                         Evaluation(ComplianceType.NOT_APPLICABLE, user.user_id, USER_RESOURCE_TYPE, exempt.annotation)

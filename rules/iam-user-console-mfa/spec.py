@@ -1,6 +1,15 @@
 """mamori-iam-user-console-mfa: what the rule is, what it takes, what it may call."""
 
-from mamori.catalog import CONFIG_RULES, IAM_USERS, READ_CREDENTIAL_REPORT, Parameter, Permission, RemediationLink, RuleSpec
+from mamori.catalog import (
+    CONFIG_RULES,
+    IAM_USERS,
+    MAX_EXEMPTION_DAYS,
+    READ_CREDENTIAL_REPORT,
+    Parameter,
+    Permission,
+    RemediationLink,
+    RuleSpec,
+)
 from mamori.console_mfa import DEFAULT_GRACE_HOURS
 
 RULE = RuleSpec(
@@ -19,6 +28,7 @@ RULE = RuleSpec(
             str(DEFAULT_GRACE_HOURS),
             allowed_pattern=r"^\s*\d{1,5}\s*$",
         ),
+        MAX_EXEMPTION_DAYS,
     ),
     permissions=(
         Permission("config:PutEvaluations"),
@@ -34,7 +44,7 @@ RULE = RuleSpec(
     remediation=RemediationLink(
         document="iam-user-console-mfa",
         resource_id_parameter="UserId",
-        parameters=("GracePeriodHours",),
+        parameters=("GracePeriodHours", MAX_EXEMPTION_DAYS.name),
         maximum_automatic_attempts=3,
         retry_attempt_seconds=120,
     ),

@@ -28,12 +28,13 @@ RESOURCE_TYPE = "AWS::EC2::SecurityGroup"
 
 class OpenProxyPorts(ConfigRule):  # type: ignore[misc]
     def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> dict[str, Any]:
-        config_rule.check_parameter_names(rule_parameters, {"ProxyPorts", "TrustedCidrs"})
+        config_rule.check_parameter_names(rule_parameters, {"ProxyPorts", "TrustedCidrs", config_rule.MAX_EXEMPTION_DAYS})
         return {
             "ProxyPorts": config_rule.parse_parameter(
                 rule_parameters, "ProxyPorts", format_ports(DEFAULT_PROXY_PORTS), parse_proxy_ports
             ),
             "TrustedCidrs": config_rule.parse_parameter(rule_parameters, "TrustedCidrs", "", parse_trusted),
+            config_rule.MAX_EXEMPTION_DAYS: config_rule.max_exemption_days(rule_parameters),
         }
 
     def evaluate_change(
@@ -43,7 +44,9 @@ class OpenProxyPorts(ConfigRule):  # type: ignore[misc]
         configuration_item: dict[str, Any],
         valid_rule_parameters: dict[str, Any],
     ) -> list[Evaluation]:
-        exempt, note = config_rule.exemption_evaluation(configuration_item.get("tags"))
+        exempt, note = config_rule.exemption_evaluation(
+            configuration_item.get("tags"), max_days=valid_rule_parameters[config_rule.MAX_EXEMPTION_DAYS]
+        )
         if exempt is not None:
             return [exempt]
         configuration = configuration_item.get("configuration")

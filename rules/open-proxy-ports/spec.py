@@ -1,6 +1,6 @@
 """mamori-open-proxy-ports: what the rule is, what it takes, what it may call."""
 
-from mamori.catalog import PREFIX_LISTS, Parameter, Permission, RemediationLink, RuleSpec
+from mamori.catalog import MAX_EXEMPTION_DAYS, PREFIX_LISTS, Parameter, Permission, RemediationLink, RuleSpec
 from mamori.exposure import DEFAULT_PROXY_PORTS, format_ports
 
 RULE = RuleSpec(
@@ -24,6 +24,7 @@ RULE = RuleSpec(
             "Comma-separated CIDRs or prefix list ids that are never the internet (e.g. your office range). Empty for none.",
             "",
         ),
+        MAX_EXEMPTION_DAYS,
     ),
     permissions=(
         Permission("config:PutEvaluations"),
@@ -36,7 +37,7 @@ RULE = RuleSpec(
     remediation=RemediationLink(
         document="open-proxy-ports",
         resource_id_parameter="GroupId",
-        parameters=("ProxyPorts", "TrustedCidrs"),
+        parameters=("ProxyPorts", "TrustedCidrs", MAX_EXEMPTION_DAYS.name),
         maximum_automatic_attempts=3,
         retry_attempt_seconds=120,
     ),

@@ -38,12 +38,13 @@ REPORT_WAIT_SECONDS = 200.0
 
 class StaleAccessKeys(ConfigRule):  # type: ignore[misc]
     def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> dict[str, Any]:
-        config_rule.check_parameter_names(rule_parameters, {"MaxUnusedDays", "MaxKeyAgeDays"})
+        config_rule.check_parameter_names(rule_parameters, {"MaxUnusedDays", "MaxKeyAgeDays", config_rule.MAX_EXEMPTION_DAYS})
         return {
             "MaxUnusedDays": config_rule.parse_parameter(
                 rule_parameters, "MaxUnusedDays", str(DEFAULT_MAX_UNUSED_DAYS), parse_max_unused_days
             ),
             "MaxKeyAgeDays": config_rule.parse_parameter(rule_parameters, "MaxKeyAgeDays", "", parse_max_key_age_days),
+            config_rule.MAX_EXEMPTION_DAYS: config_rule.max_exemption_days(rule_parameters),
         }
 
     def evaluate_periodic(
@@ -69,7 +70,9 @@ class StaleAccessKeys(ConfigRule):  # type: ignore[misc]
             stale = find_stale_keys(report_keys, now, max_unused, max_age)
             note = ""
             if stale:
-                exempt, note = config_rule.exemption_evaluation(user_tags(iam, user.name), now.date())
+                exempt, note = config_rule.exemption_evaluation(
+                    user_tags(iam, user.name), now.date(), valid_rule_parameters[config_rule.MAX_EXEMPTION_DAYS]
+                )
                 if exempt is not None:
                     evaluations.append(
                         Evaluation(ComplianceType.NOT_APPLICABLE, user.user_id, USER_RESOURCE_TYPE, exempt.annotation)

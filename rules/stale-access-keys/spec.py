@@ -1,7 +1,16 @@
 """mamori-stale-access-keys: what the rule is, what it takes, what it may call."""
 
 from mamori.access_keys import DEFAULT_MAX_UNUSED_DAYS
-from mamori.catalog import CONFIG_RULES, IAM_USERS, READ_CREDENTIAL_REPORT, Parameter, Permission, RemediationLink, RuleSpec
+from mamori.catalog import (
+    CONFIG_RULES,
+    IAM_USERS,
+    MAX_EXEMPTION_DAYS,
+    READ_CREDENTIAL_REPORT,
+    Parameter,
+    Permission,
+    RemediationLink,
+    RuleSpec,
+)
 
 RULE = RuleSpec(
     id="stale-access-keys",
@@ -25,6 +34,7 @@ RULE = RuleSpec(
             "",
             allowed_pattern=r"^\s*(\d{1,4})?\s*$",
         ),
+        MAX_EXEMPTION_DAYS,
     ),
     permissions=(
         Permission("config:PutEvaluations"),
@@ -40,7 +50,7 @@ RULE = RuleSpec(
     remediation=RemediationLink(
         document="stale-access-keys",
         resource_id_parameter="UserId",
-        parameters=("MaxUnusedDays", "MaxKeyAgeDays"),
+        parameters=("MaxUnusedDays", "MaxKeyAgeDays", MAX_EXEMPTION_DAYS.name),
         maximum_automatic_attempts=3,
         retry_attempt_seconds=120,
     ),

@@ -1,6 +1,6 @@
 """mamori-unapproved-regions: what the rule is, what it takes, what it may call."""
 
-from mamori.catalog import CONFIG_RULES, Parameter, Permission, RemediationLink, RuleSpec
+from mamori.catalog import CONFIG_RULES, MAX_EXEMPTION_DAYS, Parameter, Permission, RemediationLink, RuleSpec
 from mamori.instances import REGION_LIST_PATTERN
 
 RULE = RuleSpec(
@@ -21,6 +21,7 @@ RULE = RuleSpec(
             None,
             allowed_pattern=REGION_LIST_PATTERN,
         ),
+        MAX_EXEMPTION_DAYS,
     ),
     permissions=(
         Permission("config:PutEvaluations"),
@@ -34,7 +35,7 @@ RULE = RuleSpec(
     remediation=RemediationLink(
         document="unapproved-regions",
         resource_id_parameter="InstanceId",
-        parameters=("ApprovedRegions",),
+        parameters=("ApprovedRegions", MAX_EXEMPTION_DAYS.name),
     ),
     # Every region is asked at once, but a region with many instances is paged one call after another.
     timeout_seconds=300,

@@ -23,6 +23,7 @@ from harness.pack import (
     template,
 )
 from tests.closed_loop import assert_closed_loop
+from tests.exempt import SOON
 
 RULE = "mamori-iam-user-console-mfa"
 RULE_ID = "iam-user-console-mfa"
@@ -135,7 +136,7 @@ def test_dry_run_changes_nothing(sandbox: Sandbox, policy_arn: str) -> None:
 
 
 def test_exempt_user_is_skipped(sandbox: Sandbox, policy_arn: str) -> None:
-    alice = console_user(tags={"mamori:exempt": "break-glass until=2999-12-31"})
+    alice = console_user(tags={"mamori:exempt": f"break-glass until={SOON}"})
 
     result = remediate(sandbox, alice, policy_arn)
 
