@@ -95,7 +95,8 @@ def resource_tags(api_action: str, params: Mapping[str, Any], account: str, regi
     if service == "ec2":
         from moto.ec2.models import ec2_backends
 
-        ids = params.get("InstanceIds") or params.get("Resources") or ([params["GroupId"]] if "GroupId" in params else None)
+        ids = [*(params.get("InstanceIds") or []), *(params.get("Resources") or [])]
+        ids += [params[name] for name in ("InstanceId", "GroupId") if name in params]
         if not ids:
             return None
         tagged = ec2_backends[account][region].tags
