@@ -84,6 +84,9 @@ from mamori.compliance import COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE
 from mamori.exemption import EXEMPT_TAG
 from tools.limits import CLOUDFORMATION_TEMPLATE_LIMIT, SSM_DOCUMENT_LIMIT, TEMPLATE_BUDGET, document_size
 
+# An exemption must end, at most MaxExemptionDays (90 by default) ahead (mamori.exemption).
+EXEMPT_UNTIL = (datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=60)).isoformat()
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 RULE_ID = "open-proxy-ports"
@@ -213,7 +216,7 @@ KINDS = (
     ]),
     Kind("exempt (proxy open)", 0.5, "NOT_APPLICABLE", NO_PL, lambda r, _, s: [
         permission("tcp", (3128, 3128), ["0.0.0.0/0"], ipv4_shape=s),
-    ], tags={"mamori:exempt": "load test until=2999-12-31"}),
+    ], tags={"mamori:exempt": f"load test until={EXEMPT_UNTIL}"}),
     # Prefix lists.
     Kind("customer list, office", 0.5, "COMPLIANT", CUSTOMER_PL, lambda r, pl, s: [
         permission("tcp", _proxy(r), prefix_lists=[pl.office], ipv4_shape=s),
@@ -732,7 +735,7 @@ SPECIAL = (
         (NOT_APPLICABLE, NOT_APPLICABLE),
         True,
         keys=(KeySpec(200 * DAY),),
-        tags=((EXEMPT_TAG, "break-glass user until=2999-12-31"),),
+        tags=((EXEMPT_TAG, f"break-glass user until={EXEMPT_UNTIL}"),),
     ),
     Profile("deny-without-MFA attached", 5 * DAY, (COMPLIANT, NOT_APPLICABLE), True, deny_policy=True),
 )

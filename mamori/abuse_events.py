@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mamori.aws_api import ACCOUNT_ID
+from mamori.exemption import ABUSE_CODE_PATTERN, EVENT_ARN_PATTERN
 
 SOURCE = "aws.health"
 DETAIL_TYPE = "AWS Health Abuse Event"
@@ -38,10 +39,6 @@ REPLY_HOURS = 24
 
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
-# What names an abuse report (the open-proxy document's AbuseReport parameter): an AWS Health
-# event ARN (arn:aws:health:global::event/...), or an abuse event type code.
-EVENT_ARN_PATTERN = r"arn:aws[a-z0-9-]*:health:[a-z0-9-]*:\d{0,12}:event/[A-Za-z0-9_/.:-]{1,400}"
-ABUSE_CODE_PATTERN = r"AWS_ABUSE_[A-Z0-9_]{1,100}"
 INSTANCE_ARN = re.compile(r"^arn:aws[a-z-]*:ec2:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):instance/(?P<id>i-[0-9a-f]{8,17})$")
 # mamori's heuristic: AWS does not publish its abuse event type codes. A report is about an
 # open proxy when its code names a proxy (AWS_ABUSE_OPEN_PROXY_REPORT, ...) or its text says so.

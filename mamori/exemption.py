@@ -25,6 +25,12 @@ DEFAULT_MAX_EXEMPTION_DAYS = 90
 MAX_EXEMPTION_DAYS_LIMIT = 366
 MAX_EXEMPTION_DAYS_PATTERN = r"\s*\d{1,3}\s*"
 
+# An AWS abuse report about a resource overrides its exemption (the account is at stake). What
+# names a report to a remediation: an AWS Health event ARN (arn:aws:health:global::event/...),
+# or an abuse event type code (mamori.abuse_events reads them from the event).
+EVENT_ARN_PATTERN = r"arn:aws[a-z0-9-]*:health:[a-z0-9-]*:\d{0,12}:event/[A-Za-z0-9_/.:-]{1,400}"
+ABUSE_CODE_PATTERN = r"AWS_ABUSE_[A-Z0-9_]{1,100}"
+
 _UNTIL = re.compile(r"^(?P<reason>.*?)\s*\buntil=(?P<date>\S*)\s*$", re.DOTALL)
 
 

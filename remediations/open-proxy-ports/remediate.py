@@ -18,8 +18,8 @@ from typing import Any
 
 import boto3
 
-from mamori.abuse_events import ABUSE_CODE_PATTERN, EVENT_ARN_PATTERN
 from mamori.automation import entries_text, timestamp
+from mamori.exemption import ABUSE_CODE_PATTERN, EVENT_ARN_PATTERN
 from mamori.exposure import (
     DEFAULT_PROXY_PORTS,
     RevocationPlan,

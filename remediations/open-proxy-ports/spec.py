@@ -1,6 +1,5 @@
 """The two documents of the open-proxy-ports remediation and what each may call."""
 
-from mamori.abuse_events import ABUSE_CODE_PATTERN, EVENT_ARN_PATTERN
 from mamori.catalog import (
     MAX_EXEMPTION_DAYS_INPUT,
     ONLY_MAMORI_TAGS,
@@ -13,6 +12,7 @@ from mamori.catalog import (
     record_permissions,
     text_parameter,
 )
+from mamori.exemption import ABUSE_CODE_PATTERN, EVENT_ARN_PATTERN
 from mamori.exposure import DEFAULT_PROXY_PORTS, format_ports
 from mamori.security_groups import GROUP_ID_PATTERN
 
