@@ -93,11 +93,11 @@ class UndoGuardDuty(Restore[Recorded]):
         def act(guardduty: Any, region: str) -> None:
             for detector_id in undo[region].delete:
                 guardduty.delete_detector(DetectorId=detector_id)
-            if undo[region].suspend:
-                guardduty.update_detector(DetectorId=undo[region].suspend, Enable=False)
+            suspend = undo[region].suspend
+            if suspend:
+                guardduty.update_detector(DetectorId=suspend, Enable=False)
                 guardduty.untag_resource(
-                    ResourceArn=detector_arn(guardduty, region, self.resource_id, undo[region].suspend),
-                    TagKeys=[REMEDIATED_TAG],
+                    ResourceArn=detector_arn(guardduty, region, self.resource_id, suspend), TagKeys=[REMEDIATED_TAG]
                 )
 
         done = scan_regions("guardduty", sorted(undo), act)
