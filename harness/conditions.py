@@ -6,7 +6,8 @@ It stands in for what IAM does with the few condition keys mamori's roles use, a
 * the request context IAM builds for a call (IAM User Guide, "AWS global condition context
   keys" and each service's "Condition keys" in the Service Authorization Reference):
   `iam:PolicyARN` (the PolicyArn of Attach/DetachUserPolicy), `account:AlternateContactTypes`
-  (the AlternateContactType of Get/Put/DeleteAlternateContact), `aws:TagKeys` and
+  (the AlternateContactType of Get/Put/DeleteAlternateContact), `sts:TaskPolicyArn` (the task
+  policy of AssumeRoot), `aws:TagKeys` and
   `aws:RequestTag/<key>` (the tags a request writes or removes), and `aws:ResourceTag/<key>`
   (the tags the resource has before the call, read from moto's state);
 * the operators mamori.catalog.CONDITION_OPERATORS allows, with IAM's semantics ("IAM JSON
@@ -73,6 +74,8 @@ def request_keys(api_action: str, params: Mapping[str, Any]) -> dict[str, list[s
         keys["iam:policyarn"] = [str(params["PolicyArn"])]
     if api_action.startswith("account:") and "AlternateContactType" in params:
         keys["account:alternatecontacttypes"] = [str(params["AlternateContactType"])]
+    if api_action == "sts:AssumeRoot" and isinstance(params.get("TaskPolicyArn"), Mapping):
+        keys["sts:taskpolicyarn"] = [str(params["TaskPolicyArn"].get("arn", ""))]
     tags = _tags_written(params)
     if tags:
         keys["aws:tagkeys"] = list(tags)
@@ -151,26 +154,32 @@ def condition_holds(
     return True
 
 
-KNOWN_KEYS = ("iam:policyarn", "account:alternatecontacttypes", "aws:tagkeys", "aws:requesttag/", "aws:resourcetag/")
+KNOWN_KEYS = (
+    "iam:policyarn",
+    "account:alternatecontacttypes",
+    "sts:taskpolicyarn",
+    "aws:tagkeys",
+    "aws:requesttag/",
+    "aws:resourcetag/",
+)
 
 
 def refusal(
     api_action: str,
     action: str,
-    statements: Sequence[Mapping[str, Any]],
+    granting: Sequence[Mapping[str, Mapping[str, Any]]],
     params: Mapping[str, Any],
     account: str,
     region: str,
     stack_region: str,
 ) -> str | None:
-    """Why IAM would refuse the call under these Allow statements' conditions, or None.
-    `action` is the IAM action authorizing `api_action` (the statements already grant it);
-    `region` is the call's, `stack_region` the one the template was deployed in."""
-    granting = [s for s in statements if action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
-    if not granting or any("Condition" not in s for s in granting):
+    """Why IAM would refuse the call for the conditions of the Allow statements that grant
+    `action` (the IAM action authorizing `api_action`), or None. `granting`: each such
+    statement's Condition block ({} for a statement without one). `region` is the call's,
+    `stack_region` the one the template was deployed in (its ${AWS::Region})."""
+    if not granting or any(not condition for condition in granting):
         return None
-    conditions = [s["Condition"] for s in granting]
-    used = {key.lower() for condition in conditions for keys in condition.values() for key in keys}
+    used = {key.lower() for condition in granting for keys in condition.values() for key in keys}
     unknown = sorted(key for key in used if not key.startswith(KNOWN_KEYS))
     if unknown:
         raise ConditionNotEvaluated(f"{action}: the sandbox does not evaluate the condition keys {unknown}")
@@ -182,7 +191,6 @@ def refusal(
             raise ConditionNotEvaluated(f"{api_action}: the sandbox does not know which resources it acts on")
         per_resource = [base | {f"aws:resourcetag/{k.lower()}": [v] for k, v in each.items()} for each in tags]
     for context in per_resource:
-        if not any(condition_holds(condition, context, account, stack_region) for condition in conditions):
-            shown = {key: values for key, values in context.items()}
-            return f"no statement granting {action} has a condition that holds for this request ({shown})"
+        if not any(condition_holds(condition, context, account, stack_region) for condition in granting):
+            return f"is not granted {action} under the conditions of its statements, for this request ({dict(context)})"
     return None

@@ -50,9 +50,15 @@ def test_the_request_keys_come_from_the_call_as_the_code_made_it() -> None:
 
 
 def test_an_unconditioned_grant_allows_and_an_unknown_key_is_an_error_not_a_pass() -> None:
-    plain = [{"Effect": "Allow", "Action": ["iam:TagUser"], "Resource": "*"}]
-    odd = [{"Effect": "Allow", "Action": ["iam:TagUser"], "Resource": "*", "Condition": {"StringEquals": {"aws:SourceVpc": "v"}}}]
+    plain: list[dict[str, Any]] = [{}, TAGS_ONLY_MAMORI]
+    odd = [{"StringEquals": {"aws:SourceVpc": "v"}}]
 
     assert refusal("iam:TagUser", "iam:TagUser", plain, {"Tags": [{"Key": "x"}]}, ACCOUNT, REGION, REGION) is None
     with pytest.raises(ConditionNotEvaluated, match="aws:sourcevpc"):
         refusal("iam:TagUser", "iam:TagUser", odd, {"Tags": [{"Key": "x"}]}, ACCOUNT, REGION, REGION)
+
+
+def test_a_grant_whose_condition_does_not_hold_is_refused_for_each_resource() -> None:
+    named = {"Tags": [{"Key": "mamori:exempt", "Value": "x"}]}
+    assert refusal("iam:TagUser", "iam:TagUser", [TAGS_ONLY_MAMORI], named, ACCOUNT, REGION, REGION) is not None
+    assert refusal("iam:TagUser", "iam:TagUser", [TAGS_ONLY_MAMORI, {}], named, ACCOUNT, REGION, REGION) is None

@@ -11,7 +11,7 @@ import pytest
 
 from harness.aws import ACCOUNT, REGION, Sandbox
 from harness.config_events import change_event, security_group_item
-from harness.pack import NOT_CALLED_BY_CODE, deployed_rule_parameters, granted_actions, invoke_rule, lambda_principal, template
+from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal, role_grants, template
 from mamori import automation
 from tests.conftest import make_group, tcp
 from tests.exempt import SOON
@@ -118,7 +118,7 @@ def topic_queue(sandbox: Sandbox, monkeypatch: Any) -> Any:
 
 
 def deliver(sandbox: Sandbox, event: Any) -> Any:
-    with sandbox.acting_as(lambda_principal("mamori-notifier"), granted_actions("NotifierRole") - NOT_CALLED_BY_CODE):
+    with sandbox.acting_as(lambda_principal("mamori-notifier"), role_grants("NotifierRole")):
         return notifier().lambda_handler(event, None)
 
 

@@ -22,10 +22,9 @@ from harness.iam_state import create_managed_policy, make_user, user_created_ago
 from harness.pack import (
     AUTOMATION_ROLE_ARN,
     deployed_rule_parameters,
-    granted_actions,
-    granted_statements,
     invoke_rule,
     remediation_parameters,
+    role_grants,
     run_document,
     template,
 )
@@ -45,7 +44,7 @@ def using_role(sandbox: Sandbox, document: str) -> Iterator[None]:
     role = document_spec(document).role_id
     saved, Sandbox.session_calls = Sandbox.session_calls, None
     try:
-        with sandbox.acting_as(f"attacker-with:{role}", granted_actions(role), granted_statements(role)):
+        with sandbox.acting_as(f"attacker-with:{role}", role_grants(role)):
             yield
     finally:
         Sandbox.session_calls = saved

@@ -37,6 +37,40 @@ BASE = ROOT / "template" / "base.yaml"
 SCRIPT_RUNTIME = "python3.11"
 
 
+# The pack parameter naming the rules whose remediation runs automatically when AutoRemediation
+# is "true": "all", or rule ids joined by commas, checked against the catalog by its pattern.
+ENFORCED_RULES = "EnforcedRules"
+
+
+def enforced_rules_parameter(rules: list[RuleSpec]) -> dict[str, Any]:
+    ids = sorted(rule.id for rule in rules if rule.remediation is not None)
+    one = "(" + "|".join(ids) + ")"  # ids are lower-case words joined by '-' (RULE_ID): nothing to escape
+    return {
+        "Type": "String",
+        "Default": "all",
+        "AllowedPattern": f"^(all|{one}(,{one})*)$",
+        # Every id once is the longest list that means something.
+        "MaxLength": len(",".join(ids)),
+        "ConstraintDescription": (
+            f"{ENFORCED_RULES}: all, or rule ids joined by commas without spaces, of: {', '.join(ids)}, "
+            f"at most {len(','.join(ids))} characters."
+        ),
+        "Description": (
+            "With AutoRemediation true: the rules whose remediation runs automatically, 'all' or ids joined by commas "
+            "(e.g. open-proxy-ports,stale-access-keys); the others only report (run their documents by hand)."
+        ),
+    }
+
+
+def enforced_condition(rule: RuleSpec) -> dict[str, Any]:
+    """AutoRemediation on, and EnforcedRules 'all' or listing the rule: ',<id>,' is found in
+    ',<EnforcedRules>,' when splitting on it changes the text (conditions have no Fn::Contains)."""
+    listed = {"Fn::Join": ["", [",", {"Ref": ENFORCED_RULES}, ","]]}
+    contains = {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Fn::Split": [f",{rule.id},", listed]}]}, listed]}]}
+    chosen = {"Fn::Or": [{"Fn::Equals": [{"Ref": ENFORCED_RULES}, "all"]}, contains]}
+    return {"Fn::And": [{"Condition": "AutoRemediationOn"}, chosen]}
+
+
 class PackError(ValueError):
     """The specs do not make a consistent pack; the message names what disagrees."""
 
@@ -183,7 +217,7 @@ def _remediation_configuration(
             "TargetId": {"Ref": remediation.remediate.logical_id},
             "ResourceType": rule.resource_types[0],
             "Parameters": parameters,
-            "Automatic": {"Fn::If": ["AutoRemediationOn", True, False]},
+            "Automatic": {"Fn::If": [rule.enforced_condition, True, False]},
             "MaximumAutomaticAttempts": link.maximum_automatic_attempts,
             "RetryAttemptSeconds": link.retry_attempt_seconds,
             "ExecutionControls": {"SsmControls": {"ConcurrentExecutionRatePercentage": 10, "ErrorPercentage": 10}},
@@ -203,11 +237,20 @@ def rule_resources(
         input_parameters[parameter.name] = (
             {"Fn::If": [f"Has{parameter.name}", value, {"Ref": "AWS::NoValue"}]} if parameter.default == "" else value
         )
+    source_details: list[dict[str, Any]]
     if rule.trigger == "configuration-change":
         source_details = [
             {"EventSource": "aws.config", "MessageType": "ConfigurationItemChangeNotification"},
             {"EventSource": "aws.config", "MessageType": "OversizedConfigurationItemChangeNotification"},
         ]
+        if rule.sweep is not None:
+            source_details.append(
+                {
+                    "EventSource": "aws.config",
+                    "MessageType": "ScheduledNotification",
+                    "MaximumExecutionFrequency": {"Ref": rule.sweep.name},
+                }
+            )
     else:
         source_details = [
             {
@@ -285,7 +328,7 @@ def build_pack(specs: Specs | None = None) -> dict[str, Any]:
     resources = template.setdefault("Resources", {})
     outputs = template.setdefault("Outputs", {})
     declared: dict[str, Any] = {}
-    pack_parameters = [p for rule in rules for p in rule.parameters] + [
+    pack_parameters = [p for rule in rules for p in (*rule.parameters, *([rule.sweep] if rule.sweep else []))] + [
         p for remediation in remediations.values() for p in remediation.pack_parameters
     ]
     for parameter in pack_parameters:
@@ -298,8 +341,11 @@ def build_pack(specs: Specs | None = None) -> dict[str, Any]:
         parameters[parameter.name] = body
         if parameter.default == "":
             conditions[f"Has{parameter.name}"] = {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter.name}, ""]}]}
+    parameters[ENFORCED_RULES] = enforced_rules_parameter(rules)
     for rule in rules:
         link = rule.remediation
+        if link:
+            conditions[rule.enforced_condition] = enforced_condition(rule)
         if link and link.document not in remediations:
             raise PackError(f"rule {rule.id} names remediation {link.document}, which has no folder")
         if link and link.requires:

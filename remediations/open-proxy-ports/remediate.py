@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 
 from mamori.automation import entries_text, timestamp
+from mamori.deployed_rule import ReadsDeployedRule
 from mamori.exemption import ABUSE_CODE_PATTERN, EVENT_ARN_PATTERN
 from mamori.exposure import (
     DEFAULT_PROXY_PORTS,
@@ -45,15 +46,18 @@ class Group:
     keep_open_failures: list[str]
 
 
-class RevokeProxyExposure(Remediation[Group]):
+class RevokeProxyExposure(ReadsDeployedRule, Remediation[Group]):
+    paired_rule = "mamori-open-proxy-ports"
     remediation_id = "open-proxy-ports"
     resource_input = "GroupId"
     resource_pattern = GROUP_ID_PATTERN
     list_outputs = ("Revoked", "KeptOpen", "Dropped")
 
     def read_parameters(self) -> None:
-        self.proxy_ports = parse_proxy_ports(str(self.events.get("ProxyPorts") or format_ports(DEFAULT_PROXY_PORTS)))
-        self.trusted = parse_trusted(str(self.events.get("TrustedCidrs") or ""))
+        # The deployed rule's ProxyPorts and TrustedCidrs (mamori.deployed_rule says why not document parameters).
+        deployed = self.rule_parameters()
+        self.proxy_ports = parse_proxy_ports(deployed.get("ProxyPorts") or format_ports(DEFAULT_PROXY_PORTS))
+        self.trusted = parse_trusted(deployed.get("TrustedCidrs") or "")
         self.abuse_report = str(self.events.get("AbuseReport") or "").strip()
         if self.abuse_report and not re.fullmatch(f"{EVENT_ARN_PATTERN}|{ABUSE_CODE_PATTERN}", self.abuse_report):
             raise ValueError(f"AbuseReport must be an AWS Health event ARN or an AWS_ABUSE_ code, got {self.abuse_report!r}")

@@ -13,7 +13,6 @@ from mamori.catalog import (
     text_parameter,
 )
 from mamori.exemption import ABUSE_CODE_PATTERN, EVENT_ARN_PATTERN
-from mamori.exposure import DEFAULT_PROXY_PORTS, format_ports
 from mamori.security_groups import GROUP_ID_PATTERN
 
 SECURITY_GROUP = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/*"
@@ -30,12 +29,9 @@ REMEDIATION = RemediationSpec(
             "changed for mamori-open-proxy-ports-restore. Skips groups tagged mamori:exempt, unless AbuseReport names "
             "an AWS abuse report."
         ),
+        # ProxyPorts and TrustedCidrs are the deployed rule's (mamori.deployed_rule).
         parameters=(
             GROUP,
-            text_parameter(
-                "ProxyPorts", "Comma-separated proxy ports (the rule's ProxyPorts).", format_ports(DEFAULT_PROXY_PORTS)
-            ),
-            text_parameter("TrustedCidrs", "Sources that are never the internet (the rule's TrustedCidrs).", ""),
             # Set by mamori-abuse-responder only: an abuse report overrides mamori:exempt.
             text_parameter(
                 "AbuseReport",
@@ -47,6 +43,7 @@ REMEDIATION = RemediationSpec(
             MAX_EXEMPTION_DAYS_INPUT,
         ),
         permissions=(
+            Permission("config:DescribeConfigRules"),
             *allow("ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:DescribeManagedPrefixLists"),
             Permission("ec2:GetManagedPrefixListEntries", PREFIX_LISTS),
             # Not narrower: the group carries no mark of mamori's before this run changes it (the tag

@@ -4,7 +4,6 @@ from mamori.catalog import (
     MAX_EXEMPTION_DAYS_INPUT,
     ONLY_MAMORI_TAGS,
     TAGGED_BY_MAMORI,
-    DocumentParameter,
     Permission,
     RemediationSpec,
     allow,
@@ -12,7 +11,7 @@ from mamori.catalog import (
     record_permissions,
     text_parameter,
 )
-from mamori.instances import INSTANCE_ID_PATTERN, REGION_LIST_PATTERN
+from mamori.instances import INSTANCE_ID_PATTERN
 
 # Any region: the instance is wherever it was found.
 INSTANCES = "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*"
@@ -29,17 +28,10 @@ REMEDIATION = RemediationSpec(
             "in every enabled region and re-checking it live; records it for mamori-unapproved-regions-restore and "
             "tags it. Skips instances tagged mamori:exempt."
         ),
-        parameters=(
-            INSTANCE_ID,
-            DocumentParameter(
-                "ApprovedRegions",
-                "String",
-                "Comma-separated regions where instances may run (the rule's ApprovedRegions).",
-                allowed_pattern=REGION_LIST_PATTERN,
-            ),
-            MAX_EXEMPTION_DAYS_INPUT,
-        ),
+        # ApprovedRegions is the deployed rule's (mamori.deployed_rule).
+        parameters=(INSTANCE_ID, MAX_EXEMPTION_DAYS_INPUT),
         permissions=(
+            Permission("config:DescribeConfigRules"),
             *allow("ec2:DescribeRegions", "ec2:DescribeInstances"),
             Permission("ec2:StopInstances", INSTANCES),
             *allow("ec2:CreateTags", on=INSTANCES, when=ONLY_MAMORI_TAGS),

