@@ -327,7 +327,7 @@ MAX_EXEMPTION_DAYS = Parameter(
     f"{MAX_EXEMPTION_DAYS_LIMIT}); without one, or further out, it is ignored and the annotation says why.",
     str(DEFAULT_MAX_EXEMPTION_DAYS),
     allowed_pattern=f"^{MAX_EXEMPTION_DAYS_PATTERN}$",
-    max_length=5,
+    max_length=3,
     constraint=f"A whole number of days, 1 to {MAX_EXEMPTION_DAYS_LIMIT}.",
 )
 MAX_EXEMPTION_DAYS_INPUT = DocumentParameter(

@@ -14,8 +14,9 @@ inlined into SSM documents, so it depends on nothing but the standard library.
 
 import datetime
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 EXEMPT_TAG = "mamori:exempt"
 # What the annotation of an exempt resource starts with (the notifier recognises it).
@@ -103,3 +104,20 @@ def exemption_status(tags: object, today: datetime.date, max_days: int = DEFAULT
             False, f"{ignored} until={until.isoformat()} is more than {max_days} days ahead (MaxExemptionDays)"
         )
     return ExemptionStatus(True, f"{EXEMPT_PREFIX}{reason} (until {until.isoformat()})")
+
+
+class Exemptible:
+    """Mixed into a remediation or restore (mamori.remediation.Unit) whose resource has tags: its
+    mamori:exempt tag counts, ending at most MaxExemptionDays ahead (the document parameter; the
+    default where a document does not take it)."""
+
+    events: Mapping[str, Any]
+    now: datetime.datetime
+    tags: Callable[[Any], object]
+
+    @property
+    def max_exemption_days(self) -> int:
+        return parse_max_exemption_days(str(self.events.get("MaxExemptionDays") or DEFAULT_MAX_EXEMPTION_DAYS))
+
+    def exemption(self, target: Any) -> ExemptionStatus | None:
+        return exemption_status(self.tags(target), self.now.date(), self.max_exemption_days)

@@ -7,13 +7,13 @@ Inlined into SSM documents: standard library, boto3 and botocore only.
 
 import boto3
 
-from mamori.exemption import tags_as_dict
+from mamori.exemption import Exemptible, tags_as_dict
 from mamori.iam_users import USER_ID_PATTERN, IamUser, find_user, user_tags
 from mamori.records import REMEDIATED_TAG, Record
 from mamori.remediation import Remediation, Restore, Unit
 
 
-class IamUserUnit(Unit[IamUser]):
+class IamUserUnit(Exemptible, Unit[IamUser]):
     resource_input = "UserId"
     resource_pattern = USER_ID_PATTERN
     text_outputs = ("UserName",)

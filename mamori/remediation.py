@@ -19,17 +19,26 @@ Inlined into SSM documents: standard library, boto3 and botocore only.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import boto3
 
 from mamori.automation import flag, required_input, timestamp, utc_now
-from mamori.exemption import DEFAULT_MAX_EXEMPTION_DAYS, exemption_status, parse_max_exemption_days
 from mamori.records import Record, RecordError, delete_record, load_record, record_path, save_record
 from mamori.status import DRY_RUN, NOT_FOUND, NOTHING_TO_DO, NOTHING_TO_RESTORE, REMEDIATED, RESTORED, SKIPPED_EXEMPT, STATUSES
 
 Target = TypeVar("Target")
 TAG_LIMIT = 256  # the value length EC2, IAM and GuardDuty all accept
+
+
+class Exemption(Protocol):
+    """What the kernel reads of an exemption (mamori.exemption.ExemptionStatus)."""
+
+    @property
+    def applies(self) -> bool: ...
+
+    @property
+    def message(self) -> str: ...
 
 
 @dataclass
@@ -81,8 +90,6 @@ class Unit(Generic[Target]):
         self.resource_id = required_input(events, self.resource_input, self.resource_pattern)
         self.dry_run = flag(events, "DryRun")
         self.now = utc_now()
-        # How far ahead a mamori:exempt tag may end (documents without the parameter: the default).
-        self.max_exemption_days = parse_max_exemption_days(str(events.get("MaxExemptionDays") or DEFAULT_MAX_EXEMPTION_DAYS))
         self.outputs: dict[str, Any] = {self.resource_input: self.resource_id, "DryRun": self.dry_run}
         self.outputs.update({name: [] for name in self.list_outputs} | {name: "" for name in self.text_outputs})
         # Said at the end of the Message when an exemption was overridden (exemption_override).
@@ -110,6 +117,12 @@ class Unit(Generic[Target]):
 
     def tags(self, target: Target) -> object | None:
         """The resource's tags, for mamori:exempt; None for resources without tags (an account)."""
+        return None
+
+    def exemption(self, target: Target) -> "Exemption | None":
+        """What the resource's mamori:exempt tag says; None: the resource has none (an account
+        has no tags). Units of resources with tags mix in mamori.exemption.Exemptible, so that
+        the exemption code is inlined only into the documents that need it."""
         return None
 
     def remediated_tag(self, summary: str) -> str:
@@ -177,7 +190,7 @@ def run_remediation(unit: Remediation[Any]) -> dict[str, Any]:
     target = unit.find()
     if target is None:
         return unit.finish(NOT_FOUND, unit.not_found_message())
-    exemption = exemption_status(unit.tags(target), unit.now.date(), unit.max_exemption_days)
+    exemption = unit.exemption(target)
     if exemption is not None and exemption.applies:
         override = unit.exemption_override()
         if override is None:
@@ -303,6 +316,6 @@ def run_restore(unit: Restore[Any]) -> dict[str, Any]:
     unit.verify(target, plan)
     if record is not None:
         delete_record(unit.ssm, unit.remediation_id, unit.resource_id)
-    exemption = exemption_status(unit.tags(target), unit.now.date(), unit.max_exemption_days)
+    exemption = unit.exemption(target)
     hint = "" if exemption is not None and exemption.applies else unit.exempt_hint(target)
     return unit.finish(RESTORED, unit.done_message(target, plan) + hint)

@@ -20,7 +20,7 @@ import boto3
 
 from mamori.automation import entries_text, timestamp
 from mamori.deployed_rule import ReadsDeployedRule
-from mamori.exemption import ABUSE_CODE_PATTERN, EVENT_ARN_PATTERN
+from mamori.exemption import ABUSE_CODE_PATTERN, EVENT_ARN_PATTERN, Exemptible
 from mamori.exposure import (
     DEFAULT_PROXY_PORTS,
     RevocationPlan,
@@ -46,7 +46,7 @@ class Group:
     keep_open_failures: list[str]
 
 
-class RevokeProxyExposure(ReadsDeployedRule, Remediation[Group]):
+class RevokeProxyExposure(Exemptible, ReadsDeployedRule, Remediation[Group]):
     paired_rule = "mamori-open-proxy-ports"
     remediation_id = "open-proxy-ports"
     resource_input = "GroupId"

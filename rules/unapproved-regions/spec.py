@@ -21,7 +21,7 @@ RULE = RuleSpec(
             None,
             allowed_pattern=REGION_LIST_PATTERN,
             # Every commercial region takes about 450 characters; the rule's InputParameters stay under 1,024.
-            max_length=960,
+            max_length=940,
             constraint="comma-separated region names (e.g. us-east-1,eu-west-1), at least one",
         ),
         MAX_EXEMPTION_DAYS,
