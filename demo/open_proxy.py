@@ -1,6 +1,7 @@
 """Act 1: the open proxy. A shared security group opened a proxy port to the internet;
 mamori-open-proxy-ports flags it and its remediation revokes exactly those entries."""
 
+import datetime
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -118,7 +119,9 @@ def play_open_proxy(demo: Demo) -> None:
     web = create_group(
         ec2, vpc_id, "web", "Public web servers", [tcp(80, "0.0.0.0/0"), tcp(443, "0.0.0.0/0"), tcp(443, "::/0")], {}
     )
-    exemption = "lab proxy, approved by secops until=2099-12-31"
+    # An exemption must end, at most MaxExemptionDays (90 by default) ahead.
+    until = (datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=60)).isoformat()
+    exemption = f"lab proxy, approved by secops until={until}"
     lab = create_group(ec2, vpc_id, "lab-proxy", "Research proxy", [tcp(8080, "0.0.0.0/0")], {"mamori:exempt": exemption})
     legitimate = {
         "tcp 22 from 203.0.113.0/24": "office ssh",

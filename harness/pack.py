@@ -1,9 +1,9 @@
 """Run the pack as deployed: rule Lambdas invoked the way Config invokes them, and SSM
 Automation documents executed step by step from template.yaml (moto runs no automation).
 
-Both run under the IAM actions template.yaml grants their role (see harness.aws.Sandbox). The
-harness reads the generated templates (template.yaml, org-template.yaml) and the specs; it
-never runs the generator.
+Both run under what template.yaml grants their role: actions, resources and conditions
+(see harness.aws.Sandbox). The harness reads the generated templates (template.yaml,
+org-template.yaml) and the specs; it never runs the generator.
 """
 
 import functools
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 ORG_TEMPLATE = ROOT / "org-template.yaml"
 # Passed as AutomationAssumeRole; the sandbox enforces the role's actions from the template.
-AUTOMATION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mamori-automation"
+AUTOMATION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mamori/mamori-automation"
 RUNTIME_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})  # used by Lambda itself, not the code
 # Checked by a service on the caller's behalf, never called by the code: SNS encrypts with the
 # topic's KMS key as the publisher; GuardDuty creates its service-linked role with the caller's

@@ -6,7 +6,7 @@ A document's script supplies only what is particular to it, as a subclass of Rem
 Restore (how to find the resource, what would change, how to change it, how to say it), and
 its handler is `run_remediation(MyRemediation(events))` or `run_restore(MyRestore(events))`.
 
-    run_remediation: validate → find → exempt? → decide → dry run → record → act → tag
+    run_remediation: validate → find → exempt (unless overridden)? → decide → dry run → record → act → tag
                      → decide again on live state, and fail loudly unless it is now compliant
     run_restore:     validate → read the record → find → decide → dry run → act → untag
                      → forget the record (or keep what is left) → verify
@@ -32,7 +32,6 @@ from typing import Any
 import botocore.exceptions
 
 from mamori.automation import timestamp
-from mamori.exemption import exemption_status
 from mamori.records import Record, RecordError, UntrustedRecord, canonical, load_record, save_record
 from mamori.status import DRY_RUN, NOT_FOUND, NOTHING_TO_DO, REMEDIATED, SKIPPED_EXEMPT
 from mamori.unit import Nothing, Plan, Target, Unit
@@ -50,6 +49,11 @@ class Remediation(Unit[Target]):
 
     def not_found_message(self) -> str:
         return f"{self.resource_id} no longer exists; nothing to do."
+
+    def exemption_override(self) -> str | None:
+        """Why this run acts on the resource although it is exempt (e.g. AWS reported abuse
+        about it: the account is at stake), or None: an exempt resource is skipped."""
+        return None
 
     def plan(self, target: Target) -> Plan | Nothing:
         """The rule's own decision on the live resource: what would change, or why nothing."""
@@ -117,9 +121,12 @@ def run_remediation(unit: Remediation[Any]) -> dict[str, Any]:
     target = unit.find()
     if target is None:
         return unit.finish(NOT_FOUND, unit.not_found_message())
-    exemption = exemption_status(unit.tags(target), unit.now.date())
+    exemption = unit.exemption(target)
     if exemption is not None and exemption.applies:
-        return unit.finish(SKIPPED_EXEMPT, exemption.message)
+        override = unit.exemption_override()
+        if override is None:
+            return unit.finish(SKIPPED_EXEMPT, exemption.message)
+        unit.exemption_note = f" {exemption.message} - overridden: {override}."
 
     plan = unit.plan(target)
     if isinstance(plan, Nothing) or not plan:

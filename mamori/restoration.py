@@ -7,7 +7,6 @@ Inlined into SSM documents: standard library, boto3 and botocore only.
 
 from typing import Any
 
-from mamori.exemption import exemption_status
 from mamori.records import Record, UntrustedRecord, delete_record, load_record, save_record
 from mamori.status import DRY_RUN, NOT_FOUND, NOTHING_TO_RESTORE, RESTORED
 from mamori.unit import Nothing, Plan, Target, Unit
@@ -107,6 +106,6 @@ def run_restore(unit: Restore[Any]) -> dict[str, Any]:
     unit.verify(target, plan)
     if record is not None:
         delete_record(unit.ssm, unit.remediation_id, unit.resource_id)
-    exemption = exemption_status(unit.tags(target), unit.now.date())
+    exemption = unit.exemption(target)
     hint = "" if exemption is not None and exemption.applies else unit.exempt_hint(target)
     return unit.finish(RESTORED, unit.done_message(target, plan) + hint)

@@ -12,7 +12,7 @@ Inlined into SSM documents: standard library, boto3 and botocore only.
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import boto3
 
@@ -22,6 +22,16 @@ from mamori.status import STATUSES
 
 Target = TypeVar("Target")
 TAG_LIMIT = 256  # the value length EC2, IAM and GuardDuty all accept
+
+
+class Exemption(Protocol):
+    """What the kernel reads of an exemption (mamori.exemption.ExemptionStatus)."""
+
+    @property
+    def applies(self) -> bool: ...
+
+    @property
+    def message(self) -> str: ...
 
 
 @dataclass
@@ -78,6 +88,8 @@ class Unit(Generic[Target]):
         # Set by the kernel: whether this run changed anything, and whether its record is written.
         self.acted = False
         self.record_saved = False
+        # Said at the end of the Message when an exemption was overridden (exemption_override).
+        self.exemption_note = ""
         self.read_parameters()
 
     def read_parameters(self) -> None:
@@ -108,6 +120,12 @@ class Unit(Generic[Target]):
         """The resource's tags, for mamori:exempt; None for resources without tags (an account)."""
         return None
 
+    def exemption(self, target: Target) -> "Exemption | None":
+        """What the resource's mamori:exempt tag says; None: the resource has none (an account
+        has no tags). Units of resources with tags mix in mamori.exemption.Exemptible, so that
+        the exemption code is inlined only into the documents that need it."""
+        return None
+
     def remediated_tag(self, summary: str) -> str:
         """The mamori:remediated value for this run, for resources tagged as they are created."""
         return remediated_tag_value(timestamp(self.now), self.document, summary, self.restore_document)
@@ -115,4 +133,4 @@ class Unit(Generic[Target]):
     def finish(self, outcome: str, message: str) -> dict[str, Any]:
         if outcome not in STATUSES:
             raise ValueError(f"{outcome} is not a mamori status")
-        return {**self.outputs, "Status": outcome, "Message": message}
+        return {**self.outputs, "Status": outcome, "Message": message + self.exemption_note}

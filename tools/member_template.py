@@ -13,7 +13,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from mamori.catalog import RemediationSpec, RuleSpec, load_remediations, load_rules
+from mamori.catalog import ROLE_PATH, RemediationSpec, RuleSpec, load_remediations, load_rules
 from mamori.central.events import RULES as CENTRAL_RULES
 from tools.cfn import check_references, dump, referenced_names
 from tools.record_key import add_record_signers
@@ -228,6 +228,7 @@ def forwarder_resources(rules: list[RuleSpec]) -> dict[str, Any]:
             "Condition": FORWARD_CONDITION,
             "Properties": {
                 "Description": "Lets EventBridge put mamori compliance changes on the management account's bus, nothing else.",
+                "Path": ROLE_PATH,
                 "AssumeRolePolicyDocument": {
                     "Version": "2012-10-17",
                     "Statement": [

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from mamori.catalog import (
+    ROLE_PATH,
     DocumentSpec,
     RemediationSpec,
     ResponderSpec,
@@ -157,6 +158,7 @@ def document_resources(remediation: RemediationSpec) -> dict[str, Any]:
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "Description": f"Runs the SSM Automation document {document.name}; only the actions its script calls.",
+                "Path": ROLE_PATH,
                 "AssumeRolePolicyDocument": {
                     "Version": "2012-10-17",
                     "Statement": [

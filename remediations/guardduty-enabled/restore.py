@@ -1,8 +1,9 @@
 """mamori-guardduty-enabled-restore: undo mamori-guardduty-enabled as recorded at
 /mamori/guardduty-enabled/<account>: delete the detectors it created that still carry the
 `mamori:remediated` tag it created them with (a detector whose id was not recorded yet is
-recognised by that tag alone) and suspend the ones it enabled that are still enabled.
-Detectors mamori did not create or enable, or that are no longer as it left them, are never touched.
+recognised by that tag alone) and suspend the ones it enabled that are still enabled and still
+carry the tag it put on them. Detectors mamori did not create or enable, or that are no longer
+as it left them, are never touched: the role may act on no other.
 
 Deleting a detector discards its findings. Automatic remediation turns GuardDuty back on at
 the rule's next evaluation unless AutoRemediation is false (an account has no exemption tag).
@@ -11,7 +12,7 @@ the rule's next evaluation unless AutoRemediation is false (an account has no ex
 from dataclasses import dataclass
 from typing import Any
 
-from mamori.guardduty import detector_ids
+from mamori.guardduty import detector_arn, detector_ids
 from mamori.records import REMEDIATED_TAG, Record
 from mamori.regions import scan_regions
 from mamori.restoration import Nothing, Plan, Restore, run_restore
@@ -93,14 +94,13 @@ class UndoGuardDuty(Restore[Recorded]):
             delete = tuple(detector_id for detector_id in candidates if tagged[detector_id])
             left_alone = tuple(detector_id for detector_id in candidates if recorded and not tagged[detector_id])
         enabled_id = target.enabled.get(region)
-        # A detector suspended since by someone else is left as it is.
-        suspend = (
-            enabled_id
-            if enabled_id in listed
-            and enabled_id not in delete
-            and guardduty.get_detector(DetectorId=enabled_id).get("Status") == "ENABLED"
-            else None
-        )
+        suspend = None
+        if enabled_id in listed and enabled_id not in delete:
+            detector = guardduty.get_detector(DetectorId=enabled_id)
+            # A detector suspended since by someone else, or no longer carrying mamori's tag, is
+            # left as it is.
+            if detector.get("Status") == "ENABLED" and REMEDIATED_TAG in (detector.get("Tags") or {}):
+                suspend = enabled_id
         return Undo(delete, suspend, left_alone)
 
     def apply(self, target: Recorded, plan: Plan, record: Record | None) -> dict[str, Any] | None:
@@ -109,8 +109,12 @@ class UndoGuardDuty(Restore[Recorded]):
         def act(guardduty: Any, region: str) -> None:
             for detector_id in undo[region].delete:
                 guardduty.delete_detector(DetectorId=detector_id)
-            if undo[region].suspend:
-                guardduty.update_detector(DetectorId=undo[region].suspend, Enable=False)
+            suspend = undo[region].suspend
+            if suspend:
+                guardduty.update_detector(DetectorId=suspend, Enable=False)
+                guardduty.untag_resource(
+                    ResourceArn=detector_arn(guardduty, region, self.resource_id, suspend), TagKeys=[REMEDIATED_TAG]
+                )
 
         done = scan_regions("guardduty", sorted(undo), act)
         unreached: dict[str, str] = plan.data[1] | done.unanswered()

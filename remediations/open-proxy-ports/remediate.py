@@ -6,8 +6,14 @@ proxy ports are authorized again for the same source before the wide entry is re
 What was revoked and added is recorded (automation output, the group's `mamori:remediated`
 tag, and /mamori/open-proxy-ports/<group-id> in Parameter Store) for the restore document:
 each entry once, however often it came back, so the record stays small.
+
+A group tagged mamori:exempt is skipped, unless AbuseReport names an AWS abuse report (the
+abuse responder passes it): then the account is at stake, the exemption is overridden and the
+Message says so. Whoever starts the document can only close proxy ports with it, as the rule
+would, so the parameter widens nothing.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +21,7 @@ import boto3
 
 from mamori.automation import entries_text, timestamp
 from mamori.deployed_rule import ReadsDeployedRule
+from mamori.exemption import ABUSE_CODE_PATTERN, EVENT_ARN_PATTERN, Exemptible
 from mamori.exposure import (
     DEFAULT_PROXY_PORTS,
     Entry,
@@ -42,7 +49,7 @@ class Group:
     keep_open_failures: list[str]
 
 
-class RevokeProxyExposure(ReadsDeployedRule, Remediation[Group]):
+class RevokeProxyExposure(Exemptible, ReadsDeployedRule, Remediation[Group]):
     paired_rule = "mamori-open-proxy-ports"
     remediation_id = "open-proxy-ports"
     resource_input = "GroupId"
@@ -54,7 +61,15 @@ class RevokeProxyExposure(ReadsDeployedRule, Remediation[Group]):
         deployed = self.rule_parameters()
         self.proxy_ports = parse_proxy_ports(deployed.get("ProxyPorts") or format_ports(DEFAULT_PROXY_PORTS))
         self.trusted = parse_trusted(deployed.get("TrustedCidrs") or "")
+        self.abuse_report = str(self.events.get("AbuseReport") or "").strip()
+        if self.abuse_report and not re.fullmatch(f"{EVENT_ARN_PATTERN}|{ABUSE_CODE_PATTERN}", self.abuse_report):
+            raise ValueError(f"AbuseReport must be an AWS Health event ARN or an AWS_ABUSE_ code, got {self.abuse_report!r}")
         self.ec2 = boto3.client("ec2")
+
+    def exemption_override(self) -> str | None:
+        if not self.abuse_report:
+            return None
+        return f"AWS reported abuse ({self.abuse_report}) and the account is at stake, so the exemption does not hold"
 
     def find(self) -> Group | None:
         group = describe_group(self.ec2, self.resource_id)

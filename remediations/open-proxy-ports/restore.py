@@ -9,13 +9,14 @@ from typing import Any
 import boto3
 
 from mamori.automation import entries_text
+from mamori.exemption import Exemptible
 from mamori.exposure import describe_entry, entry_from_record
 from mamori.records import REMEDIATED_TAG, Record
 from mamori.restoration import Nothing, Plan, Restore, run_restore
 from mamori.security_groups import GROUP_ID_PATTERN, authorize_entries, describe_group, live_entries, revoke_rules
 
 
-class PutBackIngress(Restore[dict[str, Any]]):
+class PutBackIngress(Exemptible, Restore[dict[str, Any]]):
     remediation_id = "open-proxy-ports"
     resource_input = "GroupId"
     resource_pattern = GROUP_ID_PATTERN

@@ -10,7 +10,7 @@ finds it running again and automatic remediation stops it again.
 
 from typing import Any
 
-from mamori.exemption import exemption_status
+from mamori.exemption import Exemptible
 from mamori.instances import INSTANCE_ID_PATTERN, RUNNING_STATES, Instance, list_instances
 from mamori.records import REMEDIATED_TAG, Record, delete_record
 from mamori.regions import regional_clients
@@ -18,7 +18,7 @@ from mamori.restoration import Nothing, Plan, Restore, run_restore
 from mamori.status import NOT_FOUND
 
 
-class StartInstance(Restore[Instance]):
+class StartInstance(Exemptible, Restore[Instance]):
     remediation_id = "unapproved-regions"
     resource_input = "InstanceId"
     resource_pattern = INSTANCE_ID_PATTERN
@@ -57,7 +57,7 @@ class StartInstance(Restore[Instance]):
             if not self.dry_run:
                 self.remove_tag(target)
             removed = "Would remove" if self.dry_run else "Removed"
-            exemption = exemption_status(target.tags, self.now.date())
+            exemption = self.exemption(target)
             hint = "" if exemption is not None and exemption.applies else self.exempt_hint(target)
             return Nothing(
                 f"{self.resource_id} in {self.region} was already {target.state}. "

@@ -16,6 +16,8 @@ RESPONDER = ResponderSpec(
     permissions=(
         Permission("ec2:DescribeInstances"),
         Permission("ec2:DescribeNetworkInterfaces"),
+        # The groups' tags: the message names every exemption the report overrides.
+        Permission("ec2:DescribeSecurityGroups"),
         *PUBLISH_TO_TOPIC,
     ),
     events={"AbuseEvent": {"source": [SOURCE], "detail-type": [DETAIL_TYPE]}},

@@ -2,6 +2,11 @@
 to the pack's notification topic: compliance changes of mamori-* rules, and AWS Health abuse
 events (AWS asks for a reply within 24 hours; the open-proxy account was blocked after four
 days of unread reports).
+
+Every exemption is announced: a resource that turns NOT_APPLICABLE because of its mamori:exempt
+tag gets its own EXEMPT message naming the reason and the end date (anyone who may tag the
+resource can set the tag, so people must see each one), and a finding whose tag was ignored
+says why.
 """
 
 import datetime
@@ -14,6 +19,7 @@ from typing import Any
 import boto3
 
 from mamori import abuse_events, automation
+from mamori.exemption import DEFAULT_MAX_EXEMPTION_DAYS, EXEMPT_PREFIX, EXEMPT_TAG
 
 LOG = logging.getLogger("mamori")
 LOG.setLevel(logging.INFO)
@@ -21,6 +27,18 @@ LOG.setLevel(logging.INFO)
 
 def config_console(region: str, rule_name: str) -> str:
     return f"https://{region}.console.aws.amazon.com/config/home?region={region}#/rules/details?configRuleName={rule_name}"
+
+
+def exemption_in(annotation: str) -> tuple[str, str] | None:
+    """("exempt", why) when the rule found the resource exempt, ("ignored", why) when it ignored
+    its mamori:exempt tag (the annotation's note says why), None otherwise. The rules write both
+    with mamori.exemption's wording, which is matched here."""
+    if EXEMPT_PREFIX in annotation:
+        return "exempt", annotation[annotation.index(EXEMPT_PREFIX) + len(EXEMPT_PREFIX) :]
+    for marker in (f"({EXEMPT_TAG} ignored: ", f"({EXEMPT_TAG} expired on "):
+        if marker in annotation:
+            return "ignored", annotation[annotation.index(marker) + 1 :].removesuffix(")")
+    return None
 
 
 def format_compliance_change(event: Mapping[str, Any]) -> tuple[str, str]:
@@ -33,21 +51,39 @@ def format_compliance_change(event: Mapping[str, Any]) -> tuple[str, str]:
     account = str(detail.get("awsAccountId") or event.get("account", ""))
     resource = f"{detail.get('resourceType', '')} {detail.get('resourceId', '')}".strip()
     was = f" (was {old['complianceType']})" if old.get("complianceType") else ""
-    if state == "NON_COMPLIANT":
+    annotation = str(new.get("annotation") or "")
+    exemption = exemption_in(annotation)
+    max_days = os.environ.get("MAX_EXEMPTION_DAYS") or str(DEFAULT_MAX_EXEMPTION_DAYS)
+    label = state
+    lines = [f"What: {rule} now finds {resource} {state}{was}.", f"Why: {annotation or 'no annotation'}"]
+    if exemption is not None and exemption[0] == "exempt" and state == "NOT_APPLICABLE":
+        label = "EXEMPT"
+        lines = [
+            f"What: {resource} is now exempt from {rule}{was}: it is neither evaluated nor remediated until the exemption ends.",
+            f"Why (the mamori:exempt tag): {exemption[1]}",
+        ]
+        todo = (
+            "Check that this exemption was meant: anyone who may tag the resource can set it (CloudTrail shows who "
+            "did: CreateTags, TagUser or TagResource). If it was not, remove the tag; the rule evaluates the "
+            "resource again at its next run. To fence who may exempt, see the README (Who may exempt)."
+        )
+    elif state == "NON_COMPLIANT":
         todo = (
             "If automatic remediation is on, the paired mamori document fixes it and this rule turns COMPLIANT; "
-            "if it stays NON_COMPLIANT, check the remediation status on the rule's page. To accept the risk, "
-            "tag the resource mamori:exempt with a reason (optionally ' until=YYYY-MM-DD')."
+            "if it stays NON_COMPLIANT, check the remediation status on the rule's page. To accept the risk for a "
+            f"while, tag the resource mamori:exempt with a reason and ' until=YYYY-MM-DD', at most {max_days} days "
+            "ahead (an exemption without an end counts for nothing)."
         )
     elif state == "COMPLIANT":
         todo = "Nothing: it is fixed."
     else:
         todo = "Nothing urgent; see the rule's page for the reason."
-    subject = f"[mamori] {state}: {rule} {detail.get('resourceId', '')}"
+    if exemption is not None and exemption[0] == "ignored":
+        lines.append(f"Exemption: the resource's mamori:exempt tag counts for nothing: {exemption[1]}.")
+    subject = f"[mamori] {label}: {rule} {detail.get('resourceId', '')}"
     body = "\n".join(
         [
-            f"What: {rule} now finds {resource} {state}{was}.",
-            f"Why: {new.get('annotation') or 'no annotation'}",
+            *lines,
             f"Where: account {account}, region {region}.",
             f"What to do: {todo}",
             f"Details: {config_console(region, rule)}",

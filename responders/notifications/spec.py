@@ -22,6 +22,8 @@ RESPONDER = ResponderSpec(
         "TOPIC_ARN": {"Ref": "NotificationTopic"},
         # Whether mamori-abuse-responder is deployed, so the message says what happens next.
         "ABUSE_RESPONSE": {"Fn::If": ["AbuseResponseOn", "on", "off"]},
+        # How far ahead an exemption may end, so that the message says it.
+        "MAX_EXEMPTION_DAYS": {"Ref": "MaxExemptionDays"},
     },
     timeout_seconds=30,
 )

@@ -25,6 +25,7 @@ from harness.pack import (
 from mamori.records import load_record
 from tests.closed_loop import assert_closed_loop
 from tests.conftest import inbound, make_group, tcp
+from tests.exempt import SOON
 from tests.sweep import assert_sweep_agrees
 
 RULE = "mamori-open-proxy-ports"
@@ -191,7 +192,7 @@ def test_dry_run_changes_nothing(sandbox: Sandbox, ec2: Any, vpc_id: str) -> Non
 
 
 def test_exempt_group_is_skipped(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
-    group = make_group(ec2, vpc_id, [tcp(8080, "0.0.0.0/0")], tags={"mamori:exempt": "demo proxy until=2999-12-31"})
+    group = make_group(ec2, vpc_id, [tcp(8080, "0.0.0.0/0")], tags={"mamori:exempt": f"demo proxy until={SOON}"})
 
     result = remediate(sandbox, group)
 

@@ -26,6 +26,7 @@ from harness.pack import (
 )
 from mamori.records import load_record
 from tests.closed_loop import assert_closed_loop
+from tests.exempt import SOON
 
 RULE = "mamori-stale-access-keys"
 RULE_ID = "stale-access-keys"
@@ -157,7 +158,7 @@ def test_dry_run_changes_nothing(sandbox: Sandbox) -> None:
 
 
 def test_exempt_user_is_skipped(sandbox: Sandbox) -> None:
-    alice, stale, fresh = two_key_user(tags={"mamori:exempt": "vendor sync until=2999-12-31"})
+    alice, stale, fresh = two_key_user(tags={"mamori:exempt": f"vendor sync until={SOON}"})
 
     result = remediate(sandbox, alice)
 

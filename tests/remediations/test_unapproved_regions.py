@@ -29,6 +29,7 @@ from harness.pack import (
 from mamori.deployed_rule import RuleNotDeployed, rule_parameters
 from mamori.records import Record, load_record
 from tests.closed_loop import assert_closed_loop
+from tests.exempt import SOON
 from tools.limits import commercial_regions
 
 RULE = "mamori-unapproved-regions"
@@ -198,12 +199,12 @@ def test_a_region_approved_since_is_left_alone(sandbox: Sandbox) -> None:
 
 
 def test_an_exempt_instance_is_skipped(sandbox: Sandbox) -> None:
-    [lab] = launch(PARIS, tags={"mamori:exempt": "GPU lab until=2999-12-31"})
+    [lab] = launch(PARIS, tags={"mamori:exempt": f"GPU lab until={SOON}"})
 
     result = remediate(sandbox, lab)
 
     assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "SKIPPED_EXEMPT")
-    assert result.outputs["Remediate.Message"] == "Exempt by mamori:exempt: GPU lab (until 2999-12-31)"
+    assert result.outputs["Remediate.Message"] == f"Exempt by mamori:exempt: GPU lab (until {SOON})"
     assert result.outputs["Remediate.Region"] == PARIS
     assert live(lab)[0] == "running"
 
@@ -349,7 +350,7 @@ def test_restore_of_an_exempt_instance_gives_no_warning(sandbox: Sandbox) -> Non
     [miner] = launch(PARIS)
     assert remediate(sandbox, miner).outputs["Remediate.Status"] == "REMEDIATED"
     boto3.client("ec2", region_name=PARIS).create_tags(
-        Resources=[miner], Tags=[{"Key": "mamori:exempt", "Value": "approved by the CISO"}]
+        Resources=[miner], Tags=[{"Key": "mamori:exempt", "Value": f"approved by the CISO until={SOON}"}]
     )
 
     result = restore(sandbox, miner)
