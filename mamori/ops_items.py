@@ -19,6 +19,7 @@ import botocore.exceptions
 
 from mamori.account_unit import AccountScoped
 from mamori.automation import required_input
+from mamori.messages import signed
 from mamori.remediation import Nothing, Plan, Remediation, Target
 from mamori.status import NOTHING_TO_DO, NOTIFIED
 
@@ -115,7 +116,7 @@ def open_and_notify(
     if len(subject) > 99 or not subject.isascii():
         subject = subject.encode("ascii", "replace").decode("ascii")[:96] + "..."
     try:
-        sns.publish(TopicArn=topic_arn, Subject=subject, Message=f"{description}\n\nOpsItem: {ops_item_id}")
+        sns.publish(TopicArn=topic_arn, Subject=subject, Message=signed(f"{description}\n\nOpsItem: {ops_item_id}", topic_arn))
     except botocore.exceptions.ClientError as error:
         raise RuntimeError(f"Opened OpsItem {ops_item_id} for {key}, but could not notify {topic_arn}: {error}") from error
     return Notified(NOTIFIED, f"Opened OpsItem {ops_item_id} for {key} and notified {topic_arn}.", ops_item_id)
