@@ -52,8 +52,9 @@ check-template: install
 build: install
 	SAM="$(BIN)/sam" bash tools/sam_build.sh
 
+# Parallel: each worker reports to the controller, which then runs the whole-session checks (tests/meta/session.py).
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 test: lint typecheck check-template build pytest
 

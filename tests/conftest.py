@@ -3,7 +3,9 @@ evaluations, oversized-item history) and for enforcing each role's IAM actions.
 
 The hooks below serve the catalog-wide meta-tests (tests/meta/): every principal's calls are
 added up over the session, tests marked `whole_session` run last (and only mean something when
-every test was selected), and a test marked `closed_loop` must run that remediation's loop."""
+every test was selected), and a test marked `closed_loop` must run that remediation's loop.
+Under pytest-xdist (`-n`), each worker sends what it saw to the controller, which runs the
+`whole_session` tests itself once every worker is done (tests/meta/session.py)."""
 
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
@@ -15,6 +17,7 @@ from moto import mock_aws
 
 from harness.aws import Sandbox, fake_credentials
 from tests import closed_loop
+from tests.meta import session as whole
 from tests.meta.session import CLOSED_LOOP, SESSION, WHOLE_SESSION, why_incomplete
 
 
@@ -38,6 +41,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker in item.iter_markers(CLOSED_LOOP):
             SESSION.closed_loops.setdefault(str(marker.args[0]), []).append(item.nodeid)
     items.sort(key=lambda item: item.get_closest_marker(WHOLE_SESSION) is not None)  # stable: the rest keep their order
+    if whole.is_worker(config):  # the controller runs them, with every worker's calls
+        last = [item for item in items if item.get_closest_marker(WHOLE_SESSION)]
+        SESSION.whole_session_tests = [whole.WholeSessionTest.of(item) for item in last]
+        items[:] = [item for item in items if item not in last]
+
+
+@pytest.hookimpl(tryfirst=True)  # before the terminal's summary, so that the controller's reports are in it
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if whole.is_worker(session.config):
+        whole.send_to_controller(session.config, SESSION)
+    elif whole.is_controller(session.config):
+        whole.run_on_controller(session, SESSION)
+
+
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist's controller: a worker has finished; add up what it saw."""
+    whole.receive_from_worker(node, SESSION)
 
 
 @pytest.hookimpl(wrapper=True)

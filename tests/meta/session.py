@@ -4,8 +4,13 @@ session mean nothing for a subset), which tests close which remediation's loop, 
 tests failed before the checks ran."""
 
 import collections
-from dataclasses import dataclass, field
+import importlib
+import json
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 TESTS = Path(__file__).resolve().parent.parent
 
@@ -24,6 +29,10 @@ class Session:
     closed_loops: dict[str, list[str]] = field(default_factory=dict)  # remediation id -> node ids
     failed: list[str] = field(default_factory=list)  # node ids, in the order they failed
     calls: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
+    # under pytest-xdist: the whole-session tests the workers left to the controller, and how many workers reported
+    whole_session_tests: list["WholeSessionTest"] = field(default_factory=list)
+    workers_done: int = 0
+    workers_lost: int = 0
 
     @property
     def partial(self) -> str | None:
@@ -54,3 +63,87 @@ def why_incomplete(args: list[str], collected: set[Path], deselected: int) -> st
         shown = ", ".join(missing[:3]) + (", …" if len(missing) > 3 else "")
         return f"{len(missing)} test file(s) were not collected ({shown})"
     return None
+
+
+# --- pytest-xdist: workers send what they saw, the controller runs the whole-session tests ------
+
+WORKER_OUTPUT = "mamori-session"
+
+
+@dataclass(frozen=True)
+class WholeSessionTest:
+    """A whole-session test, by what the controller (which collects nothing) needs to run it."""
+
+    nodeid: str
+    module: str
+    name: str
+    path: str
+    line: int
+
+    @classmethod
+    def of(cls, item: Any) -> "WholeSessionTest":
+        path, line, _ = item.location
+        return cls(item.nodeid, item.module.__name__, item.name, path, line or 0)
+
+
+def is_worker(config: Any) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def is_controller(config: Any) -> bool:
+    return config.pluginmanager.getplugin("dsession") is not None
+
+
+def send_to_controller(config: Any, session: Session) -> None:
+    config.workeroutput[WORKER_OUTPUT] = json.dumps(
+        {
+            "incomplete_because": session.incomplete_because,
+            "failed": session.failed,
+            "calls": [[principal, action, count] for (principal, action), count in session.calls.items()],
+            "whole_session_tests": [asdict(test) for test in session.whole_session_tests],
+        }
+    )
+
+
+def receive_from_worker(node: Any, session: Session) -> None:
+    sent = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT)
+    if sent is None:  # the worker crashed before it finished: the session is incomplete
+        session.incomplete_because = session.incomplete_because or "a worker ended before it finished"
+        session.workers_lost += 1
+        return
+    seen = json.loads(sent)
+    session.workers_done += 1
+    if session.workers_done == 1:
+        session.incomplete_because = seen["incomplete_because"]
+        session.whole_session_tests = [WholeSessionTest(**test) for test in seen["whole_session_tests"]]
+    session.failed += seen["failed"]
+    for principal, action, count in seen["calls"]:
+        session.calls[(principal, action)] += count
+
+
+def run_on_controller(pytest_session: Any, session: Session) -> None:
+    """Run each whole-session test once every worker is done, and report it as pytest would."""
+    import pytest
+    from _pytest.reports import TestReport
+
+    if session.workers_lost:
+        session.incomplete_because = f"{session.workers_lost} worker(s) ended before they finished"
+    config = pytest_session.config
+    pytest_session.testscollected += len(session.whole_session_tests)  # for the progress the terminal shows
+    for test in session.whole_session_tests:
+        function = getattr(importlib.import_module(test.module), test.name)
+        outcome: Literal["passed", "failed", "skipped"] = "passed"
+        longrepr: tuple[str, int, str] | str | None = None
+        started = time.monotonic()
+        try:
+            function()
+        except pytest.skip.Exception as skipped:
+            outcome, longrepr = "skipped", (test.path, test.line, f"Skipped: {skipped.msg}")
+        except BaseException:
+            outcome, longrepr = "failed", traceback.format_exc()
+        report = TestReport(
+            test.nodeid, (test.path, test.line, test.name), {}, outcome, longrepr, "call", duration=time.monotonic() - started
+        )
+        config.hook.pytest_runtest_logreport(report=report)
+        if outcome == "failed":
+            pytest_session.exitstatus = pytest.ExitCode.TESTS_FAILED
