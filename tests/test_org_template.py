@@ -457,7 +457,7 @@ def test_every_action_and_condition_key_of_the_organization_policies_is_in_the_r
     checked = 0
     for document in documents:
         for statement in _statements(document):
-            listed = statement.get("Action", statement.get("NotAction"))
+            listed: Any = statement["Action"] if "Action" in statement else statement["NotAction"]
             for pattern in [listed] if isinstance(listed, str) else listed:
                 if pattern == "kms:*":
                     continue  # the key's administrators (the account), as AWS's default key policy says
