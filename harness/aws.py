@@ -5,8 +5,10 @@ session (the session every production client here is made from) does these thing
 
 * counts every API call, per principal (a rule Lambda or an SSM document), by the IAM action
   that authorizes it (budgets:ViewBudget for DescribeBudgets, ...);
-* enforces the IAM actions that principal's role is granted in template.yaml, answering
-  AccessDenied like IAM would (actions only: resource scoping is not simulated);
+* enforces what that principal's role is granted in template.yaml, answering AccessDenied like
+  IAM would: the action, and each resource type AWS's Service Authorization Reference marks
+  required for it, on the ARN the call touches (harness.authorization; condition values are
+  not evaluated);
 * stands in for the AWS Config operations moto lacks: PutEvaluations (stored, as Config
   would show them in the dashboard), GetComplianceDetailsByConfigRule (paged like Config),
   and GetResourceConfigHistory (for oversized configuration items);
@@ -36,9 +38,24 @@ from typing import Any, ClassVar
 import boto3
 import botocore.exceptions
 
+from harness.authorization import Call, NoArnBuilder, Policy, touched_resources
+from mamori.service_limits import (
+    ANNOTATION_CHARS,
+    EVALUATIONS_PER_PUT,
+    PARAMETER_VALUE_ADVANCED,
+    PARAMETER_VALUE_STANDARD,
+    RULE_INPUT_PARAMETERS_CHARS,
+)
+
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-CONFIG_STANDIN_OPERATIONS = ("PutEvaluations", "GetComplianceDetailsByConfigRule", "GetResourceConfigHistory")
+CONFIG_STANDIN_OPERATIONS = (
+    "PutEvaluations",
+    "GetComplianceDetailsByConfigRule",
+    "GetResourceConfigHistory",
+    "DescribeConfigRules",
+)
+INPUT_PARAMETERS_LIMIT = RULE_INPUT_PARAMETERS_CHARS
 # The regions enabled in every AWS account (the others must be opted in to).
 DEFAULT_REGIONS = (
     "ap-northeast-1",
@@ -128,6 +145,18 @@ class ConfigStandIn:
     evaluations: dict[str, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
     items: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     put_evaluations_calls: int = 0
+    # The deployed rules' InputParameters (as the JSON string Config keeps), by rule name.
+    rules: dict[str, str] = field(default_factory=dict)
+
+    def deploy_rule(self, rule_name: str, input_parameters: Mapping[str, str]) -> None:
+        """The rule as CloudFormation's PutConfigRule leaves it (moto would need its Lambda)."""
+        text = json.dumps(dict(input_parameters), separators=(",", ":"))
+        if len(text) > INPUT_PARAMETERS_LIMIT:
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "ValidationException", "Message": f"InputParameters over {INPUT_PARAMETERS_LIMIT}"}},
+                "PutConfigRule",
+            )
+        self.rules[rule_name] = text
 
     def record_item(self, item: Mapping[str, Any]) -> None:
         """Store a configuration item (change-notification shape) for GetResourceConfigHistory."""
@@ -143,15 +172,16 @@ class ConfigStandIn:
     def answer(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if operation == "PutEvaluations":
             self.put_evaluations_calls += 1
-            if len(params["Evaluations"]) > 100:
+            if len(params["Evaluations"]) > EVALUATIONS_PER_PUT:
                 raise botocore.exceptions.ClientError(
-                    {"Error": {"Code": "ValidationException", "Message": "at most 100 evaluations"}}, operation
+                    {"Error": {"Code": "ValidationException", "Message": f"at most {EVALUATIONS_PER_PUT} evaluations"}},
+                    operation,
                 )
             rule_name = rule_name_from_token(params["ResultToken"])
             stored = self.evaluations.setdefault(rule_name, {})
             if not params.get("TestMode"):
                 for evaluation in params["Evaluations"]:
-                    if len(evaluation.get("Annotation", "")) > 256:
+                    if len(evaluation.get("Annotation", "")) > ANNOTATION_CHARS:
                         raise botocore.exceptions.ClientError(
                             {"Error": {"Code": "ValidationException", "Message": "annotation over 256"}}, operation
                         )
@@ -188,6 +218,18 @@ class ConfigStandIn:
                     {"Error": {"Code": "ResourceNotDiscoveredException", "Message": "not recorded"}}, operation
                 )
             return {"configurationItems": [history_shape(item)]}
+        if operation == "DescribeConfigRules":
+            names = params.get("ConfigRuleNames") or sorted(self.rules)
+            missing = [name for name in names if name not in self.rules]
+            if missing:
+                raise botocore.exceptions.ClientError(
+                    {"Error": {"Code": "NoSuchConfigRuleException", "Message": f"{missing[0]} does not exist"}}, operation
+                )
+            return {
+                "ConfigRules": [
+                    {"ConfigRuleName": name, "InputParameters": self.rules[name], "ConfigRuleState": "ACTIVE"} for name in names
+                ]
+            }
         raise AssertionError(operation)
 
 
@@ -321,11 +363,12 @@ class Sandbox:
         # installed by harness.pack.run_automations (moto runs no automation).
         self.automation_runner: Callable[[str, dict[str, list[str]]], str] | None = None
         self._principal: str | None = None
-        self._allowed: frozenset[str] = frozenset()
+        self._allowed: frozenset[str] | Policy = frozenset()
         self._lock = threading.Lock()
         self._execution_ids = itertools.count(1)
         boto3.setup_default_session(region_name=REGION)
         assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register("before-parameter-build", self._keep_parameters)
         boto3.DEFAULT_SESSION.events.register("before-call", self._before_call)
         boto3.DEFAULT_SESSION.events.register("after-call.iam", self._after_iam_call)
         boto3.DEFAULT_SESSION.events.register("after-call.ec2.DescribeInstances", self._page_instances)
@@ -356,9 +399,11 @@ class Sandbox:
             parsed["SummaryMap"]["AccountPasswordPresent"] = int(self.root.password)
 
     @contextlib.contextmanager
-    def acting_as(self, principal: str, allowed_actions: frozenset[str]) -> Iterator[None]:
+    def acting_as(self, principal: str, granted: Policy | frozenset[str]) -> Iterator[None]:
+        """Calls made inside are counted for principal and refused unless granted allows them:
+        a role's Policy (actions and required resources), or bare actions (any resource)."""
         previous = (self._principal, self._allowed)
-        self._principal, self._allowed = principal, allowed_actions
+        self._principal, self._allowed = principal, granted
         try:
             yield
         finally:
@@ -371,11 +416,28 @@ class Sandbox:
         self.calls.clear()
         self.config.put_evaluations_calls = 0
 
+    @staticmethod
+    def _keep_parameters(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        """The parameters as the code passed them, for the ARNs the call touches."""
+        context["mamori_parameters"] = dict(params)
+
+    def _refusal(self, action: str, context: Mapping[str, Any]) -> str | None:
+        if self._principal is None:
+            return None
+        if not isinstance(self._allowed, Policy):
+            return None if action in self._allowed else f"is not granted {action}"
+        call = Call(action, context.get("mamori_parameters") or {}, str(context.get("client_region") or REGION), ACCOUNT)
+        try:
+            return self._allowed.refusal(action, touched_resources(call))
+        except NoArnBuilder as error:
+            return str(error)
+
     def _before_call(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
         service = model.service_model.signing_name
         api_action = f"{service}:{model.name}"
         action = iam_action(api_action)
-        denied = self._principal is not None and action not in self._allowed
+        refusal = self._refusal(action, context)
+        denied = refusal is not None
         with self._lock:  # region scans call from several threads
             if self._principal is not None:
                 self.calls[(self._principal, action)] += 1
@@ -387,7 +449,7 @@ class Sandbox:
             time.sleep(self.latency_seconds)
         if denied:
             raise botocore.exceptions.ClientError(
-                {"Error": {"Code": "AccessDenied", "Message": f"{self._principal} is not granted {action}"}}, model.name
+                {"Error": {"Code": "AccessDenied", "Message": f"{self._principal} {refusal}"}}, model.name
             )
         region = context.get("client_region")
         if region in self.region_faults:
@@ -402,6 +464,8 @@ class Sandbox:
             body = params.get("body") or b"{}"
             with self._lock:
                 return _Response(), self.config.answer(model.name, json.loads(body))
+        if api_action == "ssm:PutParameter":
+            _check_parameter_size(context.get("mamori_parameters") or {})
         if api_action == "ec2:DescribeRegions":
             return _Response(), self._describe_regions(params["body"])
         if api_action == "ec2:DescribeInstances":
@@ -468,6 +532,17 @@ class Sandbox:
         parsed["Reservations"] = page
         if seen > offset + maximum:
             parsed["NextToken"] = f"{_PAGE_TOKEN}{offset + maximum}"
+
+
+def _check_parameter_size(request: Mapping[str, Any]) -> None:
+    """Parameter Store's value sizes, which moto does not enforce: 4 KB standard, 8 KB advanced
+    (Intelligent-Tiering chooses advanced for a larger value)."""
+    limit = PARAMETER_VALUE_STANDARD if request.get("Tier", "Standard") == "Standard" else PARAMETER_VALUE_ADVANCED
+    if len(str(request.get("Value", "")).encode()) > limit:
+        raise botocore.exceptions.ClientError(
+            {"Error": {"Code": "ValidationException", "Message": f"the parameter value is over {limit} bytes"}},
+            "PutParameter",
+        )
 
 
 def _budget_subscribers(request: Mapping[str, Any]) -> dict[str, Any]:

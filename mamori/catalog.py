@@ -65,6 +65,14 @@ PUBLISH_TO_TOPIC = (
 )
 
 
+# One OpsItem per finding (mamori.ops_items): looked up and opened on all OpsItems of the account,
+# and updated once its notification is delivered.
+NOTIFY_ONCE = (
+    *allow("ssm:DescribeOpsItems", "ssm:CreateOpsItem"),
+    Permission("ssm:UpdateOpsItem", "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:opsitem/*"),
+)
+
+
 @dataclass(frozen=True)
 class Parameter:
     """A rule (or remediation) parameter, exposed as a pack (template) parameter of the same
@@ -75,10 +83,19 @@ class Parameter:
     default: str | None
     allowed_pattern: str | None = None
     allowed_values: tuple[str, ...] = ()
+    # The template's MaxLength: what the value may grow to wherever it is passed (a remediation's
+    # static value takes 256, a rule's InputParameters 1,024 in all; tests/test_limits.py).
+    max_length: int = 256
+    # What CloudFormation says when a value does not fit: what is wanted, in words.
+    constraint: str = ""
 
     def __post_init__(self) -> None:
         if not LOGICAL_ID.match(self.name):
             raise ValueError(f"parameter {self.name!r} must be a CloudFormation name (letters and digits)")
+        if self.allowed_pattern and not self.constraint:
+            raise ValueError(f"parameter {self.name}: say in `constraint` what a value must look like")
+        if self.default is not None and len(self.default) > self.max_length:
+            raise ValueError(f"parameter {self.name}: the default is longer than max_length {self.max_length}")
         if self.allowed_values and self.default is not None and self.default not in self.allowed_values:
             raise ValueError(f"parameter {self.name}: default {self.default!r} is not one of {self.allowed_values}")
 
@@ -170,6 +187,12 @@ class RuleSpec:
     def remediation_config_id(self) -> str:
         """The AWS::Config::RemediationConfiguration (when the rule has a remediation)."""
         return f"{pascal(self.id)}Remediation"
+
+    @property
+    def enforced_condition(self) -> str:
+        """The condition under which the remediation runs automatically: AutoRemediation on and
+        the rule in EnforcedRules."""
+        return f"{pascal(self.id)}Enforced"
 
     @property
     def remediation_condition(self) -> str:

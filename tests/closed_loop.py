@@ -97,6 +97,7 @@ def assert_closed_loop(
     RUN.add(remediation.id)
     pack = dict(pack or {})
     rule_parameters = deployed_rule_parameters(rule_id, **{p.name: pack[p.name] for p in spec.parameters if p.name in pack})
+    sandbox.config.deploy_rule(spec.config_rule_name, rule_parameters)  # remediations may read them back
     if spec.trigger == "configuration-change":
         assert item is not None, f"{rule_id} is change-triggered: pass item, the configuration item of {resource_id}"
     loop = ClosedLoop()

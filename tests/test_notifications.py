@@ -11,14 +11,7 @@ import pytest
 import yaml
 
 from harness.aws import ACCOUNT, REGION, Sandbox
-from harness.pack import (
-    NOT_CALLED_BY_CODE,
-    granted_actions,
-    lambda_principal,
-    make_deduplication_table,
-    resolved_environment,
-    template,
-)
+from harness.pack import lambda_principal, make_deduplication_table, resolved_environment, role_grants, template
 from mamori import automation
 from mamori.catalog import ROOT
 
@@ -130,7 +123,7 @@ def topic_queue(sandbox: Sandbox, monkeypatch: Any) -> Any:
 
 
 def deliver(sandbox: Sandbox, event: Any) -> Any:
-    with sandbox.acting_as(lambda_principal("mamori-notifier"), granted_actions("NotifierRole") - NOT_CALLED_BY_CODE):
+    with sandbox.acting_as(lambda_principal("mamori-notifier"), role_grants("NotifierRole")):
         return notifier().lambda_handler(event, None)
 
 

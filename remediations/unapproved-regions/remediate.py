@@ -14,6 +14,7 @@ import boto3
 import botocore.exceptions
 
 from mamori.automation import required_input
+from mamori.deployed_rule import ReadsDeployedRule
 from mamori.instances import INSTANCE_ID_PATTERN, REGION_LIST_PATTERN, STOPPED_STATES, Instance, decide, list_instances
 from mamori.records import REMEDIATED_TAG, Record, delete_record
 from mamori.regions import enabled_regions, parse_regions, regional_clients, scan_regions
@@ -33,14 +34,17 @@ STOP_REFUSALS = {
 }
 
 
-class StopInstance(Remediation[Instance]):
+class StopInstance(ReadsDeployedRule, Remediation[Instance]):
+    paired_rule = "mamori-unapproved-regions"
     remediation_id = "unapproved-regions"
     resource_input = "InstanceId"
     resource_pattern = INSTANCE_ID_PATTERN
     text_outputs = ("Region",)
 
     def read_parameters(self) -> None:
-        self.approved = parse_regions(required_input(self.events, "ApprovedRegions", REGION_LIST_PATTERN))
+        # The deployed rule's ApprovedRegions (mamori.deployed_rule says why not a document parameter).
+        deployed = self.rule_parameters()
+        self.approved = parse_regions(required_input(deployed, "ApprovedRegions", REGION_LIST_PATTERN))
         self.unsearched = ""
 
     def find(self) -> Instance | None:

@@ -18,6 +18,8 @@ RULE = RuleSpec(
             "Hours after a user's creation during which a console password without MFA is still COMPLIANT.",
             str(DEFAULT_GRACE_HOURS),
             allowed_pattern=r"^\s*\d{1,5}\s*$",
+            max_length=16,
+            constraint="a whole number of hours (0-99999)",
         ),
     ),
     permissions=(

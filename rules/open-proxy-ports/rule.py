@@ -13,6 +13,7 @@ from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator
 from mamori import config_rule
 from mamori.exposure import (
     DEFAULT_PROXY_PORTS,
+    MalformedPermission,
     annotation,
     entries_from_configuration,
     find_exposures,
@@ -49,7 +50,17 @@ class OpenProxyPorts(ConfigRule):  # type: ignore[misc]
         configuration = configuration_item.get("configuration")
         if not isinstance(configuration, dict):
             return [Evaluation(ComplianceType.NOT_APPLICABLE, annotation="The configuration item holds no configuration.")]
-        entries = entries_from_configuration(configuration)
+        try:
+            entries = entries_from_configuration(configuration)
+        except MalformedPermission as error:
+            return [
+                Evaluation(
+                    ComplianceType.NOT_APPLICABLE,
+                    annotation=config_rule.with_note(
+                        f"The configuration item is malformed ({error} in ipPermissions); nothing was judged.", note
+                    ),
+                )
+            ]
         prefix_lists: dict[str, list[str]] = {}
         if referenced := referenced_prefix_lists(entries):
             ec2 = client_factory.build_client("ec2", region=configuration_item.get("awsRegion"))

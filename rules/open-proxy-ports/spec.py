@@ -1,7 +1,7 @@
 """mamori-open-proxy-ports: what the rule is, what it takes, what it may call."""
 
 from mamori.catalog import Parameter, Permission, RemediationLink, RuleSpec
-from mamori.exposure import DEFAULT_PROXY_PORTS, format_ports
+from mamori.exposure import DEFAULT_PROXY_PORTS, PROXY_PORTS_PATTERN, TRUSTED_PATTERN, format_ports
 
 RULE = RuleSpec(
     id="open-proxy-ports",
@@ -17,12 +17,17 @@ RULE = RuleSpec(
             "ProxyPorts",
             "Comma-separated TCP ports (or ranges like 8000-8100) that must never be open to the internet.",
             format_ports(DEFAULT_PROXY_PORTS),
-            allowed_pattern=r"^\s*\d{1,5}(\s*-\s*\d{1,5})?(\s*,\s*\d{1,5}(\s*-\s*\d{1,5})?)*\s*$",
+            allowed_pattern=PROXY_PORTS_PATTERN,
+            constraint="comma-separated TCP ports 1-65535 or ranges low-high (e.g. 1080,3128,8000-8100)",
         ),
         Parameter(
             "TrustedCidrs",
             "Comma-separated CIDRs or prefix list ids that are never the internet (e.g. your office range). Empty for none.",
             "",
+            allowed_pattern=TRUSTED_PATTERN,
+            # With ProxyPorts (256), the rule's InputParameters stay under Config's 1,024 characters.
+            max_length=640,
+            constraint="empty, or comma-separated CIDRs (203.0.113.0/24, 2001:db8::/32) and prefix list ids (pl-...)",
         ),
     ),
     permissions=(
@@ -36,7 +41,7 @@ RULE = RuleSpec(
     remediation=RemediationLink(
         document="open-proxy-ports",
         resource_id_parameter="GroupId",
-        parameters=("ProxyPorts", "TrustedCidrs"),
+        # Its paired remediation reads the list parameters from the deployed rule (mamori.deployed_rule).
         maximum_automatic_attempts=3,
         retry_attempt_seconds=120,
     ),

@@ -18,12 +18,16 @@ RULE = RuleSpec(
             "An active access key unused for this many days or more (never used: since its creation) is stale.",
             str(DEFAULT_MAX_UNUSED_DAYS),
             allowed_pattern=r"^\s*\d{1,4}\s*$",
+            max_length=16,
+            constraint="a whole number of days (0-9999)",
         ),
         Parameter(
             "MaxKeyAgeDays",
             "An active access key this many days old or older is stale, used or not. Empty for no age limit.",
             "",
             allowed_pattern=r"^\s*(\d{1,4})?\s*$",
+            max_length=16,
+            constraint="empty, or a whole number of days (0-9999)",
         ),
     ),
     permissions=(

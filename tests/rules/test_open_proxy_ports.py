@@ -278,6 +278,20 @@ def test_configuration_item_missing_fields_gives_a_clear_error(sandbox: Sandbox,
     assert response["customerErrorMessage"].endswith("the configuration item lacks resourceType")
 
 
+@pytest.mark.parametrize(("port", "shown"), [("tcp", "'tcp'"), ("", "''"), (True, "True")])
+def test_a_port_that_is_not_a_number_is_not_applicable_with_the_field_named(
+    sandbox: Sandbox, ec2: Any, vpc_id: str, port: object, shown: str
+) -> None:
+    """Issue 11, item 6: such an item ended in an rdklib internal error."""
+    item = security_group_item(ec2, make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")]))
+    item["configuration"]["ipPermissions"][0]["toPort"] = port
+
+    assert evaluate(sandbox, item) == (
+        "NOT_APPLICABLE",
+        f"The configuration item is malformed (toPort {shown} is not a port number in ipPermissions); nothing was judged.",
+    )
+
+
 def test_item_without_configuration_is_not_applicable_with_a_reason(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
     group = make_group(ec2, vpc_id)
     item = security_group_item(ec2, group)
