@@ -14,7 +14,8 @@ session (the session every production client here is made from) does these thing
   and GetResourceConfigHistory (for oversized configuration items);
 * answers what moto gets unlike a real account: DescribeRegions (moto lists every partition's
   regions; an account has 17 default regions plus those it opted in to), DescribeInstances
-  paging (moto ignores MaxResults), DescribeSubscribersForNotification (moto lacks it, the
+  and DescribeSecurityGroups paging (moto ignores MaxResults), GetAccountAuthorizationDetails
+  paging (below), DescribeSubscribersForNotification (moto lacks it, the
   subscribers are read from moto's budgets backend), and, when a runner is installed,
   StartAutomationExecution (moto runs no automation);
 * injects faults: error answers for the next calls of an action, every call into a region
@@ -37,6 +38,9 @@ from typing import Any, ClassVar
 
 import boto3
 import botocore.exceptions
+from moto.core.responses import ActionResult
+from moto.iam.exceptions import ValidationError as IamValidationError
+from moto.iam.responses import IamResponse
 
 from harness.authorization import Call, NoArnBuilder, Policy, touched_resources
 from mamori.service_limits import (
@@ -189,6 +193,11 @@ class ConfigStandIn:
             return {"FailedEvaluations": []}
         if operation == "GetComplianceDetailsByConfigRule":
             wanted = set(params.get("ComplianceTypes") or ["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"])
+            stored = self.evaluations.get(params["ConfigRuleName"], {})
+            matching = [key for key, evaluation in stored.items() if evaluation["ComplianceType"] in wanted]
+            # Pages of Limit (at most 100), as Config answers; only the page is built.
+            limit = min(int(params.get("Limit") or 100), 100)
+            start = int(params.get("NextToken") or 0)
             results = [
                 {
                     "EvaluationResultIdentifier": {
@@ -198,17 +207,13 @@ class ConfigStandIn:
                             "ResourceId": resource_id,
                         }
                     },
-                    "ComplianceType": evaluation["ComplianceType"],
-                    "Annotation": evaluation.get("Annotation", ""),
+                    "ComplianceType": stored[(resource_type, resource_id)]["ComplianceType"],
+                    "Annotation": stored[(resource_type, resource_id)].get("Annotation", ""),
                 }
-                for (resource_type, resource_id), evaluation in self.evaluations.get(params["ConfigRuleName"], {}).items()
-                if evaluation["ComplianceType"] in wanted
+                for resource_type, resource_id in matching[start : start + limit]
             ]
-            # Pages of Limit (at most 100), as Config answers.
-            limit = min(int(params.get("Limit") or 100), 100)
-            start = int(params.get("NextToken") or 0)
-            page: dict[str, Any] = {"EvaluationResults": results[start : start + limit]}
-            if start + limit < len(results):
+            page: dict[str, Any] = {"EvaluationResults": results}
+            if start + limit < len(matching):
                 page["NextToken"] = str(start + limit)
             return page
         if operation == "GetResourceConfigHistory":
@@ -372,6 +377,7 @@ class Sandbox:
         boto3.DEFAULT_SESSION.events.register("before-call", self._before_call)
         boto3.DEFAULT_SESSION.events.register("after-call.iam", self._after_iam_call)
         boto3.DEFAULT_SESSION.events.register("after-call.ec2.DescribeInstances", self._page_instances)
+        boto3.DEFAULT_SESSION.events.register("after-call.ec2.DescribeSecurityGroups", self._page_security_groups)
 
     @property
     def enabled_regions(self) -> list[str]:
@@ -468,8 +474,8 @@ class Sandbox:
             _check_parameter_size(context.get("mamori_parameters") or {})
         if api_action == "ec2:DescribeRegions":
             return _Response(), self._describe_regions(params["body"])
-        if api_action == "ec2:DescribeInstances":
-            self._take_page_request(params["body"], context)
+        if api_action in ("ec2:DescribeInstances", "ec2:DescribeSecurityGroups"):
+            self._take_page_request(params["body"], context, model.name)
         if api_action == "budgets:DescribeSubscribersForNotification":
             return _Response(), _budget_subscribers(json.loads(params.get("body") or b"{}"))
         if api_action == "ssm:StartAutomationExecution" and self.automation_runner is not None:
@@ -501,16 +507,17 @@ class Sandbox:
         }
 
     @staticmethod
-    def _take_page_request(body: dict[str, Any], context: dict[str, Any]) -> None:
-        """moto answers DescribeInstances in one page whatever MaxResults says: remember the
-        page asked for (MaxResults, and the offset in our NextToken) to cut moto's answer."""
+    def _take_page_request(body: dict[str, Any], context: dict[str, Any], operation: str) -> None:
+        """moto answers DescribeInstances and DescribeSecurityGroups in one page whatever
+        MaxResults says (5 to 1,000 for both, EC2 API reference): remember the page asked for
+        (MaxResults, and the offset in our NextToken) to cut moto's answer."""
         token = str(body.pop("NextToken", ""))
         if "MaxResults" in body:
             maximum = int(body.pop("MaxResults"))
             if not 5 <= maximum <= 1000:
                 raise botocore.exceptions.ClientError(
                     {"Error": {"Code": "InvalidParameterValue", "Message": "MaxResults must be 5 to 1000"}},
-                    "DescribeInstances",
+                    operation,
                 )
             offset = int(token.removeprefix(_PAGE_TOKEN)) if token.startswith(_PAGE_TOKEN) else 0
             context["mamori_page"] = (offset, maximum)
@@ -532,6 +539,47 @@ class Sandbox:
         parsed["Reservations"] = page
         if seen > offset + maximum:
             parsed["NextToken"] = f"{_PAGE_TOKEN}{offset + maximum}"
+
+    @staticmethod
+    def _page_security_groups(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if "mamori_page" not in context or "SecurityGroups" not in parsed:
+            return
+        offset, maximum = context["mamori_page"]
+        groups = parsed["SecurityGroups"]
+        parsed["SecurityGroups"] = groups[offset : offset + maximum]
+        if len(groups) > offset + maximum:
+            parsed["NextToken"] = f"{_PAGE_TOKEN}{offset + maximum}"
+
+
+# GetAccountAuthorizationDetails' MaxItems: 1 to 1,000, 100 when not given (botocore's IAM model,
+# shape maxItemsType, and the IAM API reference).
+IAM_MAX_ITEMS, IAM_DEFAULT_MAX_ITEMS = 1000, 100
+_DETAIL_LISTS = (("UserDetailList", "users"), ("GroupDetailList", "groups"), ("RoleDetailList", "roles"))
+
+
+def _paged_authorization_details(self: IamResponse) -> ActionResult:
+    """moto 5.2 answers GetAccountAuthorizationDetails with everything in one response, whatever
+    MaxItems says; IAM pages it (MaxItems, a Marker for the next page). Everything else is
+    moto's own: the same backend call, the same objects (tags, attached policies), serialized
+    by moto. Only one page of them is serialized, as IAM would send it."""
+    max_items = int(self._get_param("MaxItems") or IAM_DEFAULT_MAX_ITEMS)
+    if not 1 <= max_items <= IAM_MAX_ITEMS:
+        raise IamValidationError(f"MaxItems {max_items}: must be 1 to {IAM_MAX_ITEMS}")
+    details = self.backend.get_account_authorization_details(self._get_param("Filter", []))
+    every = [(key, item) for key, kind in _DETAIL_LISTS for item in details[kind]]
+    every += [("Policies", policy) for policy in details["managed_policies"]]
+    start = int(self._get_param("Marker") or 0)
+    end = start + max_items
+    page = every[start:end]
+    result: dict[str, Any] = {key: [item for kind, item in page if kind == key] for key, _ in _DETAIL_LISTS}
+    result["Policies"] = [item for kind, item in page if kind == "Policies"]
+    result["IsTruncated"] = end < len(every)
+    if end < len(every):
+        result["Marker"] = str(end)
+    return ActionResult(result)
+
+
+IamResponse.get_account_authorization_details = _paged_authorization_details  # type: ignore[method-assign]
 
 
 def _check_parameter_size(request: Mapping[str, Any]) -> None:

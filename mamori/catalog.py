@@ -133,6 +133,10 @@ class RuleSpec:
     # False: it evaluates something global (IAM, root, the account, every region at once) and is
     # deployed in the home region only, or every region would report the same finding again.
     regional: bool = False
+    # A change-triggered rule that also sweeps every resource periodically (a hybrid rule, as
+    # AWS's own security-group rules are): the pack parameter that sets how often
+    # (MaximumExecutionFrequency; allowed values FREQUENCIES). Not passed to the Lambda.
+    sweep: Parameter | None = None
 
     def __post_init__(self) -> None:
         if not RULE_ID.match(self.id):
@@ -143,6 +147,13 @@ class RuleSpec:
             raise ValueError(f"rule {self.id}: frequency must be one of {FREQUENCIES}")
         if not self.resource_types:
             raise ValueError(f"rule {self.id}: name the resource types it evaluates")
+        if self.sweep is not None:
+            if self.trigger != "configuration-change":
+                raise ValueError(f"rule {self.id}: only a configuration-change rule sweeps besides (a periodic one always does)")
+            if set(self.sweep.allowed_values) != set(FREQUENCIES) or self.sweep.default not in FREQUENCIES:
+                raise ValueError(f"rule {self.id}: the sweep parameter takes the frequencies {FREQUENCIES}")
+            if self.sweep.name in {p.name for p in self.parameters}:
+                raise ValueError(f"rule {self.id}: the sweep parameter {self.sweep.name} is not a rule parameter")
         if self.remediation:
             missing = set(self.remediation.parameters) - {p.name for p in self.parameters}
             if missing:

@@ -6,6 +6,7 @@ so a stale evaluation never changes a compliant group. Standard library only: th
 is inlined into the SSM documents.
 """
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -310,14 +311,20 @@ def internet_range(source: Source, trusted: Trusted, prefix_lists: Mapping[str, 
     customer-managed and was resolved (AWS-managed lists hold AWS service ranges).
     """
     if source.kind in (IPV4, IPV6):
-        network = _network(source.value)
-        return source.value if network is not None and is_internet(network, trusted) else None
+        return source.value if _cidr_is_internet(source.value, trusted) else None
     if source.kind == PREFIX_LIST and source.value not in trusted.prefix_lists:
         for cidr in prefix_lists.get(source.value, ()):
-            network = _network(cidr)
-            if network is not None and is_internet(network, trusted):
+            if _cidr_is_internet(cidr, trusted):
                 return cidr
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _cidr_is_internet(cidr: str, trusted: Trusted) -> bool:
+    """is_internet of a CIDR as written; cached, because the same few sources (0.0.0.0/0, an
+    office range) recur in every group and parsing and comparing them is most of the decision."""
+    network = _network(cidr)
+    return network is not None and is_internet(network, trusted)
 
 
 def find_exposures(
@@ -464,11 +471,12 @@ def _network(text: str) -> Network | None:
 
 
 def _list(value: object) -> list[object]:
-    return list(value) if isinstance(value, list) else []
+    return value if isinstance(value, list) else []  # only read, never changed
 
 
 def _mappings(value: object) -> list[Mapping[str, object]]:
-    return [item for item in _list(value) if isinstance(item, Mapping)]
+    # type() first: a JSON object is a dict, and isinstance against an ABC is slow.
+    return [item for item in _list(value) if type(item) is dict or isinstance(item, Mapping)]
 
 
 def _runs(ports: Sequence[int]) -> list[tuple[int, int]]:

@@ -28,6 +28,7 @@ from mamori.exposure import (
     parse_trusted,
     plan_revocation,
 )
+from mamori.open_proxy import reaching_permissions
 
 # --- the reference ----------------------------------------------------------------------
 
@@ -332,3 +333,32 @@ def test_ports_written_as_digits_are_read() -> None:
         {"ipPermissions": [{"ipProtocol": "tcp", "fromPort": "3128", "toPort": " 3129", "ipRanges": ["0.0.0.0/0"]}]}
     )
     assert (entry.from_port, entry.to_port) == (3128, 3129)
+
+
+def test_the_permissions_that_cannot_matter_are_left_out_and_nothing_else() -> None:
+    """open-proxy-ports decides on the permissions that reach a proxy port only (most of a
+    decision's work saved); the decision on them is the decision on the whole group."""
+    web = {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "ipRanges": ["0.0.0.0/0"]}
+    proxy = {"ipProtocol": "tcp", "fromPort": 3000, "toPort": 3200, "ipRanges": ["0.0.0.0/0"]}
+    everything = {"ipProtocol": "-1", "ipv6Ranges": [{"cidrIpv6": "::/0"}]}
+    udp = {"ipProtocol": "udp", "fromPort": 3128, "toPort": 3128, "ipRanges": ["0.0.0.0/0"]}
+    unreadable = {"ipProtocol": "tcp", "fromPort": "tcp", "toPort": 3128, "ipRanges": ["0.0.0.0/0"]}
+    configuration = {"groupId": "sg-1", "ipPermissions": [web, proxy, everything, udp, unreadable]}
+
+    kept = reaching_permissions(configuration, DEFAULT_PROXY_PORTS)
+
+    assert kept["ipPermissions"] == [proxy, everything, unreadable]  # unreadable ports: the decision's business
+    assert kept["groupId"] == "sg-1"
+    readable = {**configuration, "ipPermissions": [web, proxy, everything, udp]}
+    decided = find_exposures(entries_from_configuration(reaching_permissions(readable, DEFAULT_PROXY_PORTS)), DEFAULT_PROXY_PORTS)
+    assert decided == find_exposures(entries_from_configuration(readable), DEFAULT_PROXY_PORTS)
+    assert len(decided) == 2
+
+
+@given(st.lists(config_permissions(), max_size=4), proxy_ports)
+def test_leaving_out_what_cannot_matter_never_changes_the_decision(
+    permissions: list[dict[str, Any]], ports: tuple[int, ...]
+) -> None:
+    configuration = {"ipPermissions": permissions}
+    whole = find_exposures(entries_from_configuration(configuration), ports)
+    assert find_exposures(entries_from_configuration(reaching_permissions(configuration, ports)), ports) == whole

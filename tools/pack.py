@@ -235,11 +235,20 @@ def rule_resources(
         input_parameters[parameter.name] = (
             {"Fn::If": [f"Has{parameter.name}", value, {"Ref": "AWS::NoValue"}]} if parameter.default == "" else value
         )
+    source_details: list[dict[str, Any]]
     if rule.trigger == "configuration-change":
         source_details = [
             {"EventSource": "aws.config", "MessageType": "ConfigurationItemChangeNotification"},
             {"EventSource": "aws.config", "MessageType": "OversizedConfigurationItemChangeNotification"},
         ]
+        if rule.sweep is not None:
+            source_details.append(
+                {
+                    "EventSource": "aws.config",
+                    "MessageType": "ScheduledNotification",
+                    "MaximumExecutionFrequency": {"Ref": rule.sweep.name},
+                }
+            )
     else:
         source_details = [
             {
@@ -317,7 +326,7 @@ def build_pack(specs: Specs | None = None) -> dict[str, Any]:
     resources = template.setdefault("Resources", {})
     outputs = template.setdefault("Outputs", {})
     declared: dict[str, Any] = {}
-    pack_parameters = [p for rule in rules for p in rule.parameters] + [
+    pack_parameters = [p for rule in rules for p in (*rule.parameters, *([rule.sweep] if rule.sweep else []))] + [
         p for remediation in remediations.values() for p in remediation.pack_parameters
     ]
     for parameter in pack_parameters:

@@ -1,6 +1,6 @@
 """mamori-open-proxy-ports: what the rule is, what it takes, what it may call."""
 
-from mamori.catalog import Parameter, Permission, RemediationLink, RuleSpec
+from mamori.catalog import FREQUENCIES, Parameter, Permission, RemediationLink, RuleSpec
 from mamori.exposure import DEFAULT_PROXY_PORTS, PROXY_PORTS_PATTERN, TRUSTED_PATTERN, format_ports
 
 RULE = RuleSpec(
@@ -12,6 +12,15 @@ RULE = RuleSpec(
     trigger="configuration-change",
     resource_types=("AWS::EC2::SecurityGroup",),
     regional=True,  # security groups live in a region: the rule runs in every region
+    # Besides each change, every group of the region, at once: what no change event tells (a
+    # prefix list that changed, an evaluation lost) is caught within this period.
+    sweep=Parameter(
+        "OpenProxySweepFrequency",
+        "How often mamori-open-proxy-ports also evaluates every security group of the region at once, besides "
+        "each change (AWS Config MaximumExecutionFrequency).",
+        "TwentyFour_Hours",
+        allowed_values=FREQUENCIES,
+    ),
     parameters=(
         Parameter(
             "ProxyPorts",
@@ -34,9 +43,11 @@ RULE = RuleSpec(
         Permission("config:PutEvaluations"),
         # Oversized configuration items are fetched by rdklib.
         Permission("config:GetResourceConfigHistory"),
-        # Only when a group references a prefix list.
+        # Only when a group references a prefix list (cached a minute per container; once per list in a sweep).
         Permission("ec2:DescribeManagedPrefixLists"),
         Permission("ec2:GetManagedPrefixListEntries"),
+        # The periodic sweep: every group of the region, 1,000 a call.
+        Permission("ec2:DescribeSecurityGroups"),
     ),
     remediation=RemediationLink(
         document="open-proxy-ports",

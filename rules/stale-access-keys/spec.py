@@ -35,11 +35,9 @@ RULE = RuleSpec(
         # rdklib marks the evaluations of users that no longer exist NOT_APPLICABLE.
         Permission("config:GetComplianceDetailsByConfigRule"),
         *READ_CREDENTIAL_REPORT,
-        # Maps the report's ARNs to the user ids Config records: one call per 1,000 users.
-        Permission("iam:ListUsers"),
-        # Only for users with a stale key: the exemption tag, and the key ids to name them.
-        Permission("iam:ListUserTags"),
-        Permission("iam:ListAccessKeys"),
+        # Every user's id, tags and attached policies, one call per 1,000 users (Filter=User): no call
+        # per user. IAM grants this read only on "*" and cannot limit it to users; see README.md.
+        Permission("iam:GetAccountAuthorizationDetails"),
     ),
     remediation=RemediationLink(
         document="stale-access-keys",

@@ -41,4 +41,8 @@ RULE = RuleSpec(
     ),
     # Every region is asked at once, but a region with many instances is paged one call after another.
     timeout_seconds=300,
+    # A client per region, each from its own session (~1.4 MB and ~30 ms of CPU each, ~29 regions),
+    # and up to one 1,000-instance page per region parsed at once; Lambda's CPU grows with memory.
+    # See README.md, "Cost".
+    memory_mb=1024,
 )

@@ -25,6 +25,7 @@ from harness.pack import (
 from mamori.records import load_record
 from tests.closed_loop import assert_closed_loop
 from tests.conftest import inbound, make_group, tcp
+from tests.sweep import assert_sweep_agrees
 
 RULE = "mamori-open-proxy-ports"
 REMEDIATE = "mamori-open-proxy-ports"
@@ -33,8 +34,11 @@ PROXY = (1080, 3128, 3129, 8080, 8118, 8888, 9050)
 
 
 def evaluate(sandbox: Sandbox, ec2: Any, group_id: str) -> str:
+    """The change trigger's verdict on the live group; the periodic sweep must say the same."""
     item = security_group_item(ec2, group_id)
-    invoke_rule(sandbox, "open-proxy-ports", change_event(RULE, item, deployed_rule_parameters("open-proxy-ports")))
+    parameters = deployed_rule_parameters("open-proxy-ports")
+    invoke_rule(sandbox, "open-proxy-ports", change_event(RULE, item, parameters))
+    assert_sweep_agrees(sandbox, "open-proxy-ports", group_id, sandbox.config.compliance(RULE)[group_id], parameters)
     return sandbox.config.compliance(RULE)[group_id][0]
 
 
