@@ -1,12 +1,13 @@
 """Run the pack as deployed: rule Lambdas invoked the way Config invokes them, and SSM
 Automation documents executed step by step from template.yaml (moto runs no automation).
 
-Both run under the IAM actions template.yaml grants their role (see harness.aws.Sandbox). The
-harness reads the generated templates (template.yaml, org-template.yaml) and the specs; it
-never runs the generator.
+Both run under what template.yaml grants their role: actions, resources and conditions
+(see harness.aws.Sandbox). The harness reads the generated templates (template.yaml,
+org-template.yaml) and the specs; it never runs the generator.
 """
 
 import functools
+import importlib.abc
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 ORG_TEMPLATE = ROOT / "org-template.yaml"
 # Passed as AutomationAssumeRole; the sandbox enforces the role's actions from the template.
-AUTOMATION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mamori-automation"
+AUTOMATION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mamori/mamori-automation"
 # Used by Lambda itself, not the code: its logs, and an invocation that failed for good sent to
 # the function's on-failure destination (the dead-letter queue) with the function's role.
 RUNTIME_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"})
@@ -232,12 +233,27 @@ def own_mamori_modules() -> Iterator[None]:
     saved = {name: module for name, module in sys.modules.items() if _is_mamori(name)}
     for name in saved:
         del sys.modules[name]
+    # No finder may bring in the real package meanwhile (an editable install's finder would).
+    sys.meta_path.insert(0, _NO_MAMORI_BUT_INLINED)
     try:
         yield
     finally:
+        sys.meta_path.remove(_NO_MAMORI_BUT_INLINED)
         for name in [name for name in sys.modules if _is_mamori(name) and name not in saved]:
             del sys.modules[name]
         sys.modules.update(saved)
+
+
+class _NoMamoriButInlined(importlib.abc.MetaPathFinder):
+    """Finds no mamori module: a script has only those it registered in sys.modules."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
+        if _is_mamori(fullname):
+            raise ModuleNotFoundError(f"No module named {fullname!r} (not inlined into the script)", name=fullname)
+        return None
+
+
+_NO_MAMORI_BUT_INLINED = _NoMamoriButInlined()
 
 
 def _typed(name: str, spec: Mapping[str, Any], value: Any) -> Any:

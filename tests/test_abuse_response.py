@@ -38,12 +38,14 @@ from harness.pack import (
     resolver,
     role_grants,
     run_automations,
+    run_document,
     template,
 )
 from mamori import abuse_events, automation
 from mamori.abuse_events import EntityKind, NotAnAbuseReport, is_open_proxy_report, parse_abuse_event
 from mamori.catalog import ROOT, load_rules
 from tests.conftest import inbound, make_group, tcp
+from tests.exempt import SOON
 
 FUNCTION = "mamori-abuse-responder"
 PRINCIPAL = lambda_principal(FUNCTION)
@@ -126,6 +128,10 @@ def proxy_report(
         "resources": list(entities) if resources is None else resources,
         "detail": detail,
     }
+
+
+# The eventArn proxy_report() gives the report (its default code).
+REPORT_ARN = "arn:aws:health:global::event/AWS_ABUSE_OPEN_PROXY_REPORT_92387492375_4498_2026_11_21_09_30_00"
 
 
 def instance_arn(instance_id: str, region: str = REGION, account: str = ACCOUNT) -> str:
@@ -445,8 +451,10 @@ def world(sandbox: Sandbox, ec2: Any, vpc_id: str, monkeypatch: Any) -> Iterator
 
 
 def passed_as_config_would(group: str, **pack_values: str) -> dict[str, list[str]]:
-    """What the rule's RemediationConfiguration passes for this group, as StartAutomationExecution takes it."""
-    return {name: [value] for name, value in remediation_parameters("open-proxy-ports", group, pack_values).items()}
+    """What the rule's RemediationConfiguration passes for this group, as StartAutomationExecution
+    takes it, and the report it answers (AbuseReport: it overrides mamori:exempt)."""
+    passed = {name: [value] for name, value in remediation_parameters("open-proxy-ports", group, pack_values).items()}
+    return passed | {"AbuseReport": [REPORT_ARN]}
 
 
 def test_open_proxy_report_closes_the_port_and_says_so(world: World) -> None:
@@ -471,7 +479,7 @@ def test_open_proxy_report_closes_the_port_and_says_so(world: World) -> None:
     assert message["Subject"] == "[mamori] Open proxy report: remediation started on 2 groups - reply by 2026-11-22 09:30 UTC"
     body = message["Message"]
     assert f"reported an open proxy in account {ACCOUNT} (AWS_ABUSE_OPEN_PROXY_REPORT), received 2026-11-21 09:30 UTC" in body
-    assert f"Remediation started in {REGION} ({DOCUMENT}) on:" in body
+    assert f"Remediation started in {REGION} ({DOCUMENT}, MaxExemptionDays=90) on:" in body
     for group, run in runs.items():
         assert f"- {group} (via {instance_arn(instance)}): execution {run.execution_id}" in body
     assert "Deadline: reply by 2026-11-22 09:30 UTC." in body
@@ -479,6 +487,7 @@ def test_open_proxy_report_closes_the_port_and_says_so(world: World) -> None:
     assert "Not acted on" not in body
     assert world.sandbox.calls_by(PRINCIPAL) == {
         "ec2:DescribeInstances": 1,
+        "ec2:DescribeSecurityGroups": 1,  # which groups are exempt: the report overrides it
         "ssm:StartAutomationExecution": 2,
         "dynamodb:PutItem": 1,
         "sns:Publish": 1,
@@ -527,6 +536,7 @@ def test_report_by_public_addresses(world: World) -> None:
     assert f"- 198.51.100.1: no network interface in {REGION} has this address" in message["Message"]
     assert world.sandbox.calls_by(PRINCIPAL) == {
         "ec2:DescribeNetworkInterfaces": 2,  # one for the IPv4 addresses, one for the IPv6 address
+        "ec2:DescribeSecurityGroups": 1,
         "ssm:StartAutomationExecution": 3,
         "dynamodb:PutItem": 1,
         "sns:Publish": 1,
@@ -572,6 +582,48 @@ def test_report_that_names_nothing_still_tells_people_nothing_was_done(world: Wo
     assert world.sandbox.calls_by(PRINCIPAL) == {"dynamodb:PutItem": 1, "sns:Publish": 1}
 
 
+def test_an_abuse_report_overrides_an_exemption_and_says_so(world: World) -> None:
+    """Anyone who can tag a group can exempt it; once AWS reports abuse from it, the account is
+    at stake (the open-proxy account was blocked): the port is closed all the same, and both the
+    automation's Message and the responder's mail say that the exemption was overridden."""
+    tag = {"mamori:exempt": f"load test proxy until={SOON}"}
+    exempt = make_group(world.ec2, world.vpc, [tcp(3128, "0.0.0.0/0")], tags=tag)
+    expired = make_group(world.ec2, world.vpc, [tcp(8080, "0.0.0.0/0")], tags={"mamori:exempt": "old until=2020-01-01"})
+    event = proxy_report(world.launch(exempt, expired)["InstanceId"])
+
+    world.deliver(event)
+
+    runs = {run.parameters["GroupId"][0]: run for run in world.runs}
+    assert runs[exempt].parameters["AbuseReport"] == [REPORT_ARN]
+    assert runs[exempt].result.outputs["Remediate.Status"] == "REMEDIATED"
+    assert inbound(world.ec2, exempt) == inbound(world.ec2, expired) == set()
+    assert (
+        runs[exempt]
+        .result.outputs["Remediate.Message"]
+        .endswith(
+            f" Exempt by mamori:exempt: load test proxy (until {SOON}) - overridden: AWS reported abuse ({REPORT_ARN}) and "
+            "the account is at stake, so the exemption does not hold."
+        )
+    )
+    [message] = world.inbox()
+    assert (
+        "Exemptions overridden: an AWS abuse report puts the account at stake, so these groups are remediated although "
+        f"they are tagged mamori:exempt:\n- {exempt}: Exempt by mamori:exempt: load test proxy (until {SOON})"
+    ) in message["Message"]
+    assert expired not in message["Message"].split("Exemptions overridden")[1].split("\n\n")[0].split("Deadline")[0]
+
+
+def test_an_exempt_group_is_still_skipped_without_an_abuse_report(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")], tags={"mamori:exempt": f"lab until={SOON}"})
+
+    result = run_document(sandbox, DOCUMENT, remediation_parameters("open-proxy-ports", group))
+    forged = run_document(sandbox, DOCUMENT, {**remediation_parameters("open-proxy-ports", group), "AbuseReport": "soon"})
+
+    assert result.outputs["Remediate.Status"] == "SKIPPED_EXEMPT"
+    assert forged.status == "Failed" and "AbuseReport" in forged.failure
+    assert inbound(ec2, group) == {("tcp", 3128, 3128, "0.0.0.0/0")}
+
+
 def test_the_automation_uses_the_deployed_rules_ports_and_trusted_cidrs(world: World) -> None:
     """The responder passes what the RemediationConfiguration passes (no list parameter: the
     document reads ProxyPorts and TrustedCidrs back from the deployed rule)."""
@@ -582,7 +634,8 @@ def test_the_automation_uses_the_deployed_rules_ports_and_trusted_cidrs(world: W
 
     [run] = world.runs
     assert run.parameters == passed_as_config_would(group)
-    assert set(run.parameters) == {"AutomationAssumeRole", "GroupId"}
+    # Short values only: the role, the group, how far an exemption may reach, and the report.
+    assert set(run.parameters) == {"AutomationAssumeRole", "GroupId", "MaxExemptionDays", "AbuseReport"}
     assert inbound(world.ec2, group) == {("tcp", 3128, 3128, "198.51.100.0/24")}
 
 

@@ -183,6 +183,7 @@ def test_member_root_key_is_deleted_after_its_record_and_people_are_told(world: 
         "iam:ListOrganizationsFeatures": 1,
         "sts:AssumeRoot": 1,
         "ssm:GetParameter": 1,
+        "kms:GenerateMac": 1,  # the record is signed (mamori.records)
         "ssm:PutParameter": 1,
         "sns:Publish": 1,
     }
@@ -313,19 +314,23 @@ def test_a_failed_check_is_said_and_raised(world: World) -> None:
 def test_a_planted_record_does_not_keep_the_root_key(world: World, planted: str) -> None:
     """Anyone who can write Parameter Store plants junk, or a record naming another account,
     where the responder keeps its record (the kernel's rule for every remediation): the key is
-    still recorded and deleted, and the responder's record replaces the planted one, never
-    merged with it."""
+    still recorded and deleted, the responder's record replaces the planted one, never merged
+    with it, and people are told it FAILED: someone planted a record."""
     [key_id] = world.central.key_ids(world.member_a)
     name = f"/mamori/central/root-access-key/{world.member_a}"
     boto3.client("ssm").put_parameter(Name=name, Value=planted, Type="String")
 
-    result = world.deliver(compliance_change("mamori-root-access-key", world.member_a))
+    # Published, then raised: the Lambda fails (and retries, finding nothing left to do).
+    with pytest.raises(RuntimeError, match="not merged"):
+        world.deliver(compliance_change("mamori-root-access-key", world.member_a))
 
-    assert (result["acted"], result["status"]) == (True, "REMEDIATED")
     assert world.central.key_ids(world.member_a) == []
     assert list(world.record("root-access-key", world.member_a)["keys"]) == [key_id]
     [message] = world.inbox()
-    assert message["Subject"] == f"[mamori] Deleted the root user's access key of member account {world.member_a}"
+    assert message["Subject"] == f"[mamori] FAILED to delete the root access keys of member account {world.member_a}"
+    assert f"{name} " in message["Message"] and "it was replaced by this run's record, not merged" in message["Message"]
+    assert f"Deleted before the failure (cannot be undone):\n- {key_id}" in message["Message"]
+    assert f"Recorded first: {name}" in message["Message"]
 
 
 @pytest.mark.parametrize(
@@ -336,11 +341,12 @@ def test_a_planted_record_does_not_keep_the_root_key(world: World, planted: str)
         ("security-contact", "mamori-security-contact", "changes", "2026-01-01T00:00:00Z"),
     ],
 )
-def test_a_record_of_schema_0_is_kept_and_merged(
+def test_an_unsigned_earlier_record_is_not_merged(
     world: World, monkeypatch: Any, what: str, rule: str, section: str, entry: str
 ) -> None:
-    """Records written before the envelope: the flat {accountId, keys|passwords|changes} layout.
-    The next run reads it, keeps its entries beside its own and writes the envelope."""
+    """Records written before mamori signed them (the flat {accountId, keys|passwords|changes}
+    layout) cannot be told from planted ones: the next run acts, writes only its own entries
+    over it (the old value stays in the parameter's history) and says so."""
     monkeypatch.setenv("CENTRAL_ROOT_PASSWORD_REMOVAL", "true")
     account = world.member_a
     world.central.root(account).password = True
@@ -348,15 +354,15 @@ def test_a_record_of_schema_0_is_kept_and_merged(
     name = f"/mamori/central/{what}/{account}"
     boto3.client("ssm").put_parameter(Name=name, Value=json.dumps({"accountId": account, section: {entry: older}}), Type="String")
 
-    result = world.deliver(compliance_change(rule, account))
+    with pytest.raises(RuntimeError, match="holds no mamori signature"):
+        world.deliver(compliance_change(rule, account))
 
-    assert (result["acted"], result["status"], result["record"]) == (True, "REMEDIATED", name)
+    [message] = world.inbox()
+    assert message["Subject"].startswith("[mamori] FAILED to ") and f"Recorded first: {name}" in message["Message"]
     found = load_record(boto3.client("ssm"), f"central/{what}", account)
-    assert found is not None and (found.schema, found.document) == (1, FUNCTION)
-    assert list(found.changed) == [section]
-    assert found.changed[section][entry] == older
-    assert len(found.changed[section]) == 2
-    assert json.loads(boto3.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])["schema"] == 1
+    assert found is not None and found.document == FUNCTION
+    assert list(found.changed) == [section] and entry not in found.changed[section] and len(found.changed[section]) == 1
+    assert json.loads(boto3.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])["schema"] == 2
 
 
 # --- refusals: told, never acted on --------------------------------------------------------
@@ -596,6 +602,7 @@ def test_member_security_contact_is_set_with_its_account_id(world: World) -> Non
         "account:GetAlternateContact": 2,  # before, and after to check it
         "account:PutAlternateContact": 1,
         "ssm:GetParameter": 1,
+        "kms:GenerateMac": 1,  # the record is signed (mamori.records)
         "ssm:PutParameter": 1,
         "sns:Publish": 1,
     }

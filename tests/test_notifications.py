@@ -11,11 +11,23 @@ import pytest
 import yaml
 
 from harness.aws import ACCOUNT, REGION, Sandbox
-from harness.pack import lambda_principal, make_deduplication_table, resolved_environment, role_grants, template
+from harness.config_events import change_event, security_group_item
+from harness.pack import (
+    deployed_rule_parameters,
+    invoke_rule,
+    lambda_principal,
+    make_deduplication_table,
+    resolved_environment,
+    role_grants,
+    template,
+)
 from mamori import automation
 from mamori.catalog import ROOT
+from tests.conftest import make_group, tcp
+from tests.exempt import SOON
 
 NOW = datetime.datetime(2026, 11, 21, 10, 0, tzinfo=datetime.UTC)
+RULE = "mamori-open-proxy-ports"
 
 COMPLIANCE_CHANGE = {
     "version": "0",
@@ -382,3 +394,57 @@ def test_a_forwarders_dead_letters_reach_the_topic_as_one_message(sandbox: Sandb
     forwarder = yaml.safe_load((ROOT / "template" / "abuse-event-forwarder.yaml").read_text())["Resources"]
     assert pattern["detail"]["alarmName"] == [forwarder["ForwarderDeadLetterAlarm"]["Properties"]["AlarmName"]]
     assert pattern["detail"] == forwarder["AlarmForwarder"]["Properties"]["EventPattern"]["detail"]
+
+
+def change_to(resource_id: str, compliance: str, annotation: str, was: str = "NON_COMPLIANT") -> dict[str, Any]:
+    """COMPLIANCE_CHANGE for another group, compliance and annotation."""
+    event = json.loads(json.dumps(COMPLIANCE_CHANGE))
+    event["detail"]["resourceId"] = resource_id
+    event["detail"]["newEvaluationResult"]["evaluationResultIdentifier"]["evaluationResultQualifier"]["resourceId"] = resource_id
+    event["detail"]["newEvaluationResult"]["complianceType"] = compliance
+    event["detail"]["newEvaluationResult"]["annotation"] = annotation
+    event["detail"]["oldEvaluationResult"]["complianceType"] = was
+    return event
+
+
+def rule_annotation(sandbox: Sandbox, ec2: Any, group: str) -> tuple[str, str]:
+    """What the real mamori-open-proxy-ports puts for the group (the annotation the event carries)."""
+    item = security_group_item(ec2, group)
+    invoke_rule(sandbox, "open-proxy-ports", change_event(RULE, item, deployed_rule_parameters("open-proxy-ports")))
+    return sandbox.config.compliance(RULE)[group]
+
+
+def test_every_exemption_is_announced_with_its_reason_and_end(sandbox: Sandbox, topic_queue: Any, ec2: Any, vpc_id: str) -> None:
+    """Anyone who may tag a resource can exempt it: people must see each exemption as it starts."""
+    group = make_group(
+        ec2, vpc_id, [tcp(3128, "0.0.0.0/0")], tags={"mamori:exempt": f"red-team proxy, ticket SEC-9 until={SOON}"}
+    )
+    compliance, annotation = rule_annotation(sandbox, ec2, group)
+
+    deliver(sandbox, change_to(group, compliance, annotation))
+
+    [message] = topic_queue()
+    assert message["Subject"] == f"[mamori] EXEMPT: mamori-open-proxy-ports {group}"
+    body = message["Message"]
+    assert f"What: AWS::EC2::SecurityGroup {group} is now exempt from mamori-open-proxy-ports (was NON_COMPLIANT)" in body
+    assert f"Why (the mamori:exempt tag): red-team proxy, ticket SEC-9 (until {SOON})" in body
+    assert "CloudTrail shows who did" in body and "remove the tag" in body
+
+
+def test_an_exemption_that_counts_for_nothing_is_said_with_its_reason(
+    sandbox: Sandbox, topic_queue: Any, ec2: Any, vpc_id: str, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("MAX_EXEMPTION_DAYS", "90")
+    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")], tags={"mamori:exempt": "research honeypot"})
+    compliance, annotation = rule_annotation(sandbox, ec2, group)
+
+    deliver(sandbox, change_to(group, compliance, annotation, was="NOT_APPLICABLE"))
+
+    [message] = topic_queue()
+    assert message["Subject"] == f"[mamori] NON_COMPLIANT: mamori-open-proxy-ports {group}"
+    body = message["Message"]
+    assert (
+        "Exemption: the resource's mamori:exempt tag counts for nothing: mamori:exempt ignored: it has no end; "
+        "add ' until=YYYY-MM-DD', at most 90 days ahead."
+    ) in body
+    assert "a reason and ' until=YYYY-MM-DD', at most 90 days ahead" in body

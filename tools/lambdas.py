@@ -6,7 +6,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mamori.catalog import Permission, RemediationSpec, ResponderSpec, RuleSpec, StatementCondition
+from mamori.catalog import (
+    ROLE_PATH,
+    ConditionTest,
+    Permission,
+    RemediationSpec,
+    ResponderSpec,
+    RuleSpec,
+    StatementCondition,
+    record_key_conditions,
+)
 from tools.cfn import sub
 
 LAMBDA_RUNTIME = "python3.12"
@@ -31,15 +40,22 @@ class LambdaError(ValueError):
 def policy_statements(
     permissions: Sequence[Permission], conditions: Sequence[StatementCondition] = (), owner: str = ""
 ) -> list[dict[str, Any]]:
-    """One Allow statement per resource; each StatementCondition goes on the statement granting
-    exactly its actions (so it can never widen to an action it was not written for)."""
-    by_resource: dict[str, list[str]] = {}
+    """One Allow statement per resource and condition (a permission's condition never reaches an
+    action it was not written for); each StatementCondition goes on the statement granting
+    exactly its actions."""
+    grouped: dict[tuple[str, tuple[ConditionTest, ...]], list[str]] = {}
     for permission in permissions:
-        by_resource.setdefault(permission.resource, []).append(permission.action)
-    statements: list[dict[str, Any]] = [
-        {"Effect": "Allow", "Action": sorted(actions), "Resource": resource if resource == "*" else sub(resource)}
-        for resource, actions in by_resource.items()
-    ]
+        grouped.setdefault((permission.resource, permission.condition), []).append(permission.action)
+    statements: list[dict[str, Any]] = []
+    for (resource, tests), actions in grouped.items():
+        statement: dict[str, Any] = {
+            "Effect": "Allow",
+            "Action": sorted(actions),
+            "Resource": resource if resource == "*" else sub(resource),
+        }
+        if tests:
+            statement["Condition"] = rendered_condition(tests)
+        statements.append(statement)
     for condition in conditions:
         matching = [s for s in statements if set(s["Action"]) == set(condition.actions)]
         if len(matching) != 1 or "Condition" in matching[0]:
@@ -49,6 +65,20 @@ def policy_statements(
             )
         matching[0]["Condition"] = dict(condition.condition)
     return statements
+
+
+def rendered_condition(condition: tuple[ConditionTest, ...]) -> dict[str, dict[str, Any]]:
+    """A Permission's condition as the policy's Condition block: values with ${...} become
+    Fn::Sub, a multi-valued operator (ForAllValues, ForAnyValue) always gets a list."""
+
+    def value(text: str) -> Any:
+        return sub(text) if "${" in text else text
+
+    block: dict[str, dict[str, Any]] = {}
+    for operator, key, values in condition:
+        listed = len(values) > 1 or operator.startswith("For")
+        block.setdefault(operator, {})[key] = [value(v) for v in values] if listed else value(values[0])
+    return block
 
 
 @dataclass(frozen=True)
@@ -143,6 +173,7 @@ def lambda_resources(function: LambdaFunction) -> dict[str, Any]:
             **condition,
             "Properties": {
                 "Description": function.role_description,
+                "Path": ROLE_PATH,
                 # A role is passed to a function only by principals of this account (iam:PassRole),
                 # so the Lambda trust needs no source-account condition.
                 "AssumeRolePolicyDocument": {
@@ -214,7 +245,7 @@ def responder_resources(
 ) -> dict[str, Any]:
     """The responder's log group, role and function with its EventBridge events."""
     environment = dict(spec.environment)
-    permissions, conditions = spec.permissions, spec.statement_conditions
+    permissions, conditions = spec.permissions, (*spec.statement_conditions, *record_key_conditions(spec.permissions))
     if spec.starts_remediation_of is not None:
         more_environment, more_permissions, more_conditions = started_remediation(spec, rules, remediations)
         clash = set(more_environment) & set(environment)

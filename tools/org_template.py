@@ -28,6 +28,7 @@ from mamori.exemption import EXEMPT_TAG
 from tools.cfn import check_references, dump
 from tools.member_template import HEALTH_GLOBAL_REGIONS
 from tools.pack import Specs, add_responder
+from tools.record_key import add_record_signers
 
 ROOT = Path(__file__).resolve().parent.parent
 ORG_BASE = ROOT / "template" / "org.yaml"
@@ -225,6 +226,7 @@ def build_org(sam_template: Mapping[str, Any], member_template: Mapping[str, Any
         _merge(org, section, base.get(section, {}), "template/org.yaml")
     for responder in specs.responders_of("org"):
         add_responder(org, responder, specs)
+    add_record_signers(org)  # the central responder writes records too
     _merge(
         org,
         "Parameters",

@@ -165,10 +165,15 @@ def as_run(tree: ast.Module) -> ast.Module:
 
 
 def compact_source(source: str) -> str:
-    """The module's code as it runs, without docstrings, comments and signature annotations:
-    every document repeats the modules it needs, and CloudFormation takes at most 1 MB of
-    template (the script itself, the part particular to the document, stays as written)."""
-    return ast.unparse(as_run(ast.parse(source)))
+    """The module's code as it runs, without docstrings, comments and signature annotations,
+    indented one space a level: every document repeats the modules it needs, and CloudFormation
+    takes at most 1 MB of template (the script itself, the part particular to the document,
+    stays as written)."""
+    code = ast.unparse(as_run(ast.parse(source)))
+    # ast.unparse writes each statement on one line, four spaces a level (without docstrings,
+    # no string spans lines); the same code one space a level, unless that would change it.
+    narrow = "\n".join(" " * ((len(line) - len(line.lstrip(" "))) // 4) + line.lstrip(" ") for line in code.splitlines())
+    return narrow if ast.dump(ast.parse(narrow)) == ast.dump(ast.parse(code)) else code
 
 
 def module_name(file: Path) -> str:

@@ -15,6 +15,7 @@ import botocore.exceptions
 
 from mamori.automation import required_input
 from mamori.deployed_rule import ReadsDeployedRule
+from mamori.exemption import Exemptible
 from mamori.instances import INSTANCE_ID_PATTERN, REGION_LIST_PATTERN, STOPPED_STATES, Instance, decide, list_instances
 from mamori.records import REMEDIATED_TAG, Record, delete_record
 from mamori.regions import enabled_regions, parse_regions, regional_clients, scan_regions
@@ -34,7 +35,7 @@ STOP_REFUSALS = {
 }
 
 
-class StopInstance(ReadsDeployedRule, Remediation[Instance]):
+class StopInstance(Exemptible, ReadsDeployedRule, Remediation[Instance]):
     paired_rule = "mamori-unapproved-regions"
     remediation_id = "unapproved-regions"
     resource_input = "InstanceId"
@@ -68,7 +69,7 @@ class StopInstance(ReadsDeployedRule, Remediation[Instance]):
         return target.tags
 
     def plan(self, target: Instance) -> Plan | Nothing:
-        finding = decide(target, self.approved, self.now.date())
+        finding = decide(target, self.approved, self.now.date(), self.max_exemption_days)
         if finding is None:
             return Nothing(f"{self.resource_id} is in {target.region}, which ApprovedRegions now includes; changed nothing.")
         if finding.compliance != "NON_COMPLIANT":

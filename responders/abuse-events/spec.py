@@ -19,6 +19,8 @@ RESPONDER = ResponderSpec(
     permissions=(
         Permission("ec2:DescribeInstances"),
         Permission("ec2:DescribeNetworkInterfaces"),
+        # The groups' tags: the message names every exemption the report overrides.
+        Permission("ec2:DescribeSecurityGroups"),
         *PUBLISH_TO_TOPIC,
         *DEDUPLICATION.permissions,
     ),

@@ -7,7 +7,15 @@ authorized by the IAMDeleteRootUserCredentials task policy, not by this role: th
 granted here.
 """
 
-from mamori.catalog import PUBLISH_TO_TOPIC, Deduplicating, Parameter, Permission, ResponderSpec, StatementCondition
+from mamori.catalog import (
+    PUBLISH_TO_TOPIC,
+    Deduplicating,
+    Parameter,
+    Permission,
+    ResponderSpec,
+    StatementCondition,
+    record_key_permissions,
+)
 from mamori.central.events import ACCOUNT_RESOURCE_TYPE, DETAIL_TYPE, RULES, SOURCE
 from mamori.compliance import NON_COMPLIANT
 
@@ -55,6 +63,8 @@ RESPONDER = ResponderSpec(
         # Records of what was deleted or replaced, kept with what earlier runs recorded.
         Permission("ssm:GetParameter", RECORDS),
         Permission("ssm:PutParameter", RECORDS),
+        # ... signed with the pack's record key, and verified before they are merged.
+        *record_key_permissions(signs=True),
         *PUBLISH_TO_TOPIC,
         *DEDUPLICATION.permissions,
     ),

@@ -7,6 +7,11 @@ What an account wrote (a Config annotation, a resource id) is quoted and marked 
 account (mamori.reported); every message ends with how to tell it from a forgery
 (mamori.messages). An AWS Health message that arrives twice (from us-east-1 and its backup
 us-west-2, or delivered twice) is told once (mamori.deduplication).
+
+Every exemption is announced: a resource that turns NOT_APPLICABLE because of its mamori:exempt
+tag gets its own EXEMPT message naming the reason and the end date (anyone who may tag the
+resource can set the tag, so people must see each one), and a finding whose tag was ignored
+says why.
 """
 
 import datetime
@@ -19,6 +24,7 @@ from typing import Any
 import boto3
 
 from mamori import abuse_events, automation, deduplication, messages
+from mamori.exemption import DEFAULT_MAX_EXEMPTION_DAYS, EXEMPT_PREFIX, EXEMPT_TAG
 from mamori.reported import plain, quoted
 
 LOG = logging.getLogger("mamori")
@@ -37,6 +43,18 @@ def config_console(region: str, rule_name: str) -> str:
     return f"https://{region}.console.aws.amazon.com/config/home?region={region}#/rules/details?configRuleName={rule_name}"
 
 
+def exemption_in(annotation: str) -> tuple[str, str] | None:
+    """("exempt", why) when the rule found the resource exempt, ("ignored", why) when it ignored
+    its mamori:exempt tag (the annotation's note says why), None otherwise. The rules write both
+    with mamori.exemption's wording, which is matched here."""
+    if EXEMPT_PREFIX in annotation:
+        return "exempt", annotation[annotation.index(EXEMPT_PREFIX) + len(EXEMPT_PREFIX) :]
+    for marker in (f"({EXEMPT_TAG} ignored: ", f"({EXEMPT_TAG} expired on "):
+        if marker in annotation:
+            return "ignored", annotation[annotation.index(marker) + 1 :].removesuffix(")")
+    return None
+
+
 def format_compliance_change(event: Mapping[str, Any]) -> tuple[str, str]:
     """Everything but the rule's state comes from whoever evaluated: cut to one line, and the
     annotation quoted as the account's words (the event's `account`, which EventBridge sets)."""
@@ -50,21 +68,38 @@ def format_compliance_change(event: Mapping[str, Any]) -> tuple[str, str]:
     resource_id = plain(detail.get("resourceId", ""), 80)
     resource = f"{plain(detail.get('resourceType', ''), 60)} {resource_id}".strip()
     was = f" (was {plain(old['complianceType'], 20)})" if old.get("complianceType") else ""
-    if state == "NON_COMPLIANT":
+    exemption = exemption_in(str(new.get("annotation") or ""))
+    max_days = plain(os.environ.get("MAX_EXEMPTION_DAYS") or DEFAULT_MAX_EXEMPTION_DAYS, 3)
+    label = state
+    lines = [f"What: {rule} now finds {resource} {state}{was}.", f"Why: {quoted(new.get('annotation'), account)}"]
+    if exemption is not None and exemption[0] == "exempt" and state == "NOT_APPLICABLE":
+        label = "EXEMPT"
+        lines = [
+            f"What: {resource} is now exempt from {rule}{was}: it is neither evaluated nor remediated until the exemption ends.",
+            f"Why (the mamori:exempt tag): {quoted(exemption[1], account)}",
+        ]
+        todo = (
+            "Check that this exemption was meant: anyone who may tag the resource can set it (CloudTrail shows who "
+            "did: CreateTags, TagUser or TagResource). If it was not, remove the tag; the rule evaluates the "
+            "resource again at its next run. To fence who may exempt, see the README (Who may exempt)."
+        )
+    elif state == "NON_COMPLIANT":
         todo = (
             "If automatic remediation is on, the paired mamori document fixes it and this rule turns COMPLIANT; "
-            "if it stays NON_COMPLIANT, check the remediation status on the rule's page. To accept the risk, "
-            "tag the resource mamori:exempt with a reason (optionally ' until=YYYY-MM-DD')."
+            "if it stays NON_COMPLIANT, check the remediation status on the rule's page. To accept the risk for a "
+            f"while, tag the resource mamori:exempt with a reason and ' until=YYYY-MM-DD', at most {max_days} days "
+            "ahead (an exemption without an end counts for nothing)."
         )
     elif state == "COMPLIANT":
         todo = "Nothing: it is fixed."
     else:
         todo = "Nothing urgent; see the rule's page for the reason."
-    subject = f"[mamori] {state}: {rule} {resource_id}"
+    if exemption is not None and exemption[0] == "ignored":
+        lines.append(f"Exemption: the resource's mamori:exempt tag counts for nothing: {quoted(exemption[1], account)}.")
+    subject = f"[mamori] {label}: {rule} {resource_id}"
     body = "\n".join(
         [
-            f"What: {rule} now finds {resource} {state}{was}.",
-            f"Why: {quoted(new.get('annotation'), account)}",
+            *lines,
             f"Where: account {plain(account, 12)}, region {region}.",
             f"What to do: {todo}",
             f"Details: {config_console(region, rule)}",

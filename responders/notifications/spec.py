@@ -38,6 +38,8 @@ RESPONDER = ResponderSpec(
         # Whether mamori-abuse-responder is deployed, so the message says what happens next.
         "ABUSE_RESPONSE": {"Fn::If": ["AbuseResponseOn", "on", "off"]},
         **DEDUPLICATION.environment,
+        # How far ahead an exemption may end, so that the message says it.
+        "MAX_EXEMPTION_DAYS": {"Ref": "MaxExemptionDays"},
     },
     timeout_seconds=30,
 )
