@@ -123,6 +123,7 @@ def topic_queue(sandbox: Sandbox, monkeypatch: Any) -> Any:
         template()["Resources"]["NotifierFunction"],
         NotificationTopic=topic,
         DeduplicationTable=make_deduplication_table(),
+        MaxExemptionDays=str(template()["Parameters"]["MaxExemptionDays"]["Default"]),
     )
     for key, value in environment.items():  # ABUSE_RESPONSE (an Fn::If) is the clock fixture's
         monkeypatch.setenv(key, value)
@@ -427,7 +428,8 @@ def test_every_exemption_is_announced_with_its_reason_and_end(sandbox: Sandbox, 
     assert message["Subject"] == f"[mamori] EXEMPT: mamori-open-proxy-ports {group}"
     body = message["Message"]
     assert f"What: AWS::EC2::SecurityGroup {group} is now exempt from mamori-open-proxy-ports (was NON_COMPLIANT)" in body
-    assert f"Why (the mamori:exempt tag): red-team proxy, ticket SEC-9 (until {SOON})" in body
+    # The tag's text is whoever tagged it's, as the rule reported it: quoted, with the account.
+    assert f'Why (the mamori:exempt tag): "red-team proxy, ticket SEC-9 (until {SOON})" (as reported by account {ACCOUNT})' in body
     assert "CloudTrail shows who did" in body and "remove the tag" in body
 
 
@@ -444,7 +446,7 @@ def test_an_exemption_that_counts_for_nothing_is_said_with_its_reason(
     assert message["Subject"] == f"[mamori] NON_COMPLIANT: mamori-open-proxy-ports {group}"
     body = message["Message"]
     assert (
-        "Exemption: the resource's mamori:exempt tag counts for nothing: mamori:exempt ignored: it has no end; "
-        "add ' until=YYYY-MM-DD', at most 90 days ahead."
+        "Exemption: the resource's mamori:exempt tag counts for nothing: \"mamori:exempt ignored: it has no end; "
+        f"add ' until=YYYY-MM-DD', at most 90 days ahead\" (as reported by account {ACCOUNT})."
     ) in body
     assert "a reason and ' until=YYYY-MM-DD', at most 90 days ahead" in body
