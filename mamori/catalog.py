@@ -364,6 +364,10 @@ class ResponderSpec:
     # True: the folder's Makefile builds the function with the whole mamori package inside,
     # subpackages only this responder needs included (mamori/central/), and it takes no layer.
     bundles_mamori: bool = False
+    # True: it acts on its own region's events (GuardDuty findings, abuse reports), so the member
+    # StackSet deploys it in every region. False: it acts on something global (IAM keys, whose
+    # AWS Health events arrive in one region) and is deployed in the home region only.
+    regional: bool = True
 
     def __post_init__(self) -> None:
         where = f"responder {self.id}"

@@ -10,10 +10,10 @@ the compliance changes the central responders act on to the management account's
 """
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mamori.catalog import RemediationSpec, RuleSpec, load_remediations, load_rules
+from mamori.catalog import RemediationSpec, ResponderSpec, RuleSpec, load_remediations, load_responders, load_rules
 from mamori.central.events import RULES as CENTRAL_RULES
 from tools.cfn import check_references, dump, referenced_names
 
@@ -86,15 +86,17 @@ class ConversionError(ValueError):
 # --- what belongs to the home region ---------------------------------------------------
 
 
-def home_region_resources(rules: list[RuleSpec], remediations: Mapping[str, RemediationSpec]) -> set[str]:
+def home_region_resources(
+    rules: list[RuleSpec], remediations: Mapping[str, RemediationSpec], responders: Sequence[ResponderSpec] = ()
+) -> set[str]:
     """Logical ids of every resource of a global rule: its own, and its remediation's documents,
-    roles and resources. The names come from the specs, which the pack's builders check they
-    made exactly, so they cannot drift."""
+    roles and resources; and of every responder that is not regional. The names come from the
+    specs, which the pack's builders check they made exactly, so they cannot drift."""
     linked: dict[str, list[RuleSpec]] = {}
     for rule in rules:
         if rule.remediation is not None:
             linked.setdefault(rule.remediation.document, []).append(rule)
-    home: set[str] = set()
+    home: set[str] = {resource_id for responder in responders if not responder.regional for resource_id in responder.resource_ids}
     for rule in rules:
         if not rule.regional:
             home.update(rule.resource_ids)
@@ -321,7 +323,8 @@ def build_member(sam_template: Mapping[str, Any]) -> dict[str, Any]:
     }
 
     sam_resources = template["Resources"]
-    home = home_region_resources(rules, remediations)
+    pack_responders = [responder for responder in load_responders() if responder.template == "pack"]
+    home = home_region_resources(rules, remediations, pack_responders)
     missing = home - set(sam_resources)
     if missing:
         raise ConversionError(f"resources of global rules missing from the template: {sorted(missing)}")
