@@ -56,6 +56,10 @@ class Settings:
     contact_name: str = ""
     contact_title: str = ""
     contact_phone: str = ""
+    leaked_key_response: str = "true"
+
+    def responds_to_leaked_keys(self) -> bool:
+        return self.leaked_key_response.strip().lower() == "true"
 
     def removes_root_passwords(self) -> bool:
         value = self.root_password_removal.strip().lower()
@@ -185,6 +189,11 @@ def _if_exists(call: Callable[..., Any], **request: Any) -> Any:
 
 
 def finding_text(change: ComplianceChange) -> str:
+    if change.exposed_keys:
+        return (
+            f"AWS Health reported access key {', '.join(change.exposed_keys)} of account {change.account} exposed in "
+            f"public (AWS_RISK_CREDENTIALS_EXPOSED, {change.health_event})."
+        )
     was = f" (was {change.previous})" if change.previous else ""
     where = f" in {change.region}" if change.region else ""
     return f"{change.rule}{where} found it {NON_COMPLIANT}{was}" + (f": {change.annotation}" if change.annotation else ".")
@@ -335,6 +344,12 @@ class RootKeyRemoval(RootSessionAction[list[RootKey]]):
     def plan(self, target: list[RootKey]) -> Plan | Nothing:
         if not target:
             return Nothing(f"the root user of {self.resource_id} has no access key (deleted already): nothing to do")
+        exposed = set(self.change.exposed_keys)
+        if exposed and not exposed & {key.key_id for key in target}:
+            return Nothing(
+                f"the exposed key {', '.join(sorted(exposed))} is not a root key of {self.resource_id}: the member's own "
+                "mamori stack contains an IAM user's key"
+            )
         return Plan([f"delete the root access key {key.key_id}" for key in target])
 
     def entries(self, target: list[RootKey]) -> dict[str, Any]:
