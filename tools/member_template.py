@@ -23,6 +23,7 @@ HEADER = (
 )
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 HOME_REGION_CONDITION = "IsHomeRegion"
+HOME_REGION_VARIABLE = "HOME_REGION"
 FORWARD_CONDITION = "ForwardsComplianceChanges"
 # The rules whose NON_COMPLIANT results the management account's central responders act on:
 # mamori.central.events.RULES names them (config rule names, mamori-<id>).
@@ -333,6 +334,13 @@ def build_member(sam_template: Mapping[str, Any]) -> dict[str, Any]:
         condition = _home_condition(conditions, resource.get("Condition"))
         rest = {key: value for key, value in resource.items() if key not in ("Type", "Condition")}
         sam_resources[logical_id] = {"Type": resource["Type"], "Condition": condition, **rest}
+
+    # A responder that keeps records where the home region's documents read them names that
+    # region: its own in template.yaml, HomeRegion in a member stack.
+    for resource in sam_resources.values():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        if variables.get(HOME_REGION_VARIABLE) == {"Ref": "AWS::Region"}:
+            variables[HOME_REGION_VARIABLE] = {"Ref": "HomeRegion"}
 
     resources: dict[str, Any] = {}
     for logical_id, resource in sam_resources.items():
