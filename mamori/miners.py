@@ -70,6 +70,11 @@ class MinerFinding:
         return f"GuardDuty {self.finding_type} (severity {self.severity:g}, finding {self.finding_id})"
 
 
+def _object(mapping: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = mapping.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
 def parse_finding(event: object) -> MinerFinding:
     """The finding an EventBridge event carries; NotAFinding with the reason otherwise."""
     if not isinstance(event, Mapping):
@@ -93,10 +98,9 @@ def parse_finding(event: object) -> MinerFinding:
     region = detail.get("region", event.get("region"))
     if not isinstance(region, str) or not region:
         raise NotAFinding("the finding names no region")
-    resource = detail.get("resource") if isinstance(detail.get("resource"), Mapping) else {}
-    instance = resource.get("instanceDetails") if isinstance(resource.get("instanceDetails"), Mapping) else {}
-    instance_id = instance.get("instanceId")
-    service = detail.get("service") if isinstance(detail.get("service"), Mapping) else {}
+    resource = _object(detail, "resource")
+    instance_id = _object(resource, "instanceDetails").get("instanceId")
+    service = _object(detail, "service")
     count = service.get("count")
     event_id = event.get("id")
     return MinerFinding(
