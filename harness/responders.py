@@ -39,7 +39,7 @@ def _evaluate(expression: Any, values: Mapping[str, str], source: Mapping[str, A
 
 def responder_environment(responder_id: str, topic_arn: str, **pack_values: str) -> dict[str, str]:
     """The function's environment as CloudFormation would resolve template.yaml's: the topic's Ref
-    its ARN, a document's Ref its name, a role's Arn the harness's automation role, a pack
+    its ARN, a document's Ref its name, a document role's Arn the harness's automation role, a pack
     parameter its value (its default unless given), an Fn::If by its condition."""
     spec = responder_spec(responder_id)
     function = template()["Resources"][spec.function_id]["Properties"]
@@ -52,7 +52,9 @@ def responder_environment(responder_id: str, topic_arn: str, **pack_values: str)
             name, then, otherwise = value["Fn::If"]
             return resolve(then if condition_holds(name, pack_values) else otherwise)
         if "Fn::GetAtt" in value:
-            return AUTOMATION_ROLE_ARN
+            # A document's role is the harness's automation role; any other role is named after its logical id.
+            logical_id = value["Fn::GetAtt"][0]
+            return AUTOMATION_ROLE_ARN if logical_id.endswith("AutomationRole") else f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
         ref = value["Ref"]
         if ref == "NotificationTopic":
             return topic_arn

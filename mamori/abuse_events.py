@@ -94,6 +94,7 @@ class AbuseReport:
     entities: tuple[AffectedEntity, ...]
     page: str | None = None  # "2 of 10" when the report comes in pages
     problems: tuple[str, ...] = ()  # parts of the event that could not be read
+    event_arn: str | None = None  # detail.eventArn: one per report (its pages and updates share it)
 
     @property
     def code_text(self) -> str:
@@ -226,6 +227,7 @@ def parse_abuse_event(event: object) -> AbuseReport:
         entities=tuple(entities.values()),
         page=paged,
         problems=tuple(problems),
+        event_arn=arn if isinstance(arn := detail.get("eventArn"), str) and arn.startswith("arn:") else None,
     )
 
 

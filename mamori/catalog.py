@@ -330,6 +330,8 @@ class StatementCondition:
 
     actions: tuple[str, ...]
     condition: Mapping[str, Any]
+    # When the same actions are granted on several resources: the one this condition is for.
+    resource: str | None = None
 
 
 @dataclass(frozen=True)
@@ -364,6 +366,9 @@ class ResponderSpec:
     # True: the folder's Makefile builds the function with the whole mamori package inside,
     # subpackages only this responder needs included (mamori/central/), and it takes no layer.
     bundles_mamori: bool = False
+    # CloudFormation resources it needs besides its function, role and log group (e.g. the role
+    # EventBridge Scheduler invokes it with), by logical id; deployed under its condition.
+    resources: Mapping[str, Any] = field(default_factory=dict)
     # True: it acts on its own region's events (GuardDuty findings, abuse reports), so the member
     # StackSet deploys it in every region. False: it acts on something global (IAM keys, whose
     # AWS Health events arrive in one region) and is deployed in the home region only.
@@ -425,7 +430,7 @@ class ResponderSpec:
 
     @property
     def resource_ids(self) -> tuple[str, ...]:
-        return (self.log_group_id, self.role_id, self.function_id)
+        return (self.log_group_id, self.role_id, self.function_id, *self.resources)
 
 
 def pascal(text: str) -> str:

@@ -8,7 +8,11 @@ still counts every call and refuses ungranted ones first).
   when more are left (CloudTrail API Reference, LookupEvents). Each event's CloudTrailEvent is the
   JSON record CloudTrail keeps (eventName, awsRegion, sourceIPAddress, userIdentity.accessKeyId,
   errorCode on a refused call).
-* OpsCenter: tests/root_helpers.OpsCenter (CreateOpsItem with /aws/dedup, DescribeOpsItems).
+* OpsCenter: tests/root_helpers.OpsCenter (CreateOpsItem with /aws/dedup, DescribeOpsItems), and
+  `CaseCenter`, which adds GetOpsItem for the abuse cases' reminders.
+* EventBridge Scheduler needs none: moto keeps schedules (create, get, update, delete); it fires
+  none, so a test invokes the target with the schedule's Input at the schedule's time, as
+  Scheduler would.
 """
 
 import datetime
@@ -22,6 +26,7 @@ import boto3
 import botocore.exceptions
 
 from harness.aws import ACCOUNT
+from tests.root_helpers import OpsCenter
 
 MAX_RESULTS = 50
 
@@ -113,3 +118,51 @@ def _when(value: Any, default: datetime.datetime) -> datetime.datetime:
     if value is None:
         return default
     return datetime.datetime.fromtimestamp(float(value), datetime.UTC)
+
+
+class CaseCenter(OpsCenter):
+    """tests/root_helpers.OpsCenter, and GetOpsItem (what a reminder reads), as OpsCenter answers it:
+    the OpsItem with its Status and OperationalData; OpsItemNotFoundException for an unknown id."""
+
+    def _before_call(self, model: Any, params: Mapping[str, Any], **kwargs: Any) -> Any:
+        if model.service_model.signing_name == "ssm" and model.name == "GetOpsItem":
+            request = json.loads(params.get("body") or b"{}")
+            item = self.items.get(str(request.get("OpsItemId")))
+            if item is None:
+                raise botocore.exceptions.ClientError(
+                    {"Error": {"Code": "OpsItemNotFoundException", "Message": "not found"}}, "GetOpsItem"
+                )
+            return _Response(), {"OpsItem": {k: v for k, v in item.items() if k != "dedup"}}
+        return super()._before_call(model, params, **kwargs)
+
+
+class SchedulerGaps:
+    """moto keeps EventBridge Scheduler's schedules, but its UpdateSchedule drops
+    ActionAfterCompletion (the real API takes it: botocore's scheduler model). This sets it on
+    moto's schedule after moto has updated the rest."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[str, str, str]] = []
+        assert boto3.DEFAULT_SESSION is not None, "create the Sandbox first"
+        boto3.DEFAULT_SESSION.events.register_last("before-call", self._before_call)
+        boto3.DEFAULT_SESSION.events.register("after-call.scheduler.UpdateSchedule", self._after_call)
+
+    def _before_call(self, model: Any, params: Mapping[str, Any], **_: Any) -> None:
+        if model.service_model.signing_name == "scheduler" and model.name == "UpdateSchedule":
+            request = json.loads(params.get("body") or b"{}")
+            name = str(params.get("url_path", "")).split("?")[0].rsplit("/", 1)[-1]
+            self._pending.append(
+                (str(request.get("GroupName", "default")), name, str(request.get("ActionAfterCompletion", "NONE")))
+            )
+
+    def _after_call(self, http_response: Any, **_: Any) -> None:
+        from moto.scheduler.models import scheduler_backends
+
+        if not self._pending:
+            return
+        group, name, action = self._pending.pop(0)
+        if getattr(http_response, "status_code", 200) < 300:
+            for backend in scheduler_backends[ACCOUNT].values():
+                found = backend.schedule_groups.get(group)
+                if found is not None and name in found.schedules:
+                    found.schedules[name].action_after_completion = action

@@ -377,7 +377,7 @@ def test_member_accounts_run_it_in_the_home_region_only() -> None:
 
     member = yaml.safe_load((ROOT / "member-template.yaml").read_text())["Resources"]
     assert member["LeakedKeyResponderFunction"]["Condition"] == "LeakedKeyResponseOnInHomeRegion"
-    assert member["AbuseResponderFunction"]["Condition"] == "AbuseResponseOn"  # regional: every region
+    assert member["AbuseResponderFunction"]["Condition"] == "AbuseCasesOn"  # regional: every region
 
 
 def test_parse_reads_what_leaked_keys_names() -> None:

@@ -4,23 +4,89 @@ It starts the open-proxy rule's paired remediation (starts_remediation_of): the 
 the start of that document and iam:PassRole of its role (to SSM only), and fills the environment
 from the rule's RemediationLink, so the automation gets the same parameters as the rule's
 RemediationConfiguration passes.
+
+It also tracks every abuse report as a case (mamori.abuse_cases): the OpsItem, a read-only look at
+the reported resources' security groups, and one EventBridge Scheduler schedule per open case that
+invokes this function again to remind people (with AbuseReminderRole, which it passes to Scheduler
+only).
 """
 
+from mamori.abuse_cases import SCHEDULE_GROUP
 from mamori.abuse_events import DETAIL_TYPE, SOURCE
-from mamori.catalog import PUBLISH_TO_TOPIC, Permission, ResponderSpec
+from mamori.catalog import PUBLISH_TO_TOPIC, Permission, ResponderSpec, StatementCondition, allow
+
+REMINDER_ROLE = "AbuseReminderRole"
+PASS_REMINDER_ROLE = f"${{{REMINDER_ROLE}.Arn}}"
+SCHEDULES = f"arn:${{AWS::Partition}}:scheduler:${{AWS::Region}}:${{AWS::AccountId}}:schedule/{SCHEDULE_GROUP}/*"
 
 RESPONDER = ResponderSpec(
     id="abuse-events",
     function_name="mamori-abuse-responder",
-    description="Runs mamori-open-proxy-ports on the security groups named by an AWS Health open-proxy abuse report.",
+    description=(
+        "Tracks every AWS Health abuse report as an OpsItem with a reply draft and reminders; runs "
+        "mamori-open-proxy-ports on the security groups an open-proxy report names."
+    ),
     permissions=(
         Permission("ec2:DescribeInstances"),
         Permission("ec2:DescribeNetworkInterfaces"),
+        # What mamori found, read-only: the reported groups' inbound rules.
+        Permission("ec2:DescribeSecurityGroupRules"),
+        # The case and its reminders.
+        Permission("ssm:CreateOpsItem"),
+        Permission("ssm:GetOpsItem", "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:opsitem/*"),
+        *allow("scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule", on=SCHEDULES),
+        Permission("iam:PassRole", PASS_REMINDER_ROLE),
         *PUBLISH_TO_TOPIC,
     ),
+    statement_conditions=(
+        StatementCondition(
+            ("iam:PassRole",), {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}, PASS_REMINDER_ROLE
+        ),
+    ),
     events={"AbuseEvent": {"source": [SOURCE], "detail-type": [DETAIL_TYPE]}},
-    environment={"TOPIC_ARN": {"Ref": "NotificationTopic"}},
-    # It changes security groups: off when AbuseResponse or AutoRemediation is "false" (template/base.yaml).
-    condition="AbuseResponseOn",
+    environment={
+        "TOPIC_ARN": {"Ref": "NotificationTopic"},
+        # Remediation only when AbuseResponse and AutoRemediation are both on; the case always.
+        "CONTAIN": {"Fn::If": ["AbuseResponseOn", "true", "false"]},
+        "REMINDER_ROLE_ARN": {"Fn::GetAtt": [REMINDER_ROLE, "Arn"]},
+    },
+    resources={
+        # Scheduler invokes the responder with this role to remind people; nothing else.
+        REMINDER_ROLE: {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "Description": "Lets EventBridge Scheduler invoke mamori-abuse-responder for abuse-case reminders, nothing else.",
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "scheduler.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+                        }
+                    ],
+                },
+                "Policies": [
+                    {
+                        "PolicyName": "remind",
+                        "PolicyDocument": {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": "lambda:InvokeFunction",
+                                    "Resource": {"Fn::GetAtt": ["AbuseResponderFunction", "Arn"]},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            },
+        },
+        "AbuseCaseSchedules": {"Type": "AWS::Scheduler::ScheduleGroup", "Properties": {"Name": SCHEDULE_GROUP}},
+    },
+    # The case is tracked whenever AbuseResponse is on; CONTAIN says whether it also remediates.
+    condition="AbuseCasesOn",
     starts_remediation_of="open-proxy-ports",
 )
