@@ -19,9 +19,12 @@ REMINDER_ROLE = "AbuseReminderRole"
 PASS_REMINDER_ROLE = f"${{{REMINDER_ROLE}.Arn}}"
 SCHEDULES = f"arn:${{AWS::Partition}}:scheduler:${{AWS::Region}}:${{AWS::AccountId}}:schedule/{SCHEDULE_GROUP}/*"
 
+FUNCTION_NAME = "mamori-abuse-responder"
+FUNCTION_ARN = f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{FUNCTION_NAME}"
+
 RESPONDER = ResponderSpec(
     id="abuse-events",
-    function_name="mamori-abuse-responder",
+    function_name=FUNCTION_NAME,
     description=(
         "Tracks every AWS Health abuse report as an OpsItem with a reply draft and reminders; runs "
         "mamori-open-proxy-ports on the security groups an open-proxy report names."
@@ -76,7 +79,8 @@ RESPONDER = ResponderSpec(
                                 {
                                     "Effect": "Allow",
                                     "Action": "lambda:InvokeFunction",
-                                    "Resource": {"Fn::GetAtt": ["AbuseResponderFunction", "Arn"]},
+                                    # By name, not GetAtt: the responder's role names this role (a cycle otherwise).
+                                    "Resource": {"Fn::Sub": FUNCTION_ARN},
                                 }
                             ],
                         },
