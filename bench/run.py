@@ -74,6 +74,7 @@ from moto.iam.exceptions import ValidationError as IamValidationError
 from moto.iam.models import iam_backends
 from moto.iam.responses import IamResponse
 
+from bench.incidents import incidents_section
 from bench.regions import regions_section
 from harness.aws import ACCOUNT, REGION, Sandbox, fake_credentials
 from harness.config_events import change_event, configuration_item, periodic_event
@@ -1172,7 +1173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("openproxy", "iam", "regions", "artifacts"),
+        choices=("openproxy", "iam", "regions", "artifacts", "incidents"),
         help="run one section (openproxy includes the artifact sizes and quotas; artifacts runs those alone)",
     )
     parser.add_argument("--seed", type=int, default=20240611, help="seed of the synthetic items and users")
@@ -1197,6 +1198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.only is None:
             print()
         ok = regions_section(args.instances, args.seed, args.latency_ms) and ok
+    if args.only in (None, "incidents"):
+        print()
+        ok = incidents_section() and ok  # bench/incidents.py
     print()
     print(f"bench took {time.perf_counter() - started:.1f} s")
     return 0 if ok else 1

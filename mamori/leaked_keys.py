@@ -224,11 +224,12 @@ class DeactivateExposedKey(IamUserRemediation):
     remediation_id = RECORDING_REMEDIATION
     list_outputs = ("Deactivated",)
 
-    def __init__(self, live: LiveUser, owner: KeyOwner, event_arn: str, iam: Any) -> None:
+    def __init__(self, live: LiveUser, owner: KeyOwner, event_arn: str, iam: Any, ssm: Any) -> None:
         self.live = live
         self.owner = owner
         self.event_arn = event_arn
         self._iam = iam
+        self._ssm = ssm
         self.created: datetime.datetime | None = None
         super().__init__({"UserId": live.user.user_id, "DryRun": False})
 
@@ -239,6 +240,10 @@ class DeactivateExposedKey(IamUserRemediation):
     @property
     def document(self) -> str:
         return RESPONDER
+
+    @property
+    def ssm(self) -> Any:
+        return self._ssm
 
     def find(self) -> IamUser:
         self.outputs["UserName"] = self.live.user.name

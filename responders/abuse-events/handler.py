@@ -301,9 +301,9 @@ def other_report_message(case: abuse_cases.Case) -> tuple[str, str]:
     return abuse_events.subject_line(subject), case.description()
 
 
-def track(case: abuse_cases.Case, context: Any, environ: Mapping[str, str]) -> abuse_cases.Reminder | None:
+def track(case: abuse_cases.Case, ssm: Any, context: Any, environ: Mapping[str, str]) -> abuse_cases.Reminder | None:
     """Open the case and, when it is new, schedule its reminders. Failures go to case.errors."""
-    abuse_cases.open_case(boto3.client("ssm"), case)
+    abuse_cases.open_case(ssm, case)
     if not case.opened:
         return None
     reminder = abuse_cases.next_reminder(case, automation.utc_now())
@@ -385,11 +385,11 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     case.groups, read_error = abuse_cases.read_groups(ec2, lookup.groups, *proxy_settings(os.environ))
     case.errors += [read_error] if read_error else []
     case.not_looked_at, case.contained = list(lookup.not_acted), abuse_cases.contained_before(lookup.instances)
-    starts = Starts()
+    starts, ssm = Starts(), boto3.client("ssm")
     if proxy and os.environ.get("CONTAIN", "true") == "true":
-        starts = start_remediations(boto3.client("ssm"), list(lookup.groups), os.environ)
+        starts = start_remediations(ssm, list(lookup.groups), os.environ)
     case.started, case.failed = dict(starts.executions), dict(starts.failures)
-    reminder = track(case, context, os.environ)
+    reminder = track(case, ssm, context, os.environ)
     if not case.opened and not case.errors and not starts.failures and not starts.executions:
         LOG.info("Report %s: case %s is open already and nothing changed; notified nothing", report.event_arn, case.ops_item)
         return {"acted": False, "case": case.ops_item, "subject": ""}

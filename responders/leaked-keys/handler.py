@@ -88,7 +88,7 @@ def root_steps(account: str, key_id: str) -> str:
     )
 
 
-def contain(iam: Any, report: ExposedKeyReport, key_id: str, enforce: bool) -> Case:
+def contain(iam: Any, ssm: Any, report: ExposedKeyReport, key_id: str, enforce: bool) -> Case:
     """Whose key it is, and the containment (an IAM user's key) or the steps (root)."""
     try:
         owner = leaked_keys.key_owner(iam, key_id)
@@ -116,7 +116,7 @@ def contain(iam: Any, report: ExposedKeyReport, key_id: str, enforce: bool) -> C
                 owner,
                 live,
             )
-        result = run_remediation(DeactivateExposedKey(live, owner, report.event_arn, iam))
+        result = run_remediation(DeactivateExposedKey(live, owner, report.event_arn, iam, ssm))
         status, message = str(result["Status"]), str(result["Message"])
         if status == SKIPPED_EXEMPT:
             message = (
@@ -243,15 +243,18 @@ def this_account(context: Any) -> str | None:
     return parts[4] if len(parts) > 4 and parts[4] else None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Clients:
-    """The clients one invocation uses, made by `make` (boto3.client): IAM, SSM and SNS of the
-    function's region, CloudTrail of any region."""
+    """The clients one invocation uses, each made once by `make` (boto3.client): IAM, SSM and SNS
+    of the function's region, CloudTrail of any region."""
 
     make: Callable[..., Any]
+    made: dict[tuple[str, str | None], Any] = field(default_factory=dict)
 
     def __call__(self, service: str, region: str | None = None) -> Any:
-        return self.make(service, region_name=region) if region else self.make(service)
+        if (service, region) not in self.made:
+            self.made[(service, region)] = self.make(service, region_name=region) if region else self.make(service)
+        return self.made[(service, region)]
 
 
 def respond(event: Any, account: str | None, environ: Mapping[str, str], clients: Clients) -> dict[str, Any]:
@@ -270,7 +273,7 @@ def respond(event: Any, account: str | None, environ: Mapping[str, str], clients
     iam, region = clients("iam"), environ.get("AWS_REGION", "")
     enforce = environ.get("CONTAIN", "true") == "true"
     # Containment first, every key: the look-ups below only describe.
-    cases = [contain(iam, report, key_id, enforce) for key_id in report.key_ids]
+    cases = [contain(iam, clients("ssm"), report, key_id, enforce) for key_id in report.key_ids]
     now = automation.utc_now()
     for case in cases:
         if case.kind:
