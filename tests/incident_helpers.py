@@ -47,6 +47,10 @@ class CloudTrailHistory:
         # would be asked first (botocore's emitter), and the sandbox would not count the call.
         boto3.DEFAULT_SESSION.events.register_last("before-call", self._before_call)
 
+    def hooks(self) -> list[tuple[str, Any]]:
+        """The botocore hooks it installed (the demo removes them when its part ends)."""
+        return [("before-call", self._before_call)]
+
     def record(
         self,
         region: str,
@@ -124,6 +128,9 @@ class CaseCenter(OpsCenter):
     """tests/root_helpers.OpsCenter, and GetOpsItem (what a reminder reads), as OpsCenter answers it:
     the OpsItem with its Status and OperationalData; OpsItemNotFoundException for an unknown id."""
 
+    def hooks(self) -> list[tuple[str, Any]]:
+        return [("before-call", self._before_call)]
+
     def _before_call(self, model: Any, params: Mapping[str, Any], **kwargs: Any) -> Any:
         if model.service_model.signing_name == "ssm" and model.name == "GetOpsItem":
             request = json.loads(params.get("body") or b"{}")
@@ -146,6 +153,9 @@ class SchedulerGaps:
         assert boto3.DEFAULT_SESSION is not None, "create the Sandbox first"
         boto3.DEFAULT_SESSION.events.register_last("before-call", self._before_call)
         boto3.DEFAULT_SESSION.events.register("after-call.scheduler.UpdateSchedule", self._after_call)
+
+    def hooks(self) -> list[tuple[str, Any]]:
+        return [("before-call", self._before_call), ("after-call.scheduler.UpdateSchedule", self._after_call)]
 
     def _before_call(self, model: Any, params: Mapping[str, Any], **_: Any) -> None:
         if model.service_model.signing_name == "scheduler" and model.name == "UpdateSchedule":

@@ -82,7 +82,7 @@ def contain(finding: MinerFinding, environ: Mapping[str, str], make: Callable[..
 def message(finding: MinerFinding, status: str, done: str) -> tuple[str, str]:
     subject = f"[mamori] Miner {finding.instance_id} in {finding.region}: {OUTCOME.get(status, status)}"
     body = [
-        f"What: {finding.describe()} in account {finding.account}, {finding.region}: {finding.title or 'no title'}.",
+        f"What: {finding.describe()} in account {finding.account}, {finding.region}: {finding.title.rstrip('.') or 'no title'}.",
         f"Instance: {finding.instance_id}",
         f"What mamori did: {done}",
     ]
