@@ -1183,7 +1183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.perf_counter()
     ok = True
+    sections = [name for name in ("openproxy", "iam", "regions") if args.only in (None, name)] or ["artifacts"]
+    # Each section computes for a while before it prints: say what runs, so the first minutes are not silent.
+    print(f"mamori bench: {', '.join(sections)}; each section prints its tables when it is done", flush=True)
     if args.only in (None, "openproxy"):
+        progress(f"open-proxy-ports: {args.items:,} configuration items, then the artifact sizes")
         ok = open_proxy_section(args.items, args.seed) and ok
     if args.only == "artifacts":
         ok = artifacts_section() and ok
@@ -1191,12 +1195,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.only is None:
             print()
         section = time.perf_counter()
+        progress(f"IAM rules: {', '.join(f'{n:,}' for n in args.iam_users)} users")
         sizes = evaluate_iam(args.iam_users, args.seed, args.iam_setup)
         ok = print_iam(sizes, args.seed, args.iam_setup) and ok
         print(f"IAM section took {time.perf_counter() - section:.1f} s")
     if args.only in (None, "regions"):
         if args.only is None:
             print()
+        progress(f"region scan: {args.instances:,} instances, {args.latency_ms:g} ms per call")
         ok = regions_section(args.instances, args.seed, args.latency_ms) and ok
     if args.only in (None, "incidents"):
         print()
@@ -1204,6 +1210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(f"bench took {time.perf_counter() - started:.1f} s")
     return 0 if ok else 1
+
+
+def progress(what: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] running {what} …", flush=True)
 
 
 def open_proxy_section(items: int, seed: int) -> bool:

@@ -17,14 +17,43 @@ imported from tests/root_helpers.py: OpsCenter (moto has no OpsItems) and the no
 topic read back through an SQS subscription. Root's credentials, which no API sets up, are
 the sandbox's (Sandbox.root); a person signing in as root to fix them is stood in for there.
 
+The closing act is `mamori scan`: the same incidents, set up on moto's server, found over HTTP
+by the read-only scan before anything is deployed (demo/scan.py).
+
 The demo is also a smoke test: it exits 1 when any expectation fails, 0 otherwise.
+`python demo/run.py --help` lists the acts; `--act N` plays only those named.
 """
 
+# ruff: noqa: E402 (the checks below run before anything else is imported)
+import importlib.util
+import sys
+from pathlib import Path
+
+# `python3 demo/run.py` from anywhere: the repository root on the path, as `make demo` has it.
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+# module -> package, of what requirements-demo.txt installs
+DEMO_PACKAGES = {
+    "rdklib": "rdklib",
+    "moto": "moto",
+    "boto3": "boto3",
+    "yaml": "PyYAML",
+    "rich": "rich",
+    "flask_cors": "flask-cors",
+}
+_missing = [package for module, package in DEMO_PACKAGES.items() if importlib.util.find_spec(module) is None]
+if _missing:
+    sys.exit(
+        f"The demo needs packages this Python ({sys.executable}) does not have: {', '.join(_missing)}.\n"
+        "Run `make demo`: it creates .venv with them (requirements-demo.txt) and plays the demo."
+    )
+
+import argparse
 import io
 import os
-import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import boto3
@@ -35,6 +64,7 @@ from demo.open_proxy import play_open_proxy
 from demo.organization import play_organization
 from demo.regions import play_unapproved_regions
 from demo.root_key import play_forgotten_root_key
+from demo.scan import play_scan
 from harness.aws import Sandbox, fake_credentials
 
 
@@ -81,7 +111,17 @@ ACTS: list[Act] = [
         "centralized root access (recording its last use first) and sets the contact.",
         play_organization,
     ),
+    Act(
+        "Act 5 - Before any deploy: mamori scan",
+        "None of this needs a deploy to be seen. `mamori scan` runs every rule's own code read-only against the "
+        "account your credentials name (here: moto's server, over HTTP), sends nothing to AWS Config, changes "
+        "nothing (a guard refuses every call that is not a read), shows what each remediation would change, and "
+        "writes JSON, CSV, OCSF and HTML reports.",
+        play_scan,
+    ),
 ]
+# Acts played after the embedded moto is gone: they talk to moto's server over HTTP.
+OVER_HTTP = (play_scan,)
 
 
 def header() -> None:
@@ -119,7 +159,22 @@ def header() -> None:
     )
 
 
-def main() -> int:
+def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="make demo ARGS=... (or python demo/run.py)",
+        description="Replay the incidents mamori exists for on an embedded moto: no AWS account, nothing leaves this machine.",
+        epilog="acts:\n" + "\n".join(f"  {number}  {act.title}" for number, act in enumerate(ACTS, 1)),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--act", type=int, action="append", metavar="N", choices=range(1, len(ACTS) + 1), help="play only act N (repeatable)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    chosen = arguments(argv).act
+    acts = [act for number, act in enumerate(ACTS, 1) if not chosen or number in chosen]
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(errors="replace")  # a non-UTF-8 terminal gets '?' rather than an error
     for name in [n for n in os.environ if n in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE") or n.startswith("AWS_ENDPOINT_URL")]:
@@ -130,17 +185,12 @@ def main() -> int:
     with mock_aws():
         sandbox = Sandbox()
         demo = Demo(sandbox, boto3.client("ec2"), boto3.client("ssm"))
-        for act in ACTS:
-            banner(act.title)
-            say(act.story)
-            demo.act = act.title
-            try:
-                act.play(demo)
-            except Exception as error:  # a bug, not an expected path: say where, show the traceback, go on
-                print(f"\n{FAILED} unexpected error in {act.title} (a bug in the pack, the harness or this demo):", flush=True)
-                traceback.print_exc()
-                sys.stderr.flush()
-                errors.append(f"{act.title}: unexpected {type(error).__name__}: {error}")
+        for act in acts:
+            if act.play not in OVER_HTTP:
+                play(act, demo, errors)
+    for act in acts:
+        if act.play in OVER_HTTP:
+            play(act, demo, errors)
     banner("Result")
     failures = demo.failures + errors
     if failures:
@@ -149,9 +199,22 @@ def main() -> int:
             say(f"- {failure}", indent=2, hang=2)
         return 1
     say(
-        f"{OK} All {len(demo.checks)} checks passed in {len(ACTS)} act(s): detected, remediated, compliant, nothing else touched."
+        f"{OK} All {len(demo.checks)} checks passed in {len(acts)} act(s): detected, remediated, compliant, nothing else touched."
     )
     return 0
+
+
+def play(act: Act, demo: Demo, errors: list[str]) -> None:
+    banner(act.title)
+    say(act.story)
+    demo.act = act.title
+    try:
+        act.play(demo)
+    except Exception as error:  # a bug, not an expected path: say where, show the traceback, go on
+        print(f"\n{FAILED} unexpected error in {act.title} (a bug in the pack, the harness or this demo):", flush=True)
+        traceback.print_exc()
+        sys.stderr.flush()
+        errors.append(f"{act.title}: unexpected {type(error).__name__}: {error}")
 
 
 if __name__ == "__main__":

@@ -172,6 +172,12 @@ class RuleSpec:
         return f"{pascal(self.id)}Remediation"
 
     @property
+    def enforced_condition(self) -> str:
+        """The condition under which the remediation runs automatically: AutoRemediation on and
+        the rule in EnforcedRules."""
+        return f"{pascal(self.id)}Enforced"
+
+    @property
     def remediation_condition(self) -> str:
         """The condition under which the remediation is configured (RemediationLink.requires)."""
         return f"{pascal(self.id)}RemediationConfigured"

@@ -18,6 +18,8 @@ from mamori.compliance import COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE
 DENY_POLICY_NAME = "mamori-deny-without-mfa"
 DENY_POLICY_ARN_PATTERN = r"arn:aws[a-z0-9-]*:iam::\d{12}:policy/mamori/mamori-deny-without-mfa(-[a-z0-9-]+)?"
 DEFAULT_GRACE_HOURS = 24
+# The annotation of a user the deny policy limits: COMPLIANT on the dashboard, but MFA is still missing.
+CONTAINED = f"Contained: no MFA yet, access limited until the user adds MFA ({DENY_POLICY_NAME} attached)."
 MAX_GRACE_HOURS = 24 * 365
 
 
@@ -69,7 +71,8 @@ def console_mfa_verdict(
                 f"Console password without MFA; the grace period ends {grace_ends.strftime('%Y-%m-%dT%H:%M:%SZ')}.",
             )
     if limited:
-        return ConsoleMfaVerdict(COMPLIANT, f"Console access limited until MFA is set up ({DENY_POLICY_NAME} attached).")
+        # COMPLIANT because the remediation contained the user, not because MFA is there: the dashboard says so.
+        return ConsoleMfaVerdict(COMPLIANT, CONTAINED)
     since = f" (user created {created.strftime('%Y-%m-%d')})" if created is not None else ""
     return ConsoleMfaVerdict(
         NON_COMPLIANT,

@@ -36,6 +36,35 @@ BASE = ROOT / "template" / "base.yaml"
 SCRIPT_RUNTIME = "python3.11"
 
 
+# The pack parameter naming the rules whose remediation runs automatically when AutoRemediation
+# is "true": "all", or rule ids joined by commas, checked against the catalog by its pattern.
+ENFORCED_RULES = "EnforcedRules"
+
+
+def enforced_rules_parameter(rules: list[RuleSpec]) -> dict[str, Any]:
+    ids = sorted(rule.id for rule in rules if rule.remediation is not None)
+    one = "(" + "|".join(ids) + ")"  # ids are lower-case words joined by '-' (RULE_ID): nothing to escape
+    return {
+        "Type": "String",
+        "Default": "all",
+        "AllowedPattern": f"^(all|{one}(,{one})*)$",
+        "ConstraintDescription": f"all, or rule ids joined by commas without spaces, of: {', '.join(ids)}",
+        "Description": (
+            "With AutoRemediation true: the rules whose remediation runs automatically, 'all' or ids joined by commas "
+            "(e.g. open-proxy-ports,stale-access-keys); the others only report (run their documents by hand)."
+        ),
+    }
+
+
+def enforced_condition(rule: RuleSpec) -> dict[str, Any]:
+    """AutoRemediation on, and EnforcedRules 'all' or listing the rule: ',<id>,' is found in
+    ',<EnforcedRules>,' when splitting on it changes the text (conditions have no Fn::Contains)."""
+    listed = {"Fn::Join": ["", [",", {"Ref": ENFORCED_RULES}, ","]]}
+    contains = {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Fn::Split": [f",{rule.id},", listed]}]}, listed]}]}
+    chosen = {"Fn::Or": [{"Fn::Equals": [{"Ref": ENFORCED_RULES}, "all"]}, contains]}
+    return {"Fn::And": [{"Condition": "AutoRemediationOn"}, chosen]}
+
+
 class PackError(ValueError):
     """The specs do not make a consistent pack; the message names what disagrees."""
 
@@ -181,7 +210,7 @@ def _remediation_configuration(
             "TargetId": {"Ref": remediation.remediate.logical_id},
             "ResourceType": rule.resource_types[0],
             "Parameters": parameters,
-            "Automatic": {"Fn::If": ["AutoRemediationOn", True, False]},
+            "Automatic": {"Fn::If": [rule.enforced_condition, True, False]},
             "MaximumAutomaticAttempts": link.maximum_automatic_attempts,
             "RetryAttemptSeconds": link.retry_attempt_seconds,
             "ExecutionControls": {"SsmControls": {"ConcurrentExecutionRatePercentage": 10, "ErrorPercentage": 10}},
@@ -296,8 +325,11 @@ def build_pack(specs: Specs | None = None) -> dict[str, Any]:
         parameters[parameter.name] = body
         if parameter.default == "":
             conditions[f"Has{parameter.name}"] = {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter.name}, ""]}]}
+    parameters[ENFORCED_RULES] = enforced_rules_parameter(rules)
     for rule in rules:
         link = rule.remediation
+        if link:
+            conditions[rule.enforced_condition] = enforced_condition(rule)
         if link and link.document not in remediations:
             raise PackError(f"rule {rule.id} names remediation {link.document}, which has no folder")
         if link and link.requires:

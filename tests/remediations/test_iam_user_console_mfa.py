@@ -24,6 +24,9 @@ from harness.pack import (
 )
 from tests.closed_loop import assert_closed_loop
 
+# What the dashboard says of a user the deny policy contains: COMPLIANT, yet MFA is still missing.
+CONTAINED_TEXT = "Contained: no MFA yet, access limited until the user adds MFA (mamori-deny-without-mfa attached)."
+
 RULE = "mamori-iam-user-console-mfa"
 RULE_ID = "iam-user-console-mfa"
 REMEDIATE = "mamori-iam-user-console-mfa"
@@ -100,7 +103,7 @@ def test_closed_loop(sandbox: Sandbox, policy_arn: str) -> None:
         after_restore=detached,
     )
 
-    assert loop.evaluations[1] == ("COMPLIANT", "Console access limited until MFA is set up (mamori-deny-without-mfa attached).")
+    assert loop.evaluations[1] == ("COMPLIANT", CONTAINED_TEXT)
 
 
 def test_the_policy_blocks_all_but_mfa_setup_without_mfa() -> None:

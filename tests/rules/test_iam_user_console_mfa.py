@@ -14,6 +14,9 @@ from harness.config_events import periodic_event
 from harness.iam_state import create_managed_policy, make_user, user_created_ago
 from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal, template
 
+# What the dashboard says of a user the deny policy contains: COMPLIANT, yet MFA is still missing.
+CONTAINED_TEXT = "Contained: no MFA yet, access limited until the user adds MFA (mamori-deny-without-mfa attached)."
+
 RULE = "mamori-iam-user-console-mfa"
 RULE_ID = "iam-user-console-mfa"
 DAY = datetime.timedelta(days=1)
@@ -107,7 +110,7 @@ def test_deny_policy_attached_limits_the_user_and_counts_as_compliant(sandbox: S
 
     result = evaluations(sandbox)
 
-    assert result[limited] == ("COMPLIANT", "Console access limited until MFA is set up (mamori-deny-without-mfa attached).")
+    assert result[limited] == ("COMPLIANT", CONTAINED_TEXT)
     assert result[other][0] == "NON_COMPLIANT"
 
 
