@@ -60,7 +60,8 @@ class PathRun:
 def _environment(responder_id: str, topic: str, **extra: str) -> None:
     import os
 
-    for key, value in responder_environment(responder_id, topic, **extra).items():
+    # As `sam deploy --config-env enforce` deploys it (AutoRemediation "true").
+    for key, value in responder_environment(responder_id, topic, **{"AutoRemediation": "true", **extra}).items():
         os.environ[key] = value
 
 

@@ -42,7 +42,8 @@ IMAGE = "ami-12c6146b"
 def environment(responder_id: str, topic: str, **extra: str) -> Iterator[None]:
     """The responder's environment as deployed (plus `extra`), for as long as it runs."""
     saved = dict(os.environ)
-    os.environ.update(responder_environment(responder_id, topic))
+    # As `sam deploy --config-env enforce` deploys it: the demo shows what enforcement does.
+    os.environ.update(responder_environment(responder_id, topic, AutoRemediation="true"))
     os.environ.update(extra)
     try:
         yield

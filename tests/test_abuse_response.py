@@ -349,8 +349,9 @@ class LambdaContext:
 
 
 def deployed_environment(topic_arn: str, **pack_values: str) -> dict[str, str]:
-    """The function's environment as CloudFormation would resolve template.yaml's (harness.responders)."""
-    return responder_environment("abuse-events", topic_arn, **pack_values)
+    """The function's environment as CloudFormation would resolve template.yaml's (harness.responders),
+    deployed as `sam deploy --config-env enforce` does (AutoRemediation "true") unless told otherwise."""
+    return responder_environment("abuse-events", topic_arn, **{"AutoRemediation": "true", **pack_values})
 
 
 @pytest.fixture(autouse=True)

@@ -78,7 +78,8 @@ class World:
         self.configure()
 
     def configure(self, **pack_values: str) -> None:
-        for key, value in responder_environment(RESPONDER, self.topic, **pack_values).items():
+        """As `sam deploy --config-env enforce` deploys it (AutoRemediation "true"), unless told otherwise."""
+        for key, value in responder_environment(RESPONDER, self.topic, **{"AutoRemediation": "true", **pack_values}).items():
             self.monkeypatch.setenv(key, value)
 
     def deliver(self, event: Any) -> Any:
