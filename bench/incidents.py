@@ -32,7 +32,7 @@ from moto import mock_aws
 
 from harness.aws import REGION, Sandbox, fake_credentials
 from harness.iam_state import key_ids, make_user
-from harness.pack import run_automations
+from harness.pack import deploy_rule, run_automations
 from harness.responders import invoke_responder, responder_environment
 from mamori.abuse_cases import SCHEDULE_GROUP
 
@@ -73,6 +73,7 @@ def _abuse(sandbox: Sandbox, topic: str) -> list[Callable[[], Any]]:
     SchedulerGaps()
     boto3.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
     run_automations(sandbox)
+    deploy_rule(sandbox, "open-proxy-ports")  # as the stack deploys it
     ec2 = boto3.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     _environment("abuse-events", topic)

@@ -11,7 +11,7 @@ from harness.aws import Sandbox
 from harness.config_events import change_event, periodic_event
 from harness.pack import (
     AutomationResult,
-    deployed_rule_parameters,
+    deploy_rule,
     invoke_rule,
     remediation_parameters,
     rule_spec,
@@ -117,7 +117,7 @@ class Demo:
 def evaluate(demo: Demo, rule_id: str, items: Sequence[Mapping[str, Any]]) -> None:
     """Invoke the real rule Lambda once per configuration item, as Config does on a change."""
     spec = rule_spec(rule_id)
-    parameters = deployed_rule_parameters(rule_id)
+    parameters = deploy_rule(demo.sandbox, rule_id)  # as deployed: its remediation reads them back
     failures = []
     for item in items:
         demo.sandbox.config.record_item(item)  # what Config keeps (read back for oversized items)
@@ -137,7 +137,7 @@ def evaluate_periodic(demo: Demo, rule_id: str, pack: Mapping[str, str] | None =
     spec = rule_spec(rule_id)
     taken = {p.name for p in spec.parameters}
     overrides = {name: value for name, value in (pack or {}).items() if name in taken}
-    event = periodic_event(spec.config_rule_name, deployed_rule_parameters(rule_id, **overrides))
+    event = periodic_event(spec.config_rule_name, deploy_rule(demo.sandbox, rule_id, **overrides))
     response = invoke_rule(demo.sandbox, rule_id, event)
     demo.check(
         isinstance(response, list),  # rdklib answers errors with a dict instead of evaluations

@@ -23,7 +23,7 @@ from demo.kit import Demo, say, show_messages, step, table
 from harness.aws import RootAccessKey
 from harness.central import CentralRootAccess, central_responder_environment
 from harness.config_events import compliance_change
-from harness.pack import NOT_CALLED_BY_CODE, LambdaContext, granted_actions, lambda_principal, org_template
+from harness.pack import LambdaContext, lambda_principal, org_template, role_grants
 from mamori.catalog import ROOT, responder_spec
 from mamori.records import load_record
 from tests.root_helpers import subscribe_inbox
@@ -126,7 +126,7 @@ def play_organization(demo: Demo) -> None:
     handler = central_responder()
     spec = responder_spec("central")
     # What org-template.yaml grants the function's role.
-    granted = granted_actions(spec.role_id, org_template()) - NOT_CALLED_BY_CODE
+    granted = role_grants(spec.role_id, org_template())
     events = {
         "root key of workloads": compliance_change("mamori-root-access-key", workloads),
         "security contact of workloads": compliance_change(

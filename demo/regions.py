@@ -230,7 +230,7 @@ def play_unapproved_regions(demo: Demo) -> None:
         RULE_ID: run_remediation(
             demo,
             remediation_document(RULE_ID),
-            {"AutomationAssumeRole": AUTOMATION_ROLE_ARN, "InstanceId": miners[0], "ApprovedRegions": APPROVED},
+            {"AutomationAssumeRole": AUTOMATION_ROLE_ARN, "InstanceId": miners[0]},
             miners[0],
         )
     }

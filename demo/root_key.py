@@ -220,16 +220,16 @@ def play_forgotten_root_key(demo: Demo) -> None:
         compliance_table(demo, rule_id, users)
     expected_after = {
         "iam-user-console-mfa": {hana: "COMPLIANT", ci: "NOT_APPLICABLE", yuki: "COMPLIANT"},
-        # ci-deploy's only key is inactive now: no active key, so the rule no longer applies to the user.
-        "stale-access-keys": {hana: "NOT_APPLICABLE", ci: "NOT_APPLICABLE", yuki: "COMPLIANT"},
+        # ci-deploy's only key is inactive now: no active key left, the finding is fixed.
+        "stale-access-keys": {hana: "NOT_APPLICABLE", ci: "COMPLIANT", yuki: "COMPLIANT"},
     }
     for rule_id, expected in expected_after.items():
         expect_compliance(demo, rule_id, users, expected, rule_spec(rule_id).config_rule_name)
     for rule_id in ROOT_RULES:
         expect_compliance(demo, rule_id, account, {ACCOUNT: "NON_COMPLIANT"}, rule_spec(rule_id).config_rule_name)
     say(
-        "hana is COMPLIANT (limited to setting up MFA); ci-deploy has no active key left, so the stale-key rule no "
-        "longer applies to it. The root findings stay NON_COMPLIANT until a person acts: mamori told them how, once.",
+        "hana is COMPLIANT (limited to setting up MFA); ci-deploy is COMPLIANT with no active key left. "
+        "The root findings stay NON_COMPLIANT until a person acts: mamori told them how, once.",
         indent=2,
     )
 

@@ -5,14 +5,17 @@ session (the session every production client here is made from) does these thing
 
 * counts every API call, per principal (a rule Lambda or an SSM document), by the IAM action
   that authorizes it (budgets:ViewBudget for DescribeBudgets, ...);
-* enforces the IAM actions that principal's role is granted in template.yaml, answering
-  AccessDenied like IAM would (actions only: resource scoping is not simulated);
+* enforces what that principal's role is granted in template.yaml, answering AccessDenied like
+  IAM would: the action, and each resource type AWS's Service Authorization Reference marks
+  required for it, on the ARN the call touches (harness.authorization; condition values are
+  not evaluated);
 * stands in for the AWS Config operations moto lacks: PutEvaluations (stored, as Config
   would show them in the dashboard), GetComplianceDetailsByConfigRule (paged like Config),
   and GetResourceConfigHistory (for oversized configuration items);
 * answers what moto gets unlike a real account: DescribeRegions (moto lists every partition's
   regions; an account has 17 default regions plus those it opted in to), DescribeInstances
-  paging (moto ignores MaxResults), DescribeSubscribersForNotification (moto lacks it, the
+  and DescribeSecurityGroups paging (moto ignores MaxResults), GetAccountAuthorizationDetails
+  paging (below), DescribeSubscribersForNotification (moto lacks it, the
   subscribers are read from moto's budgets backend), and, when a runner is installed,
   StartAutomationExecution (moto runs no automation);
 * injects faults: error answers for the next calls of an action, every call into a region
@@ -35,10 +38,28 @@ from typing import Any, ClassVar
 
 import boto3
 import botocore.exceptions
+from moto.core.responses import ActionResult
+from moto.iam.exceptions import ValidationError as IamValidationError
+from moto.iam.responses import IamResponse
+
+from harness.authorization import Call, NoArnBuilder, Policy, touched_resources
+from mamori.service_limits import (
+    ANNOTATION_CHARS,
+    EVALUATIONS_PER_PUT,
+    PARAMETER_VALUE_ADVANCED,
+    PARAMETER_VALUE_STANDARD,
+    RULE_INPUT_PARAMETERS_CHARS,
+)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-CONFIG_STANDIN_OPERATIONS = ("PutEvaluations", "GetComplianceDetailsByConfigRule", "GetResourceConfigHistory")
+CONFIG_STANDIN_OPERATIONS = (
+    "PutEvaluations",
+    "GetComplianceDetailsByConfigRule",
+    "GetResourceConfigHistory",
+    "DescribeConfigRules",
+)
+INPUT_PARAMETERS_LIMIT = RULE_INPUT_PARAMETERS_CHARS
 # The regions enabled in every AWS account (the others must be opted in to).
 DEFAULT_REGIONS = (
     "ap-northeast-1",
@@ -128,6 +149,18 @@ class ConfigStandIn:
     evaluations: dict[str, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
     items: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     put_evaluations_calls: int = 0
+    # The deployed rules' InputParameters (as the JSON string Config keeps), by rule name.
+    rules: dict[str, str] = field(default_factory=dict)
+
+    def deploy_rule(self, rule_name: str, input_parameters: Mapping[str, str]) -> None:
+        """The rule as CloudFormation's PutConfigRule leaves it (moto would need its Lambda)."""
+        text = json.dumps(dict(input_parameters), separators=(",", ":"))
+        if len(text) > INPUT_PARAMETERS_LIMIT:
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "ValidationException", "Message": f"InputParameters over {INPUT_PARAMETERS_LIMIT}"}},
+                "PutConfigRule",
+            )
+        self.rules[rule_name] = text
 
     def record_item(self, item: Mapping[str, Any]) -> None:
         """Store a configuration item (change-notification shape) for GetResourceConfigHistory."""
@@ -143,15 +176,16 @@ class ConfigStandIn:
     def answer(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if operation == "PutEvaluations":
             self.put_evaluations_calls += 1
-            if len(params["Evaluations"]) > 100:
+            if len(params["Evaluations"]) > EVALUATIONS_PER_PUT:
                 raise botocore.exceptions.ClientError(
-                    {"Error": {"Code": "ValidationException", "Message": "at most 100 evaluations"}}, operation
+                    {"Error": {"Code": "ValidationException", "Message": f"at most {EVALUATIONS_PER_PUT} evaluations"}},
+                    operation,
                 )
             rule_name = rule_name_from_token(params["ResultToken"])
             stored = self.evaluations.setdefault(rule_name, {})
             if not params.get("TestMode"):
                 for evaluation in params["Evaluations"]:
-                    if len(evaluation.get("Annotation", "")) > 256:
+                    if len(evaluation.get("Annotation", "")) > ANNOTATION_CHARS:
                         raise botocore.exceptions.ClientError(
                             {"Error": {"Code": "ValidationException", "Message": "annotation over 256"}}, operation
                         )
@@ -159,6 +193,11 @@ class ConfigStandIn:
             return {"FailedEvaluations": []}
         if operation == "GetComplianceDetailsByConfigRule":
             wanted = set(params.get("ComplianceTypes") or ["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"])
+            stored = self.evaluations.get(params["ConfigRuleName"], {})
+            matching = [key for key, evaluation in stored.items() if evaluation["ComplianceType"] in wanted]
+            # Pages of Limit (at most 100), as Config answers; only the page is built.
+            limit = min(int(params.get("Limit") or 100), 100)
+            start = int(params.get("NextToken") or 0)
             results = [
                 {
                     "EvaluationResultIdentifier": {
@@ -168,17 +207,13 @@ class ConfigStandIn:
                             "ResourceId": resource_id,
                         }
                     },
-                    "ComplianceType": evaluation["ComplianceType"],
-                    "Annotation": evaluation.get("Annotation", ""),
+                    "ComplianceType": stored[(resource_type, resource_id)]["ComplianceType"],
+                    "Annotation": stored[(resource_type, resource_id)].get("Annotation", ""),
                 }
-                for (resource_type, resource_id), evaluation in self.evaluations.get(params["ConfigRuleName"], {}).items()
-                if evaluation["ComplianceType"] in wanted
+                for resource_type, resource_id in matching[start : start + limit]
             ]
-            # Pages of Limit (at most 100), as Config answers.
-            limit = min(int(params.get("Limit") or 100), 100)
-            start = int(params.get("NextToken") or 0)
-            page: dict[str, Any] = {"EvaluationResults": results[start : start + limit]}
-            if start + limit < len(results):
+            page: dict[str, Any] = {"EvaluationResults": results}
+            if start + limit < len(matching):
                 page["NextToken"] = str(start + limit)
             return page
         if operation == "GetResourceConfigHistory":
@@ -188,6 +223,18 @@ class ConfigStandIn:
                     {"Error": {"Code": "ResourceNotDiscoveredException", "Message": "not recorded"}}, operation
                 )
             return {"configurationItems": [history_shape(item)]}
+        if operation == "DescribeConfigRules":
+            names = params.get("ConfigRuleNames") or sorted(self.rules)
+            missing = [name for name in names if name not in self.rules]
+            if missing:
+                raise botocore.exceptions.ClientError(
+                    {"Error": {"Code": "NoSuchConfigRuleException", "Message": f"{missing[0]} does not exist"}}, operation
+                )
+            return {
+                "ConfigRules": [
+                    {"ConfigRuleName": name, "InputParameters": self.rules[name], "ConfigRuleState": "ACTIVE"} for name in names
+                ]
+            }
         raise AssertionError(operation)
 
 
@@ -321,14 +368,16 @@ class Sandbox:
         # installed by harness.pack.run_automations (moto runs no automation).
         self.automation_runner: Callable[[str, dict[str, list[str]]], str] | None = None
         self._principal: str | None = None
-        self._allowed: frozenset[str] = frozenset()
+        self._allowed: frozenset[str] | Policy = frozenset()
         self._lock = threading.Lock()
         self._execution_ids = itertools.count(1)
         boto3.setup_default_session(region_name=REGION)
         assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register("before-parameter-build", self._keep_parameters)
         boto3.DEFAULT_SESSION.events.register("before-call", self._before_call)
         boto3.DEFAULT_SESSION.events.register("after-call.iam", self._after_iam_call)
         boto3.DEFAULT_SESSION.events.register("after-call.ec2.DescribeInstances", self._page_instances)
+        boto3.DEFAULT_SESSION.events.register("after-call.ec2.DescribeSecurityGroups", self._page_security_groups)
 
     @property
     def enabled_regions(self) -> list[str]:
@@ -356,9 +405,11 @@ class Sandbox:
             parsed["SummaryMap"]["AccountPasswordPresent"] = int(self.root.password)
 
     @contextlib.contextmanager
-    def acting_as(self, principal: str, allowed_actions: frozenset[str]) -> Iterator[None]:
+    def acting_as(self, principal: str, granted: Policy | frozenset[str]) -> Iterator[None]:
+        """Calls made inside are counted for principal and refused unless granted allows them:
+        a role's Policy (actions and required resources), or bare actions (any resource)."""
         previous = (self._principal, self._allowed)
-        self._principal, self._allowed = principal, allowed_actions
+        self._principal, self._allowed = principal, granted
         try:
             yield
         finally:
@@ -371,11 +422,28 @@ class Sandbox:
         self.calls.clear()
         self.config.put_evaluations_calls = 0
 
+    @staticmethod
+    def _keep_parameters(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        """The parameters as the code passed them, for the ARNs the call touches."""
+        context["mamori_parameters"] = dict(params)
+
+    def _refusal(self, action: str, context: Mapping[str, Any]) -> str | None:
+        if self._principal is None:
+            return None
+        if not isinstance(self._allowed, Policy):
+            return None if action in self._allowed else f"is not granted {action}"
+        call = Call(action, context.get("mamori_parameters") or {}, str(context.get("client_region") or REGION), ACCOUNT)
+        try:
+            return self._allowed.refusal(action, touched_resources(call))
+        except NoArnBuilder as error:
+            return str(error)
+
     def _before_call(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
         service = model.service_model.signing_name
         api_action = f"{service}:{model.name}"
         action = iam_action(api_action)
-        denied = self._principal is not None and action not in self._allowed
+        refusal = self._refusal(action, context)
+        denied = refusal is not None
         with self._lock:  # region scans call from several threads
             if self._principal is not None:
                 self.calls[(self._principal, action)] += 1
@@ -387,7 +455,7 @@ class Sandbox:
             time.sleep(self.latency_seconds)
         if denied:
             raise botocore.exceptions.ClientError(
-                {"Error": {"Code": "AccessDenied", "Message": f"{self._principal} is not granted {action}"}}, model.name
+                {"Error": {"Code": "AccessDenied", "Message": f"{self._principal} {refusal}"}}, model.name
             )
         region = context.get("client_region")
         if region in self.region_faults:
@@ -402,10 +470,12 @@ class Sandbox:
             body = params.get("body") or b"{}"
             with self._lock:
                 return _Response(), self.config.answer(model.name, json.loads(body))
+        if api_action == "ssm:PutParameter":
+            _check_parameter_size(context.get("mamori_parameters") or {})
         if api_action == "ec2:DescribeRegions":
             return _Response(), self._describe_regions(params["body"])
-        if api_action == "ec2:DescribeInstances":
-            self._take_page_request(params["body"], context)
+        if api_action in ("ec2:DescribeInstances", "ec2:DescribeSecurityGroups"):
+            self._take_page_request(params["body"], context, model.name)
         if api_action == "budgets:DescribeSubscribersForNotification":
             return _Response(), _budget_subscribers(json.loads(params.get("body") or b"{}"))
         if api_action == "ssm:StartAutomationExecution" and self.automation_runner is not None:
@@ -437,16 +507,17 @@ class Sandbox:
         }
 
     @staticmethod
-    def _take_page_request(body: dict[str, Any], context: dict[str, Any]) -> None:
-        """moto answers DescribeInstances in one page whatever MaxResults says: remember the
-        page asked for (MaxResults, and the offset in our NextToken) to cut moto's answer."""
+    def _take_page_request(body: dict[str, Any], context: dict[str, Any], operation: str) -> None:
+        """moto answers DescribeInstances and DescribeSecurityGroups in one page whatever
+        MaxResults says (5 to 1,000 for both, EC2 API reference): remember the page asked for
+        (MaxResults, and the offset in our NextToken) to cut moto's answer."""
         token = str(body.pop("NextToken", ""))
         if "MaxResults" in body:
             maximum = int(body.pop("MaxResults"))
             if not 5 <= maximum <= 1000:
                 raise botocore.exceptions.ClientError(
                     {"Error": {"Code": "InvalidParameterValue", "Message": "MaxResults must be 5 to 1000"}},
-                    "DescribeInstances",
+                    operation,
                 )
             offset = int(token.removeprefix(_PAGE_TOKEN)) if token.startswith(_PAGE_TOKEN) else 0
             context["mamori_page"] = (offset, maximum)
@@ -468,6 +539,58 @@ class Sandbox:
         parsed["Reservations"] = page
         if seen > offset + maximum:
             parsed["NextToken"] = f"{_PAGE_TOKEN}{offset + maximum}"
+
+    @staticmethod
+    def _page_security_groups(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if "mamori_page" not in context or "SecurityGroups" not in parsed:
+            return
+        offset, maximum = context["mamori_page"]
+        groups = parsed["SecurityGroups"]
+        parsed["SecurityGroups"] = groups[offset : offset + maximum]
+        if len(groups) > offset + maximum:
+            parsed["NextToken"] = f"{_PAGE_TOKEN}{offset + maximum}"
+
+
+# GetAccountAuthorizationDetails' MaxItems: 1 to 1,000, 100 when not given (botocore's IAM model,
+# shape maxItemsType, and the IAM API reference).
+IAM_MAX_ITEMS, IAM_DEFAULT_MAX_ITEMS = 1000, 100
+_DETAIL_LISTS = (("UserDetailList", "users"), ("GroupDetailList", "groups"), ("RoleDetailList", "roles"))
+
+
+def _paged_authorization_details(self: IamResponse) -> ActionResult:
+    """moto 5.2 answers GetAccountAuthorizationDetails with everything in one response, whatever
+    MaxItems says; IAM pages it (MaxItems, a Marker for the next page). Everything else is
+    moto's own: the same backend call, the same objects (tags, attached policies), serialized
+    by moto. Only one page of them is serialized, as IAM would send it."""
+    max_items = int(self._get_param("MaxItems") or IAM_DEFAULT_MAX_ITEMS)
+    if not 1 <= max_items <= IAM_MAX_ITEMS:
+        raise IamValidationError(f"MaxItems {max_items}: must be 1 to {IAM_MAX_ITEMS}")
+    details = self.backend.get_account_authorization_details(self._get_param("Filter", []))
+    every = [(key, item) for key, kind in _DETAIL_LISTS for item in details[kind]]
+    every += [("Policies", policy) for policy in details["managed_policies"]]
+    start = int(self._get_param("Marker") or 0)
+    end = start + max_items
+    page = every[start:end]
+    result: dict[str, Any] = {key: [item for kind, item in page if kind == key] for key, _ in _DETAIL_LISTS}
+    result["Policies"] = [item for kind, item in page if kind == "Policies"]
+    result["IsTruncated"] = end < len(every)
+    if end < len(every):
+        result["Marker"] = str(end)
+    return ActionResult(result)
+
+
+IamResponse.get_account_authorization_details = _paged_authorization_details  # type: ignore[method-assign]
+
+
+def _check_parameter_size(request: Mapping[str, Any]) -> None:
+    """Parameter Store's value sizes, which moto does not enforce: 4 KB standard, 8 KB advanced
+    (Intelligent-Tiering chooses advanced for a larger value)."""
+    limit = PARAMETER_VALUE_STANDARD if request.get("Tier", "Standard") == "Standard" else PARAMETER_VALUE_ADVANCED
+    if len(str(request.get("Value", "")).encode()) > limit:
+        raise botocore.exceptions.ClientError(
+            {"Error": {"Code": "ValidationException", "Message": f"the parameter value is over {limit} bytes"}},
+            "PutParameter",
+        )
 
 
 def _budget_subscribers(request: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,14 @@
 """Real-shaped AWS Config rule events, as Config sends them to a rule Lambda.
 
-The event envelope follows `sam local generate-event config item-change-notification`
-(and oversized-item-change-notification, periodic-rule); configuration items of security
-groups follow awslabs/aws-config-resource-schema (AWS::EC2::SecurityGroup), built here
-from the live (moto) group so that the rule sees what Config would record.
+Sources (checked by tests/test_shapes.py against harness/shapes.py):
+* the event envelope and the configuration item's fields: `sam local generate-event config
+  item-change-notification` (and oversized-item-change-notification, periodic-rule);
+* a security group's configuration: awslabs/aws-config-resource-schema
+  (AWS::EC2::SecurityGroup.properties.json), built here from the live (moto) group so that the
+  rule sees what Config would record;
+* the compliance-change event: the AWS Config Developer Guide's EventBridge example of a
+  "Config Rules Compliance Change" event (detail: newEvaluationResult, oldEvaluationResult,
+  messageType ComplianceChangeNotification), which the notifier and central responder read.
 """
 
 import datetime

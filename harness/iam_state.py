@@ -60,6 +60,43 @@ def make_user(
     return user_id
 
 
+def make_users_in_backend(
+    prefix: str,
+    count: int,
+    *,
+    password: bool = False,
+    mfa: bool = False,
+    keys: int = 0,
+    created: datetime.timedelta = datetime.timedelta(0),
+    key_created: datetime.timedelta = datetime.timedelta(0),
+    key_used: datetime.timedelta | None = None,
+) -> list[str]:
+    """count users named <prefix>-00000…, straight into moto's IAM backend: the same objects
+    make_user makes through the API, without thousands of request round trips (5,000 users
+    through the API take over a minute). Returns their AIDA… ids."""
+    backend = _backend()
+    user_ids = []
+    for index in range(count):
+        name = f"{prefix}-{index:05d}"
+        backend.create_user(REGION, name, "/", [])
+        if password:
+            backend.create_login_profile(name, "Correct-Horse-Battery-9!")
+        if mfa:
+            serial = backend.create_virtual_mfa_device(name, "/").serial_number
+            backend.enable_mfa_device(name, serial, "123456", "654321")
+        for _ in range(keys):
+            backend.create_access_key(name, status="Active")
+        user = backend.users[name]
+        user.id = "AIDA" + hashlib.sha256(f"{name}/{next(_serial)}".encode()).hexdigest()[:17].upper()
+        user.create_date = _moto_time(created)
+        for key in user.access_keys:
+            key.create_date = _moto_time(key_created)
+            if key_used is not None:
+                key.last_used = AccessKeyLastUsed(_moto_time(key_used), "s3", REGION)
+        user_ids.append(user.id)
+    return user_ids
+
+
 def key_ids(name: str) -> list[str]:
     """The user's access key ids, in the order the credential report lists them."""
     return [key.access_key_id for key in _backend().users[name].access_keys]

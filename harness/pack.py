@@ -18,8 +18,9 @@ from typing import Any
 import botocore.exceptions
 import yaml
 
+from harness.authorization import Policy, Resolver, physical_names, role_policy
 from harness.aws import ACCOUNT, REGION, Sandbox
-from mamori.catalog import document_spec, load_unit_module, rule_spec
+from mamori.catalog import document_spec, load_rules, load_unit_module, rule_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -58,6 +59,35 @@ def granted_actions(role_logical_id: str, source: Mapping[str, Any] | None = Non
     return frozenset(actions)
 
 
+# What a name CloudFormation makes up (a role's, a key's id) is in the sandbox's ARNs.
+MADE_UP_NAME = "-made-up-by-cloudformation"
+
+
+def resolver(source: Mapping[str, Any] | None = None, **parameters: str) -> Resolver:
+    """Resolves the template's values as CloudFormation would in the sandbox's account and
+    region: pseudo parameters, template parameters (given, else their defaults), and the ARNs of
+    the template's own resources from the names it gives them."""
+    source = source or template()
+    values = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "amazonaws.com"}
+    for name, declared in (source.get("Parameters") or {}).items():
+        values[name] = parameters.get(name, str(declared.get("Default", f"<{name} unset>")))
+    return Resolver(
+        values,
+        physical_names(source["Resources"], "aws", REGION, ACCOUNT, MADE_UP_NAME),
+        unknown=lambda name: f"<unresolved {name}>",
+    )
+
+
+def role_grants(role_logical_id: str, source: Mapping[str, Any] | None = None, withheld: frozenset[str] | None = None) -> Policy:
+    """The role's inline policies as the sandbox enforces them: actions and resources, from
+    template.yaml (or the template given, e.g. org_template()). withheld: actions refused to the
+    code whatever the role grants (default: NOT_CALLED_BY_CODE, which a service uses for it)."""
+    source = source or template()
+    return role_policy(
+        source["Resources"][role_logical_id], resolver(source), NOT_CALLED_BY_CODE if withheld is None else withheld
+    )
+
+
 def grant_gaps(sandbox: Sandbox, principal: str, role_logical_id: str) -> tuple[set[str], set[str]]:
     """(granted but never called, called but not granted) for a principal the sandbox counted."""
     called = set(sandbox.calls_by(principal))
@@ -82,14 +112,31 @@ def deployed_rule_parameters(rule_id: str, **overrides: str) -> dict[str, str]:
     return parameters
 
 
+def deploy_rule(sandbox: Sandbox, rule_id: str, **overrides: str) -> dict[str, str]:
+    """The rule as deployed with these pack parameters (else the defaults), in the Config
+    stand-in: its paired remediation reads the rule's parameters back (mamori.deployed_rule)."""
+    parameters = deployed_rule_parameters(rule_id, **overrides)
+    sandbox.config.deploy_rule(rule_spec(rule_id).config_rule_name, parameters)
+    return parameters
+
+
+def _paired_rule(document_name: str) -> str | None:
+    """The id of the rule whose remediation the document belongs to, if any."""
+    for rule in load_rules():
+        if rule.remediation is not None and document_name in (
+            f"mamori-{rule.remediation.document}",
+            f"mamori-{rule.remediation.document}-restore",
+        ):
+            return rule.id
+    return None
+
+
 def invoke_rule(sandbox: Sandbox, rule_id: str, event: Any) -> Any:
     """Call the rule's real lambda_handler as Config would, with its deployed role's actions."""
     spec = rule_spec(rule_id)
     module = load_unit_module("rule", rule_id, spec.handler.split(".")[0] + ".py")
     handler = getattr(module, spec.handler.split(".")[1])
-    with sandbox.acting_as(
-        lambda_principal(spec.config_rule_name), granted_actions(_function_role(spec.config_rule_name)) - RUNTIME_ACTIONS
-    ):
+    with sandbox.acting_as(lambda_principal(spec.config_rule_name), role_grants(_function_role(spec.config_rule_name))):
         return handler(event, LambdaContext(spec.config_rule_name))
 
 
@@ -200,6 +247,9 @@ def run_document(sandbox: Sandbox, name: str, parameters: Mapping[str, Any]) -> 
     handler called with the InputPayload, outputs selected. A step that raises fails the
     automation, as SSM does."""
     _, content = documents()[name]
+    paired = _paired_rule(name)
+    if paired is not None and rule_spec(paired).config_rule_name not in sandbox.config.rules:
+        deploy_rule(sandbox, paired)  # the pack deployed with its defaults, unless the test deployed it
     declared = content["parameters"]
     unknown = set(parameters) - set(declared)
     if unknown:
@@ -217,7 +267,7 @@ def run_document(sandbox: Sandbox, name: str, parameters: Mapping[str, Any]) -> 
         return AutomationResult("Failed", failure=f"InvalidAutomationExecutionParametersException: {error}")
 
     outputs: dict[str, Any] = {}
-    actions = granted_actions(document_role(name))
+    actions = role_grants(document_role(name))
     for step in content["mainSteps"]:
         if step["action"] not in SUPPORTED_ACTIONS:
             raise NotImplementedError(f"this runner does not run {step['action']}")

@@ -6,8 +6,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from harness.authorization import Policy, Resolver, physical_names, role_policy
 from harness.aws import ACCOUNT, REGION, Sandbox
-from harness.pack import AUTOMATION_ROLE_ARN, NOT_CALLED_BY_CODE, documents, granted_actions, lambda_principal, template
+from harness.pack import (
+    AUTOMATION_ROLE_ARN,
+    MADE_UP_NAME,
+    NOT_CALLED_BY_CODE,
+    documents,
+    lambda_principal,
+    resolver,
+    role_grants,
+    template,
+)
 from mamori.catalog import load_unit_module, responder_spec
 
 
@@ -79,11 +89,25 @@ class LambdaContext:
         return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.function_name}"
 
 
+def regional_grants(role_id: str, region: str) -> Policy:
+    """The role's policy as CloudFormation resolves it in a stack of `region` (${AWS::Region} is
+    that region: a member StackSet deploys the same template in every region)."""
+    if region == REGION:
+        return role_grants(role_id)
+    base = resolver()
+    resolve = Resolver(
+        {**base.values, "AWS::Region": region},
+        physical_names(template()["Resources"], "aws", region, ACCOUNT, MADE_UP_NAME),
+        base.unknown,
+    )
+    return role_policy(template()["Resources"][role_id], resolve, NOT_CALLED_BY_CODE)
+
+
 def invoke_responder(sandbox: Sandbox, responder_id: str, event: Any, region: str = REGION) -> Any:
     """The responder's real handler, as its EventBridge rule invokes it (in `region`), with only
     the actions its role is granted. Its environment must already be set (responder_environment)."""
     spec = responder_spec(responder_id)
     module = load_unit_module("responder", responder_id, spec.handler.split(".")[0] + ".py")
     handler = getattr(module, spec.handler.split(".")[1])
-    with sandbox.acting_as(lambda_principal(spec.function_name), granted_actions(spec.role_id) - NOT_CALLED_BY_CODE):
+    with sandbox.acting_as(lambda_principal(spec.function_name), regional_grants(spec.role_id, region)):
         return handler(event, LambdaContext(spec.function_name, region))

@@ -65,6 +65,14 @@ PUBLISH_TO_TOPIC = (
 )
 
 
+# One OpsItem per finding (mamori.ops_items): looked up and opened on all OpsItems of the account,
+# and updated once its notification is delivered.
+NOTIFY_ONCE = (
+    *allow("ssm:DescribeOpsItems", "ssm:CreateOpsItem"),
+    Permission("ssm:UpdateOpsItem", "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:opsitem/*"),
+)
+
+
 @dataclass(frozen=True)
 class Parameter:
     """A rule (or remediation) parameter, exposed as a pack (template) parameter of the same
@@ -75,10 +83,19 @@ class Parameter:
     default: str | None
     allowed_pattern: str | None = None
     allowed_values: tuple[str, ...] = ()
+    # The template's MaxLength: what the value may grow to wherever it is passed (a remediation's
+    # static value takes 256, a rule's InputParameters 1,024 in all; tests/test_limits.py).
+    max_length: int = 256
+    # What CloudFormation says when a value does not fit: what is wanted, in words.
+    constraint: str = ""
 
     def __post_init__(self) -> None:
         if not LOGICAL_ID.match(self.name):
             raise ValueError(f"parameter {self.name!r} must be a CloudFormation name (letters and digits)")
+        if self.allowed_pattern and not self.constraint:
+            raise ValueError(f"parameter {self.name}: say in `constraint` what a value must look like")
+        if self.default is not None and len(self.default) > self.max_length:
+            raise ValueError(f"parameter {self.name}: the default is longer than max_length {self.max_length}")
         if self.allowed_values and self.default is not None and self.default not in self.allowed_values:
             raise ValueError(f"parameter {self.name}: default {self.default!r} is not one of {self.allowed_values}")
 
@@ -116,6 +133,10 @@ class RuleSpec:
     # False: it evaluates something global (IAM, root, the account, every region at once) and is
     # deployed in the home region only, or every region would report the same finding again.
     regional: bool = False
+    # A change-triggered rule that also sweeps every resource periodically (a hybrid rule, as
+    # AWS's own security-group rules are): the pack parameter that sets how often
+    # (MaximumExecutionFrequency; allowed values FREQUENCIES). Not passed to the Lambda.
+    sweep: Parameter | None = None
 
     def __post_init__(self) -> None:
         if not RULE_ID.match(self.id):
@@ -126,6 +147,13 @@ class RuleSpec:
             raise ValueError(f"rule {self.id}: frequency must be one of {FREQUENCIES}")
         if not self.resource_types:
             raise ValueError(f"rule {self.id}: name the resource types it evaluates")
+        if self.sweep is not None:
+            if self.trigger != "configuration-change":
+                raise ValueError(f"rule {self.id}: only a configuration-change rule sweeps besides (a periodic one always does)")
+            if set(self.sweep.allowed_values) != set(FREQUENCIES) or self.sweep.default not in FREQUENCIES:
+                raise ValueError(f"rule {self.id}: the sweep parameter takes the frequencies {FREQUENCIES}")
+            if self.sweep.name in {p.name for p in self.parameters}:
+                raise ValueError(f"rule {self.id}: the sweep parameter {self.sweep.name} is not a rule parameter")
         if self.remediation:
             missing = set(self.remediation.parameters) - {p.name for p in self.parameters}
             if missing:

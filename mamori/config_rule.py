@@ -9,11 +9,16 @@ from typing import Any
 
 from rdklib import ComplianceType, Evaluation, Evaluator, InvalidParametersError
 
+from mamori import rule_runtime
 from mamori.compliance import ANNOTATION_LIMIT
 from mamori.exemption import exemption_status
 
 LOG = logging.getLogger("mamori")
 LOG.setLevel(logging.INFO)
+
+# Every rule Lambda imports this module: from here on rdklib runs with warm clients, evaluations
+# sent concurrently and a linear clean-up (mamori.rule_runtime).
+rule_runtime.install()
 
 # Parameters rdklib itself reads. mamori deploys every rule with AssumeRoleMode=false so
 # the Lambda uses its own role (AWS Config's role cannot be assumed by a Lambda).

@@ -6,7 +6,9 @@ so a stale evaluation never changes a compliant group. Standard library only: th
 is inlined into the SSM documents.
 """
 
+import functools
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -17,20 +19,58 @@ DEFAULT_PROXY_PORTS: tuple[int, ...] = (1080, 3128, 3129, 8080, 8118, 8888, 9050
 # 203.0.113.0/24 is not. Wider-than-intended trusted ranges go in TrustedCidrs.
 NEAR_WORLD_PREFIX = {4: 8, 6: 16}
 
-# Ranges that are never the internet, however wide: private, shared (CGNAT), link-local,
-# loopback, and their IPv6 counterparts.
+# Ranges from which no connection from the internet can come, however wide: every block that
+# IANA's special-purpose registries mark not globally reachable ("IANA IPv4 / IPv6
+# Special-Purpose Address Registry", Globally Reachable = False), and multicast (IANA's IPv4
+# and IPv6 Multicast Address Space registries: a multicast address is never a source, RFC 1112
+# and RFC 4291). Left out: blocks with globally reachable parts (192.0.0.0/24 holds 192.0.0.9/32).
+# tests/test_exposure.py checks each against Python's ipaddress.
 NEVER_INTERNET = tuple(
     ipaddress.ip_network(net)
     for net in (
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "100.64.0.0/10",
-        "169.254.0.0/16",
-        "127.0.0.0/8",
-        "fc00::/7",
-        "fe80::/10",
-        "::1/128",
+        "0.0.0.0/8",  # "This network" (RFC 791)
+        "10.0.0.0/8",  # Private-Use (RFC 1918)
+        "100.64.0.0/10",  # Shared Address Space (RFC 6598)
+        "127.0.0.0/8",  # Loopback (RFC 1122)
+        "169.254.0.0/16",  # Link Local (RFC 3927)
+        "172.16.0.0/12",  # Private-Use (RFC 1918)
+        "192.0.2.0/24",  # Documentation TEST-NET-1 (RFC 5737)
+        "192.168.0.0/16",  # Private-Use (RFC 1918)
+        "198.18.0.0/15",  # Benchmarking (RFC 2544)
+        "198.51.100.0/24",  # Documentation TEST-NET-2 (RFC 5737)
+        "203.0.113.0/24",  # Documentation TEST-NET-3 (RFC 5737)
+        "224.0.0.0/4",  # Multicast (RFC 5771)
+        "240.0.0.0/4",  # Reserved (RFC 1112)
+        "255.255.255.255/32",  # Limited Broadcast (RFC 919)
+        "::/128",  # Unspecified Address (RFC 4291)
+        "::1/128",  # Loopback Address (RFC 4291)
+        "::ffff:0:0/96",  # IPv4-mapped Address (RFC 4291)
+        "64:ff9b:1::/48",  # IPv4-IPv6 Translation, local use (RFC 8215)
+        "100::/64",  # Discard-Only Address Block (RFC 6666)
+        "2001::/23",  # IETF Protocol Assignments (RFC 2928)
+        "2001:db8::/32",  # Documentation (RFC 3849)
+        "3fff::/20",  # Documentation (RFC 9637)
+        "5f00::/16",  # Segment Routing (SRv6) SIDs (RFC 9602)
+        "fc00::/7",  # Unique-Local (RFC 4193)
+        "fe80::/10",  # Link-Local Unicast (RFC 4291)
+        "ff00::/8",  # Multicast (RFC 4291)
+        # Reserved by IETF, never allocated (IANA IPv6 Address Space registry): only 2000::/3 and
+        # the blocks above hold addresses anyone uses.
+        "::/8",
+        "100::/8",
+        "200::/7",
+        "400::/6",
+        "800::/5",
+        "1000::/4",
+        "4000::/3",
+        "6000::/3",
+        "8000::/3",
+        "a000::/3",
+        "c000::/3",
+        "e000::/4",
+        "f000::/5",
+        "f800::/6",
+        "fe00::/9",
     )
 )
 
@@ -80,14 +120,29 @@ class Exposure:
 # --- parameters ---------------------------------------------------------------------
 
 
+# A port 1-65535; ProxyPorts is a comma-separated list of ports and low-high ranges (the
+# template's AllowedPattern; whether a range is reversed only the parser can tell).
+PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+PORT_ITEM = rf"{PORT}(\s*-\s*{PORT})?"
+PROXY_PORTS_PATTERN = rf"^\s*{PORT_ITEM}(\s*,\s*{PORT_ITEM})*\s*$"
+# TrustedCidrs: comma-separated IPv4 or IPv6 CIDRs and prefix list ids (pl- and 8 or 17 hex
+# digits), or nothing; the parser checks each CIDR.
+# A prefix list id: pl- and 8 or 17 hexadecimal digits (EC2 API Reference, ManagedPrefixList).
+PREFIX_LIST_ID = r"pl-([0-9a-f]{8}|[0-9a-f]{17})"
+TRUSTED_ITEM = r"([0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/[0-9]{1,3}|" + PREFIX_LIST_ID + ")"
+TRUSTED_PATTERN = rf"^\s*$|^\s*{TRUSTED_ITEM}(\s*,\s*{TRUSTED_ITEM})*\s*$"
+
+
 def parse_proxy_ports(text: str, name: str = "ProxyPorts") -> tuple[int, ...]:
     """'1080, 3128,8000-8100' -> sorted unique ports. ValueError names the parameter."""
     ports: set[int] = set()
     for item in (part.strip() for part in str(text).split(",")):
         if not item:
             continue
-        low, _, high = item.partition("-")
+        low, dash, high = item.partition("-")
         try:
+            if dash and not high.strip():  # "3128-": a range with no end is no port
+                raise ValueError(item)
             first, last = int(low), int(high or low)
         except ValueError:
             raise ValueError(f"{name}: {item!r} is not a port or port range (e.g. 3128 or 8000-8100)") from None
@@ -106,7 +161,7 @@ def parse_trusted(text: str, name: str = "TrustedCidrs") -> Trusted:
     for item in (part.strip() for part in str(text or "").split(",")):
         if not item:
             continue
-        if item.startswith("pl-"):
+        if re.fullmatch(PREFIX_LIST_ID, item):
             prefix_lists.add(item)
             continue
         try:
@@ -136,13 +191,26 @@ def normalize_protocol(protocol: object) -> str:
     return _PROTOCOL_NAMES.get(text, text)
 
 
-def _port_range(protocol: str, from_port: object, to_port: object) -> tuple[int, int]:
+class MalformedPermission(ValueError):
+    """A permission whose ports are not numbers: AWS never records one; the message names it."""
+
+
+def _port(value: object, name: str) -> int:
+    """A port as Config (an int) or an API (an int, or its digits) writes it."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,5}", value.strip()):
+        return int(value)
+    raise MalformedPermission(f"{name} {value!r} is not a port number")
+
+
+def _port_range(protocol: str, from_port: object, to_port: object, names: tuple[str, str]) -> tuple[int, int]:
     if protocol == ALL_PROTOCOLS:
         return -1, -1
     if from_port is None or to_port is None:
         # tcp/udp without ports never comes from AWS; treat as every port (safe side).
         return (0, 65535) if protocol in ("tcp", "udp") else (-1, -1)
-    return int(str(from_port)), int(str(to_port))
+    return _port(from_port, names[0]), _port(to_port, names[1])
 
 
 def entries_from_configuration(configuration: Mapping[str, object]) -> list[Entry]:
@@ -156,7 +224,7 @@ def entries_from_configuration(configuration: Mapping[str, object]) -> list[Entr
         if not isinstance(permission, Mapping):
             continue
         protocol = normalize_protocol(permission.get("ipProtocol"))
-        low, high = _port_range(protocol, permission.get("fromPort"), permission.get("toPort"))
+        low, high = _port_range(protocol, permission.get("fromPort"), permission.get("toPort"), ("fromPort", "toPort"))
         sources: dict[tuple[str, str], Source] = {}
         for cidr in _list(permission.get("ipRanges")):
             if isinstance(cidr, str):
@@ -188,7 +256,7 @@ def entries_from_rules(rules: Iterable[Mapping[str, object]]) -> list[Entry]:
         if rule.get("IsEgress"):
             continue
         protocol = normalize_protocol(rule.get("IpProtocol"))
-        low, high = _port_range(protocol, rule.get("FromPort"), rule.get("ToPort"))
+        low, high = _port_range(protocol, rule.get("FromPort"), rule.get("ToPort"), ("FromPort", "ToPort"))
         description = str(rule.get("Description") or "")
         referenced = rule.get("ReferencedGroupInfo")
         if rule.get("CidrIpv4"):
@@ -213,9 +281,16 @@ def referenced_prefix_lists(entries: Iterable[Entry]) -> list[str]:
 # --- the decision ----------------------------------------------------------------------
 
 
+# The same blocks merged where they touch (::/8 ... 1000::/4 are ::/3), so that a range made of
+# several of them is found inside one.
+_NEVER_INTERNET_MERGED = tuple(ipaddress.collapse_addresses(n for n in NEVER_INTERNET if n.version == 4)) + tuple(
+    ipaddress.collapse_addresses(n for n in NEVER_INTERNET if n.version == 6)
+)
+
+
 def is_internet(network: Network, trusted: Trusted = Trusted()) -> bool:
     """The whole internet, or a public range so wide it is as good as the internet."""
-    for safe in trusted.networks + NEVER_INTERNET:
+    for safe in trusted.networks + _NEVER_INTERNET_MERGED:
         if network.version == safe.version and network.subnet_of(safe):  # type: ignore[arg-type]
             return False
     return network.prefixlen <= NEAR_WORLD_PREFIX[network.version]
@@ -236,14 +311,20 @@ def internet_range(source: Source, trusted: Trusted, prefix_lists: Mapping[str, 
     customer-managed and was resolved (AWS-managed lists hold AWS service ranges).
     """
     if source.kind in (IPV4, IPV6):
-        network = _network(source.value)
-        return source.value if network is not None and is_internet(network, trusted) else None
+        return source.value if _cidr_is_internet(source.value, trusted) else None
     if source.kind == PREFIX_LIST and source.value not in trusted.prefix_lists:
         for cidr in prefix_lists.get(source.value, ()):
-            network = _network(cidr)
-            if network is not None and is_internet(network, trusted):
+            if _cidr_is_internet(cidr, trusted):
                 return cidr
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _cidr_is_internet(cidr: str, trusted: Trusted) -> bool:
+    """is_internet of a CIDR as written; cached, because the same few sources (0.0.0.0/0, an
+    office range) recur in every group and parsing and comparing them is most of the decision."""
+    network = _network(cidr)
+    return network is not None and is_internet(network, trusted)
 
 
 def find_exposures(
@@ -390,11 +471,12 @@ def _network(text: str) -> Network | None:
 
 
 def _list(value: object) -> list[object]:
-    return list(value) if isinstance(value, list) else []
+    return value if isinstance(value, list) else []  # only read, never changed
 
 
 def _mappings(value: object) -> list[Mapping[str, object]]:
-    return [item for item in _list(value) if isinstance(item, Mapping)]
+    # type() first: a JSON object is a dict, and isinstance against an ABC is slow.
+    return [item for item in _list(value) if type(item) is dict or isinstance(item, Mapping)]
 
 
 def _runs(ports: Sequence[int]) -> list[tuple[int, int]]:

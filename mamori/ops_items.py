@@ -5,8 +5,10 @@ look for an open OpsItem carrying the finding's key in its operational data
 (`mamori:finding`); the same key is the OpsItem's `/aws/dedup` string, so that two runs
 racing each other still open one item (Systems Manager refuses a duplicate of an Open or
 InProgress OpsItem with OpsItemAlreadyExistsException). A resolved OpsItem does not count:
-if the finding comes back, a new one is opened. NotifyOnce runs this as a remediation on the
-kernel (mamori.remediation). Remediation scripts inline this module.
+if the finding comes back, a new one is opened. Whether its notification was delivered is
+recorded on the OpsItem (`mamori:notified`, "false" until the topic took the message): a run
+that finds the OpsItem open but the message undelivered sends it again. NotifyOnce runs this as
+a remediation on the kernel (mamori.remediation). Remediation scripts inline this module.
 """
 
 import json
@@ -23,6 +25,7 @@ from mamori.remediation import Nothing, Plan, Remediation, Target
 from mamori.status import NOTHING_TO_DO, NOTIFIED
 
 FINDING_DATA_KEY = "mamori:finding"
+NOTIFIED_DATA_KEY = "mamori:notified"
 OPS_ITEM_SOURCE = "mamori"
 OPEN_STATUSES = frozenset({"Open", "InProgress"})
 DESCRIPTION_LIMIT = 2048
@@ -34,16 +37,28 @@ def finding_key(rule_id: str, resource_id: str) -> str:
     return f"mamori/{rule_id}/{resource_id}"
 
 
-def find_open_ops_item(ssm: Any, key: str) -> str | None:
-    """The id of an Open or InProgress OpsItem for this finding, or None."""
+@dataclass(frozen=True)
+class OpenOpsItem:
+    ops_item_id: str
+    notified: bool  # whether the topic took its notification (an OpsItem without the record: yes)
+
+
+def find_open_ops_item(ssm: Any, key: str) -> OpenOpsItem | None:
+    """The Open or InProgress OpsItem for this finding, or None."""
     wanted = json.dumps({"key": FINDING_DATA_KEY, "value": key}, separators=(",", ":"))
     for page in ssm.get_paginator("describe_ops_items").paginate(
         OpsItemFilters=[{"Key": "OperationalData", "Values": [wanted], "Operator": "Equal"}]
     ):
         for summary in page.get("OpsItemSummaries", []):
             if summary.get("Status") in OPEN_STATUSES:
-                return str(summary["OpsItemId"])
+                notified = (summary.get("OperationalData") or {}).get(NOTIFIED_DATA_KEY, {}).get("Value", "true")
+                return OpenOpsItem(str(summary["OpsItemId"]), notified != "false")
     return None
+
+
+def record_notified(ssm: Any, ops_item_id: str) -> None:
+    """Record on the OpsItem that its notification was delivered."""
+    ssm.update_ops_item(OpsItemId=ops_item_id, OperationalData={NOTIFIED_DATA_KEY: {"Type": "String", "Value": "true"}})
 
 
 def open_ops_item(
@@ -60,6 +75,7 @@ def open_ops_item(
     data = {
         "/aws/dedup": {"Type": "SearchableString", "Value": json.dumps({"dedupString": key})},
         FINDING_DATA_KEY: {"Type": "SearchableString", "Value": key},
+        NOTIFIED_DATA_KEY: {"Type": "String", "Value": "false"},  # until the topic takes the message
     }
     for name, value in (extra_data or {}).items():
         data[name] = {"Type": "String", "Value": value}
@@ -105,20 +121,29 @@ def open_and_notify(
     already, so nothing is sent again.
 
     The OpsItem comes first, so the notification can name it; if publishing then fails, the
-    automation fails loudly (the OpsItem stays open, and the compliance-change notifier has
-    told the topic about the finding anyway)."""
+    automation fails loudly and the OpsItem records the message as not delivered (the next run,
+    Config's retry or the next evaluation, sends it again)."""
     ops_item_id, created = open_ops_item(ssm, key, title, description, extra_data)
     if not created:
         message = f"OpsItem {ops_item_id} is already open for {key} (Systems Manager deduplicated it); notified nothing."
         return Notified(NOTHING_TO_DO, message, ops_item_id)
+    notify(ssm, sns, topic_arn, ops_item_id, key, title, description, f"Opened OpsItem {ops_item_id} for {key}")
+    return Notified(NOTIFIED, f"Opened OpsItem {ops_item_id} for {key} and notified {topic_arn}.", ops_item_id)
+
+
+def notify(ssm: Any, sns: Any, topic_arn: str, ops_item_id: str, key: str, title: str, description: str, done: str) -> None:
+    """Publish the OpsItem's notification and record that it was delivered; a publish that
+    fails raises (the OpsItem keeps mamori:notified "false", so the next run sends it again)."""
     subject = f"[mamori] ACTION NEEDED: {title}"
     if len(subject) > 99 or not subject.isascii():
         subject = subject.encode("ascii", "replace").decode("ascii")[:96] + "..."
     try:
         sns.publish(TopicArn=topic_arn, Subject=subject, Message=f"{description}\n\nOpsItem: {ops_item_id}")
     except botocore.exceptions.ClientError as error:
-        raise RuntimeError(f"Opened OpsItem {ops_item_id} for {key}, but could not notify {topic_arn}: {error}") from error
-    return Notified(NOTIFIED, f"Opened OpsItem {ops_item_id} for {key} and notified {topic_arn}.", ops_item_id)
+        raise RuntimeError(
+            f"{done}, but could not notify {topic_arn}: {error}. The next run sends the notification again."
+        ) from error
+    record_notified(ssm, ops_item_id)
 
 
 @dataclass(frozen=True)
@@ -144,6 +169,7 @@ class NotifyOnce(AccountScoped, Remediation[Target]):
     def read_parameters(self) -> None:
         self.topic_arn = required_input(self.events, "TopicArn", TOPIC_ARN_PATTERN)
         self.notified: Notified | None = None
+        self.undelivered: str | None = None  # an open OpsItem whose notification did not go out
 
     @property
     def restore_document(self) -> str | None:
@@ -164,8 +190,16 @@ class NotifyOnce(AccountScoped, Remediation[Target]):
         self.outputs.update(notice.outputs)
         existing = find_open_ops_item(self.ssm, self.finding_key)
         if existing is not None:
-            self.outputs["OpsItemId"] = existing
-            return Nothing(f"OpsItem {existing} is already open for {self.finding_key}; opened and notified nothing new.")
+            self.outputs["OpsItemId"] = existing.ops_item_id
+            if existing.notified:
+                return Nothing(
+                    f"OpsItem {existing.ops_item_id} is already open for {self.finding_key}; opened and notified nothing new."
+                )
+            self.undelivered = existing.ops_item_id
+            return Plan(
+                [f"notify {self.topic_arn} of OpsItem {existing.ops_item_id} again (its notification was not delivered)"],
+                data=notice,
+            )
         return Plan([f"open an OpsItem for {self.finding_key} and notify {self.topic_arn}: {notice.title}"], data=notice)
 
     def dry_run_message(self, target: Target, plan: Plan) -> str:
@@ -173,6 +207,22 @@ class NotifyOnce(AccountScoped, Remediation[Target]):
 
     def apply(self, target: Target, plan: Plan) -> None:
         notice: Notice = plan.data
+        if self.undelivered is not None:
+            ops_item_id = self.undelivered
+            notify(
+                self.ssm,
+                boto3.client("sns"),
+                self.topic_arn,
+                ops_item_id,
+                self.finding_key,
+                notice.title,
+                notice.description,
+                f"OpsItem {ops_item_id} is open for {self.finding_key}",
+            )
+            message = f"OpsItem {ops_item_id} was open for {self.finding_key}; notified {self.topic_arn}, which it had not been."
+            self.notified = Notified(NOTIFIED, message, ops_item_id)
+            self.outputs["OpsItemId"] = ops_item_id
+            return
         self.notified = open_and_notify(
             self.ssm,
             boto3.client("sns"),

@@ -10,13 +10,17 @@ def resolve_customer_prefix_lists(ec2: object, prefix_list_ids: Sequence[str]) -
 
     AWS-managed lists (owner "AWS": S3, DynamoDB, CloudFront origin-facing…) hold AWS
     service ranges and are left out; so are lists that no longer exist. One
-    DescribeManagedPrefixLists call, then one GetManagedPrefixListEntries page per list.
+    DescribeManagedPrefixLists call per 100 lists, then one GetManagedPrefixListEntries page per list.
     """
     ids = sorted(set(prefix_list_ids))
     if not ids:
         return {}
     try:
-        described = ec2.describe_managed_prefix_lists(PrefixListIds=ids)["PrefixLists"]  # type: ignore[attr-defined]
+        # Pages of 100 (PrefixListMaxResults, 1 to 100): one call for up to 100 lists.
+        pages = ec2.get_paginator("describe_managed_prefix_lists").paginate(  # type: ignore[attr-defined]
+            PrefixListIds=ids, PaginationConfig={"PageSize": 100}
+        )
+        described = [prefix_list for page in pages for prefix_list in page["PrefixLists"]]
     except botocore.exceptions.ClientError as error:
         if "NotFound" not in error.response["Error"]["Code"] or len(ids) == 1:
             if "NotFound" in error.response["Error"]["Code"]:

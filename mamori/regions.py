@@ -20,6 +20,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from mamori import clients
 from mamori.aws_api import error_code
 
 REGION_NAME = r"[a-z]{2}(-[a-z]+)+-\d{1,2}"
@@ -95,14 +96,22 @@ def scan_regions(
     task: Callable[[Any, str], T],
     max_concurrent: int | None = None,
 ) -> RegionScan[T]:
-    """task(client, region) in every region, up to max_concurrent (MAX_CONCURRENT_REGIONS) at a time."""
-    clients = regional_clients(service, regions)
+    """task(client, region) in every region, up to max_concurrent (MAX_CONCURRENT_REGIONS) at a
+    time. Each worker builds its region's client itself, from a session of its own, so that no
+    region waits for the others' clients before its first request (mamori.clients keeps them
+    for the container's next run)."""
+    regions = list(dict.fromkeys(regions))
     scan: RegionScan[T] = RegionScan()
-    if not clients:
+    if not regions:
         return scan
+    source = clients.origin()  # read here: the default session is not thread-safe
+
+    def in_region(region: str) -> T:
+        return task(clients.regional_client(service, region, source, REGIONAL_CLIENT_CONFIG), region)
+
     workers = max_concurrent or MAX_CONCURRENT_REGIONS  # read at call time: the bench compares with 1
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(clients)))) as pool:
-        futures = {region: pool.submit(task, client, region) for region, client in clients.items()}
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(regions)))) as pool:
+        futures = {region: pool.submit(in_region, region) for region in regions}
         for region, future in futures.items():
             try:
                 scan.results[region] = future.result()

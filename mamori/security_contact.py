@@ -19,12 +19,22 @@ import botocore.exceptions
 from mamori.compliance import ANNOTATION_LIMIT
 
 CONTACT_TYPE = "SECURITY"
+
+
 # PutAlternateContact's own limits (account API model): what AWS would reject, we reject first,
 # before anything is changed. The API allows spaces around an email; we take it trimmed.
+def _at_most(count: int) -> str:
+    """A regex quantifier (written so, because SSM reads two braces in a script as a reference)."""
+    return "{" + f"1,{count}" + "}"
+
+
+# The longest value of each part (botocore account, PutAlternateContactRequest: EmailAddress
+# max 254, PhoneNumber 25, Name 64, Title 50).
+CONTACT_EMAIL_LIMIT, CONTACT_PHONE_LIMIT, CONTACT_NAME_LIMIT, CONTACT_TITLE_LIMIT = 254, 25, 64, 50
 CONTACT_EMAIL_PATTERN = r"[\w+=.#|!&-]+@[\w.-]+\.\w+"
-CONTACT_PHONE_PATTERN = r"[\s0-9()+-]{1,25}"
-CONTACT_NAME_PATTERN = r".{1,64}"
-CONTACT_TITLE_PATTERN = r".{1,50}"
+CONTACT_PHONE_PATTERN = r"[\s0-9()+-]" + _at_most(CONTACT_PHONE_LIMIT)
+CONTACT_NAME_PATTERN = "." + _at_most(CONTACT_NAME_LIMIT)
+CONTACT_TITLE_PATTERN = "." + _at_most(CONTACT_TITLE_LIMIT)
 # The pattern each part of a contact must match, by SecurityContact field.
 CONTACT_PATTERNS = {
     "name": CONTACT_NAME_PATTERN,

@@ -31,6 +31,7 @@ from harness.pack import (
 )
 from mamori.catalog import RemediationSpec, load_remediations
 from mamori.status import NOTHING_TO_DO, NOTHING_TO_RESTORE, NOTIFIED, REMEDIATED, RESTORED
+from tests.sweep import assert_sweep_agrees
 
 # The remediation ids assert_closed_loop was started for, since tests/conftest.py last cleared it.
 RUN: set[str] = set()
@@ -97,6 +98,7 @@ def assert_closed_loop(
     RUN.add(remediation.id)
     pack = dict(pack or {})
     rule_parameters = deployed_rule_parameters(rule_id, **{p.name: pack[p.name] for p in spec.parameters if p.name in pack})
+    sandbox.config.deploy_rule(spec.config_rule_name, rule_parameters)  # remediations may read them back
     if spec.trigger == "configuration-change":
         assert item is not None, f"{rule_id} is change-triggered: pass item, the configuration item of {resource_id}"
     loop = ClosedLoop()
@@ -117,6 +119,8 @@ def assert_closed_loop(
         assert written, f"{step}: {spec.config_rule_name} wrote no evaluation of {resource_id} (it answered {response!r})"
         [evaluation] = written.values()
         loop.evaluations.append((evaluation["ComplianceType"], evaluation.get("Annotation", "")))
+        if spec.sweep is not None:  # a hybrid rule's sweep decides as its change trigger
+            assert_sweep_agrees(sandbox, rule_id, resource_id, loop.evaluations[-1], rule_parameters)
         assert evaluation["ComplianceType"] == expected, f"{step}: {evaluation}"
 
     def run(document: str, parameters: Mapping[str, Any], expected: str, step: str) -> AutomationResult:

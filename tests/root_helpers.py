@@ -1,8 +1,8 @@
 """Test helpers of the root-credential rules: what moto 5.2.5 lacks for them, stood in at
 the thinnest layer, here and not in harness/ (only these tests need it).
 
-* OpsCenter: moto has no OpsItems. `OpsCenter` answers ssm:CreateOpsItem and
-  ssm:DescribeOpsItems in a botocore before-call hook registered after the sandbox's, so the
+* OpsCenter: moto has no OpsItems. `OpsCenter` answers ssm:CreateOpsItem, ssm:UpdateOpsItem
+  (operational data) and ssm:DescribeOpsItems in a botocore before-call hook registered after the sandbox's, so the
   sandbox still counts every call and refuses ungranted ones first; it keeps the
   documented `/aws/dedup` behaviour (a duplicate of an Open or InProgress OpsItem is refused
   with OpsItemAlreadyExistsException naming it).
@@ -58,11 +58,17 @@ class OpsCenter:
         return [item for item in self.items.values() if item["Status"] in ("Open", "InProgress")]
 
     def _before_call(self, model: Any, params: Mapping[str, Any], **_: Any) -> Any:
-        if model.service_model.signing_name != "ssm" or model.name not in ("CreateOpsItem", "DescribeOpsItems"):
+        if model.service_model.signing_name != "ssm" or model.name not in ("CreateOpsItem", "UpdateOpsItem", "DescribeOpsItems"):
             return None
         request = json.loads(params.get("body") or b"{}")
         if model.name == "CreateOpsItem":
             return _Response(), self._create(request)
+        if model.name == "UpdateOpsItem":
+            item = self.items.get(request["OpsItemId"])
+            if item is None:
+                raise _error("OpsItemNotFoundException", "no such OpsItem", "UpdateOpsItem")
+            item["OperationalData"] = {**item["OperationalData"], **(request.get("OperationalData") or {})}
+            return _Response(), {}
         return _Response(), self._describe(request)
 
     def _create(self, request: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 from harness.aws import ACCOUNT
+from harness.pack import deploy_rule
 from mamori import automation
 from mamori.abuse_cases import DRAFT_KEY, SCHEDULE_GROUP
 from mamori.records import REMEDIATED_TAG
@@ -230,3 +231,17 @@ def test_a_failed_case_is_said_and_raised(world: World) -> None:
     [message] = world.inbox()
     assert "Case: NOT opened (CreateOpsItem failed: ThrottlingException" in message["Message"]
     assert schedules() == []
+
+
+def test_what_was_open_is_judged_with_the_deployed_rules_parameters(world: World) -> None:
+    deploy_rule(world.sandbox, "open-proxy-ports", ProxyPorts="8080")  # the deployer's ports, not the defaults
+    group = make_group(world.ec2, world.vpc, [tcp(3128, "0.0.0.0/0")])
+    instance = world.launch(group)["InstanceId"]
+
+    world.deliver(proxy_report(instance, code="AWS_ABUSE_DOS_REPORT", description="A denial of service attack."))
+
+    [item] = world.ops.open_items()
+    assert (
+        f"- {group} (of {instance}): no proxy port open; other entries open to the internet: tcp 3128 from 0.0.0.0/0"
+        in item["Description"]
+    )

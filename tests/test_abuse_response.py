@@ -23,13 +23,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.authorization import role_policy
 from harness.aws import ACCOUNT, REGION, Sandbox
 from harness.pack import (
-    NOT_CALLED_BY_CODE,
     AutomationRun,
+    deploy_rule,
     granted_actions,
     lambda_principal,
     remediation_parameters,
+    resolver,
+    role_grants,
     run_automations,
     template,
 )
@@ -388,7 +391,7 @@ class World:
     ops: Any = None
 
     def deliver(self, event: Any) -> Any:
-        with self.sandbox.acting_as(PRINCIPAL, granted_actions(ROLE) - NOT_CALLED_BY_CODE):
+        with self.sandbox.acting_as(PRINCIPAL, role_grants(ROLE)):
             return responder().lambda_handler(event, LambdaContext())
 
     def launch(self, *groups: str, public: bool = False) -> dict[str, Any]:
@@ -421,6 +424,7 @@ def world(sandbox: Sandbox, ec2: Any, vpc_id: str, monkeypatch: Any) -> Iterator
     ops = CaseCenter()  # moto has no OpsItems (tests/incident_helpers.py)
     SchedulerGaps()
     boto3.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)  # as the stack creates it
+    deploy_rule(sandbox, "open-proxy-ports")  # the responder judges what it finds with the rule's parameters
     sandbox.reset_counts()
     yield World(sandbox, ec2, vpc_id, subnet, runs, inbox, topic, ops)
 
@@ -452,7 +456,7 @@ def test_open_proxy_report_closes_the_port_and_says_so(world: World) -> None:
     assert message["Subject"] == "[mamori] Open proxy report: remediation started on 2 groups - reply by 2026-11-22 09:30 UTC"
     body = message["Message"]
     assert f"reported an open proxy in account {ACCOUNT} (AWS_ABUSE_OPEN_PROXY_REPORT), received 2026-11-21 09:30 UTC" in body
-    assert f"Remediation started in {REGION} ({DOCUMENT}, ProxyPorts=1080,3128,3129,8080,8118,8888,9050) on:" in body
+    assert f"Remediation started in {REGION} ({DOCUMENT}) on:" in body
     for group, run in runs.items():
         assert f"- {group} (via {instance_arn(instance)}): execution {run.execution_id}" in body
     assert "Deadline: reply by 2026-11-22 09:30 UTC." in body
@@ -462,7 +466,8 @@ def test_open_proxy_report_closes_the_port_and_says_so(world: World) -> None:
         "ec2:DescribeInstances": 1,
         "ssm:StartAutomationExecution": 2,
         "sns:Publish": 1,
-        # The case (tests/test_abuse_cases.py): what was open, the OpsItem, its reminders.
+        # The case (tests/test_abuse_cases.py): what was open (by the rule's parameters), the OpsItem, its reminders.
+        "config:DescribeConfigRules": 1,
         "ec2:DescribeSecurityGroupRules": 1,
         "ssm:CreateOpsItem": 1,
         "scheduler:CreateSchedule": 1,
@@ -513,6 +518,7 @@ def test_report_by_public_addresses(world: World) -> None:
         "ec2:DescribeNetworkInterfaces": 2,  # one for the IPv4 addresses, one for the IPv6 address
         "ssm:StartAutomationExecution": 3,
         "sns:Publish": 1,
+        "config:DescribeConfigRules": 1,
         "ec2:DescribeSecurityGroupRules": 1,
         "ssm:CreateOpsItem": 1,
         "scheduler:CreateSchedule": 1,
@@ -558,17 +564,17 @@ def test_report_that_names_nothing_still_tells_people_nothing_was_done(world: Wo
     assert world.sandbox.calls_by(PRINCIPAL) == {"ssm:CreateOpsItem": 1, "scheduler:CreateSchedule": 1, "sns:Publish": 1}
 
 
-def test_trusted_cidrs_are_passed_when_set(world: World, monkeypatch: Any) -> None:
-    """An optional rule parameter goes to the automation exactly when the RemediationConfiguration passes it."""
-    for key, value in deployed_environment(world.topic, TrustedCidrs="198.51.100.0/24", ProxyPorts="3128,8080").items():
-        monkeypatch.setenv(key, value)
+def test_the_automation_uses_the_deployed_rules_ports_and_trusted_cidrs(world: World) -> None:
+    """The responder passes what the RemediationConfiguration passes (no list parameter: the
+    document reads ProxyPorts and TrustedCidrs back from the deployed rule)."""
+    deploy_rule(world.sandbox, "open-proxy-ports", TrustedCidrs="198.51.100.0/24", ProxyPorts="3128,8080")
     group = make_group(world.ec2, world.vpc, [tcp(3128, "0.0.0.0/0", "198.51.100.0/24")])
 
     world.deliver(proxy_report(world.launch(group)["InstanceId"]))
 
     [run] = world.runs
-    assert run.parameters == passed_as_config_would(group, TrustedCidrs="198.51.100.0/24", ProxyPorts="3128,8080")
-    assert run.parameters["TrustedCidrs"] == ["198.51.100.0/24"]
+    assert run.parameters == passed_as_config_would(group)
+    assert set(run.parameters) == {"AutomationAssumeRole", "GroupId"}
     assert inbound(world.ec2, group) == {("tcp", 3128, 3128, "198.51.100.0/24")}
 
 
@@ -702,12 +708,62 @@ def test_role_grants_its_calls_on_their_narrowest_resources() -> None:
     by_action = {action: statement for statement in statements for action in statement["Action"]}
     assert by_action["iam:PassRole"]["Resource"] == {"Fn::Sub": "${OpenProxyPortsAutomationRole.Arn}"}
     assert by_action["iam:PassRole"]["Condition"] == {"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}}
-    assert by_action["ssm:StartAutomationExecution"]["Resource"] == {
-        "Fn::Sub": f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:automation-definition/{DOCUMENT}:*"
-    }
+    starts = [statement["Resource"] for statement in statements if "ssm:StartAutomationExecution" in statement["Action"]]
+    ssm = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
+    # Both resource types the Service Authorization Reference requires: this document, and any execution.
+    assert starts == [{"Fn::Sub": f"{ssm}:document/{DOCUMENT}"}, {"Fn::Sub": f"{ssm}:automation-execution/*"}]
     assert by_action["sns:Publish"]["Resource"] == {"Fn::Sub": "${NotificationTopic}"}
     assert (
         by_action["kms:GenerateDataKey"]["Resource"]
         == by_action["kms:Decrypt"]["Resource"]
         == {"Fn::Sub": "${NotificationKey.Arn}"}
     )
+
+
+# Issue 11, item 1: the grant this role had, on the automation definition only, is refused in a
+# real account (the reference requires the document and automation-execution resource types).
+OLD_START_GRANT = {
+    "Effect": "Allow",
+    "Action": ["ssm:StartAutomationExecution"],
+    "Resource": {
+        "Fn::Sub": f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:automation-definition/{DOCUMENT}:*"
+    },
+}
+
+
+def _with_start_statements(*statements: dict[str, Any]) -> dict[str, Any]:
+    role = copy(RESOURCES[ROLE])
+    document = role["Properties"]["Policies"][0]["PolicyDocument"]
+    kept = [s for s in document["Statement"] if "ssm:StartAutomationExecution" not in s["Action"]]
+    document["Statement"] = kept + list(statements)
+    return role
+
+
+def test_the_old_start_grant_is_refused_as_iam_would_and_the_new_one_is_not(sandbox: Sandbox) -> None:
+    ssm = boto3.client("ssm")
+    old = role_policy(_with_start_statements(OLD_START_GRANT), resolver())
+
+    with sandbox.acting_as(PRINCIPAL, old), pytest.raises(ssm.exceptions.ClientError) as refused:
+        ssm.start_automation_execution(DocumentName=DOCUMENT, Parameters={"GroupId": ["sg-0123456789abcdef0"]})
+
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert "resource type automation-execution, required by the Service Authorization Reference" in str(refused.value)
+    # The statement on the document alone is refused too: both types are required.
+    document_only = _with_start_statements({**OLD_START_GRANT, "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT}:document/{DOCUMENT}"})
+    with sandbox.acting_as(PRINCIPAL, role_policy(document_only, resolver())), pytest.raises(ssm.exceptions.ClientError):
+        ssm.start_automation_execution(DocumentName=DOCUMENT, Parameters={"GroupId": ["sg-0123456789abcdef0"]})
+    # What the template grants now is accepted by the same check (the start itself stood in).
+    started: list[str] = []
+
+    def runner(document: str, parameters: dict[str, list[str]]) -> str:
+        started.append(document)
+        return "execution-1"
+
+    sandbox.automation_runner = runner
+    with sandbox.acting_as(PRINCIPAL, role_grants(ROLE)):
+        answer = ssm.start_automation_execution(DocumentName=DOCUMENT, Parameters={"GroupId": ["sg-0123456789abcdef0"]})
+    assert (answer["AutomationExecutionId"], started) == ("execution-1", [DOCUMENT])
+    # ... and only for this document.
+    with sandbox.acting_as(PRINCIPAL, role_grants(ROLE)), pytest.raises(ssm.exceptions.ClientError) as other:
+        ssm.start_automation_execution(DocumentName="mamori-unapproved-regions", Parameters={})
+    assert "document/mamori-unapproved-regions (resource type document" in str(other.value)

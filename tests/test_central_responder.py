@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
+from harness.authorization import Policy
 from harness.aws import ACCOUNT, REGION, RootAccessKey, RootCredentials, Sandbox
 from harness.central import (
     DELETE_ROOT_CREDENTIALS,
@@ -30,7 +31,7 @@ from harness.central import (
     root_principal,
 )
 from harness.config_events import compliance_change
-from harness.pack import NOT_CALLED_BY_CODE, lambda_principal, org_template
+from harness.pack import lambda_principal, org_template, role_grants
 from mamori import central
 from mamori.catalog import ROOT, responder_spec
 from mamori.central import actions as central_actions
@@ -83,7 +84,7 @@ class World:
     suspended: str
     inbox: Callable[[], list[dict[str, Any]]]
     topic: str
-    granted: frozenset[str] = field(default_factory=lambda: GRANTED - NOT_CALLED_BY_CODE)
+    granted: Policy = field(default_factory=lambda: role_grants(SPEC.role_id, org_template()))
 
     def deliver(self, event: Any, context: LambdaContext | None = None) -> Any:
         with self.sandbox.acting_as(PRINCIPAL, self.granted):
@@ -259,7 +260,7 @@ def test_a_key_left_after_deleting_fails_loudly(world: World) -> None:
 
 def test_assume_root_denied_is_said_and_raised(world: World) -> None:
     """The role lacks sts:AssumeRoot (or an SCP denies it): IAM answers AccessDenied."""
-    world.granted = world.granted - {"sts:AssumeRoot"}
+    world.granted = world.granted.withholding("sts:AssumeRoot")
 
     with pytest.raises(RuntimeError, match="AccessDenied"):
         world.deliver(compliance_change("mamori-root-access-key", world.member_a))

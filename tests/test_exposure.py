@@ -4,6 +4,7 @@ The property tests throw random permissions and CIDRs at find_exposures and comp
 deliberately simple reference written from DESIGN.md's words, with integer arithmetic
 instead of the ipaddress module."""
 
+import functools
 import ipaddress
 from typing import Any
 
@@ -13,7 +14,9 @@ from hypothesis import strategies as st
 
 from mamori.exposure import (
     DEFAULT_PROXY_PORTS,
+    NEVER_INTERNET,
     Entry,
+    MalformedPermission,
     Source,
     annotation,
     entries_from_configuration,
@@ -25,33 +28,35 @@ from mamori.exposure import (
     parse_trusted,
     plan_revocation,
 )
+from mamori.open_proxy import reaching_permissions
 
 # --- the reference ----------------------------------------------------------------------
 
-PRIVATE_V4 = [("10.0.0.0", 8), ("172.16.0.0", 12), ("192.168.0.0", 16), ("100.64.0.0", 10), ("169.254.0.0", 16), ("127.0.0.0", 8)]
-PRIVATE_V6 = [("fc00::", 7), ("fe80::", 10), ("::1", 128)]
 
+@functools.cache
+def _special_block(version: int, block: int) -> bool:
+    """Is the whole /8 (IPv4) or /16 (IPv6) numbered `block` one from which the internet cannot
+    connect, as Python's ipaddress classifies its first and last addresses?"""
+    bits, widest = (32, 8) if version == 4 else (128, 16)
+    network = ipaddress.ip_network((block << (bits - widest), widest))
 
-def _inside(address: int, length: int, bits: int, block: int, block_length: int) -> bool:
-    """Is address/length within block/block_length (all as integers of `bits` bits)?"""
-    if length < block_length:
-        return False
-    shift = bits - block_length
-    return address >> shift == block >> shift
+    def special(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return address.is_multicast or address.is_reserved or not address.is_global
+
+    return special(network.network_address) and special(network.broadcast_address)
 
 
 def reference_is_internet(cidr: str) -> bool:
-    text, length_text = cidr.split("/")
-    length = int(length_text)
-    if ":" in text:
-        bits, address, private, widest = 128, int(ipaddress.IPv6Address(text)), PRIVATE_V6, 16
-        private_ints = [(int(ipaddress.IPv6Address(a)), n) for a, n in private]
-    else:
-        bits, address, private, widest = 32, int(ipaddress.IPv4Address(text)), PRIVATE_V4, 8
-        private_ints = [(int(ipaddress.IPv4Address(a)), n) for a, n in private]
-    if any(_inside(address, length, bits, block, n) for block, n in private_ints):
+    """As wide as the internet (at most /8 or /16) and not wholly made of blocks ipaddress says
+    are multicast, reserved or not global."""
+    network = ipaddress.ip_network(cidr)
+    widest = 8 if network.version == 4 else 16
+    if network.prefixlen > widest:
         return False
-    return length <= widest
+    shift = network.max_prefixlen - widest
+    first = int(network.network_address) >> shift
+    count = 1 << (widest - network.prefixlen)
+    return not all(_special_block(network.version, block) for block in range(first, first + count))
 
 
 def reference_exposed(protocol: str, low: int, high: int, cidr: str, ports: tuple[int, ...]) -> bool:
@@ -248,6 +253,15 @@ def test_config_item_and_live_rules_normalize_alike() -> None:
         ("fc00::/7", False),
         ("fe80::/10", False),
         ("203.0.113.7/32", False),
+        # Issue 11, item 6: no connection from the internet comes from these (IANA special-purpose).
+        ("0.0.0.0/8", False),
+        ("224.0.0.0/4", False),
+        ("240.0.0.0/4", False),
+        ("224.0.0.0/8", False),
+        ("ff00::/8", False),
+        ("4000::/3", False),
+        ("0.0.0.0/4", True),  # holds public space
+        ("2000::/3", True),
     ],
 )
 def test_what_counts_as_the_internet(cidr: str, internet: bool) -> None:
@@ -255,11 +269,11 @@ def test_what_counts_as_the_internet(cidr: str, internet: bool) -> None:
 
 
 def test_trusted_sources_are_never_the_internet() -> None:
-    trusted = parse_trusted("0.0.0.0/1, pl-0abc")
+    trusted = parse_trusted("0.0.0.0/1, pl-0abc1234")
     assert not is_internet(ipaddress.ip_network("0.0.0.0/1"), trusted)
     assert is_internet(ipaddress.ip_network("128.0.0.0/1"), trusted)
-    entry = Entry("tcp", 3128, 3128, Source("prefix-list", "pl-0abc"))
-    assert find_exposures([entry], DEFAULT_PROXY_PORTS, trusted, {"pl-0abc": ["0.0.0.0/0"]}) == []
+    entry = Entry("tcp", 3128, 3128, Source("prefix-list", "pl-0abc1234"))
+    assert find_exposures([entry], DEFAULT_PROXY_PORTS, trusted, {"pl-0abc1234": ["0.0.0.0/0"]}) == []
 
 
 def test_default_ports_are_the_documented_ones() -> None:
@@ -268,7 +282,83 @@ def test_default_ports_are_the_documented_ones() -> None:
     assert parse_proxy_ports("8000-8002, 9050") == (8000, 8001, 8002, 9050)
 
 
-@pytest.mark.parametrize("text", ["", "abc", "0", "65536", "9000-8000", "1-2-3"])
+@pytest.mark.parametrize("text", ["", "abc", "0", "65536", "9000-8000", "1-2-3", "3128-", "3128 - ", "-3128", "80,3128-"])
 def test_bad_port_lists_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="ProxyPorts"):
         parse_proxy_ports(text)
+
+
+@pytest.mark.parametrize("text", ["pl-", "pl-0abc", "pl-xyz12345", "10.0.0.0/8,pl-", "pl-0123456789abcdef"])
+def test_bad_trusted_sources_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="TrustedCidrs"):
+        parse_trusted(text)
+
+
+def test_prefix_list_ids_of_both_lengths_are_trusted() -> None:
+    trusted = parse_trusted("pl-0abc1234, pl-0123456789abcdef0")
+    assert trusted.prefix_lists == {"pl-0abc1234", "pl-0123456789abcdef0"}
+
+
+# Newer than the registries Python's ipaddress knows: 3fff::/20 (RFC 9637, 2024).
+NEWER_THAN_PYTHON = {"3fff::/20"}
+
+
+@pytest.mark.parametrize("block", [str(net) for net in NEVER_INTERNET], ids=str)
+def test_every_never_internet_block_is_special_to_python_too(block: str) -> None:
+    """The table is IANA's registries; Python's ipaddress, written from the same registries,
+    must agree that each block is multicast, reserved or not global (its first and last address)."""
+    if block in NEWER_THAN_PYTHON:
+        pytest.skip(f"{block} is newer than Python's ipaddress tables")
+    network = ipaddress.ip_network(block)
+    for address in (network.network_address, network.broadcast_address):
+        assert address.is_multicast or address.is_reserved or not address.is_global, address
+
+
+@pytest.mark.parametrize(
+    ("permission", "problem"),
+    [
+        ({"ipProtocol": "tcp", "fromPort": 3128, "toPort": "tcp"}, "toPort 'tcp' is not a port number"),
+        ({"ipProtocol": "tcp", "fromPort": "", "toPort": 3128}, "fromPort '' is not a port number"),
+        ({"ipProtocol": "tcp", "fromPort": True, "toPort": 3128}, "fromPort True is not a port number"),
+        ({"ipProtocol": "tcp", "fromPort": 3.5, "toPort": 3128}, "fromPort 3.5 is not a port number"),
+    ],
+)
+def test_a_port_that_is_not_a_number_is_named(permission: dict[str, Any], problem: str) -> None:
+    with pytest.raises(MalformedPermission, match=problem):
+        entries_from_configuration({"ipPermissions": [{**permission, "ipRanges": ["0.0.0.0/0"]}]})
+
+
+def test_ports_written_as_digits_are_read() -> None:
+    [entry] = entries_from_configuration(
+        {"ipPermissions": [{"ipProtocol": "tcp", "fromPort": "3128", "toPort": " 3129", "ipRanges": ["0.0.0.0/0"]}]}
+    )
+    assert (entry.from_port, entry.to_port) == (3128, 3129)
+
+
+def test_the_permissions_that_cannot_matter_are_left_out_and_nothing_else() -> None:
+    """open-proxy-ports decides on the permissions that reach a proxy port only (most of a
+    decision's work saved); the decision on them is the decision on the whole group."""
+    web = {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "ipRanges": ["0.0.0.0/0"]}
+    proxy = {"ipProtocol": "tcp", "fromPort": 3000, "toPort": 3200, "ipRanges": ["0.0.0.0/0"]}
+    everything = {"ipProtocol": "-1", "ipv6Ranges": [{"cidrIpv6": "::/0"}]}
+    udp = {"ipProtocol": "udp", "fromPort": 3128, "toPort": 3128, "ipRanges": ["0.0.0.0/0"]}
+    unreadable = {"ipProtocol": "tcp", "fromPort": "tcp", "toPort": 3128, "ipRanges": ["0.0.0.0/0"]}
+    configuration = {"groupId": "sg-1", "ipPermissions": [web, proxy, everything, udp, unreadable]}
+
+    kept = reaching_permissions(configuration, DEFAULT_PROXY_PORTS)
+
+    assert kept["ipPermissions"] == [proxy, everything, unreadable]  # unreadable ports: the decision's business
+    assert kept["groupId"] == "sg-1"
+    readable = {**configuration, "ipPermissions": [web, proxy, everything, udp]}
+    decided = find_exposures(entries_from_configuration(reaching_permissions(readable, DEFAULT_PROXY_PORTS)), DEFAULT_PROXY_PORTS)
+    assert decided == find_exposures(entries_from_configuration(readable), DEFAULT_PROXY_PORTS)
+    assert len(decided) == 2
+
+
+@given(st.lists(config_permissions(), max_size=4), proxy_ports)
+def test_leaving_out_what_cannot_matter_never_changes_the_decision(
+    permissions: list[dict[str, Any]], ports: tuple[int, ...]
+) -> None:
+    configuration = {"ipPermissions": permissions}
+    whole = find_exposures(entries_from_configuration(configuration), ports)
+    assert find_exposures(entries_from_configuration(reaching_permissions(configuration, ports)), ports) == whole

@@ -21,7 +21,7 @@ from harness.responders import invoke_responder, responder_environment
 from mamori.exemption import EXEMPT_TAG
 from mamori.miners import NotAFinding, parse_finding, type_matches
 from mamori.records import REMEDIATED_TAG, load_record
-from tests.root_helpers import subscribe_inbox
+from tests.incident_helpers import regional_inbox
 
 RESPONDER = "guardduty-findings"
 PRINCIPAL = lambda_principal("mamori-miner-responder")
@@ -78,7 +78,7 @@ class World:
     def __init__(self, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
         self.sandbox = sandbox
         self.monkeypatch = monkeypatch
-        self.topic, self.inbox = subscribe_inbox()
+        self.topic, self.inbox = regional_inbox(MINING_REGION)  # the topic of the stack in that region
         self.ec2 = boto3.client("ec2", region_name=MINING_REGION)
         self.configure()
 

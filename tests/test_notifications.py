@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from harness.aws import ACCOUNT, REGION, Sandbox
-from harness.pack import NOT_CALLED_BY_CODE, granted_actions, lambda_principal, template
+from harness.pack import lambda_principal, role_grants, template
 from mamori import automation
 
 NOW = datetime.datetime(2026, 11, 21, 10, 0, tzinfo=datetime.UTC)
@@ -114,7 +114,7 @@ def topic_queue(sandbox: Sandbox, monkeypatch: Any) -> Any:
 
 
 def deliver(sandbox: Sandbox, event: Any) -> Any:
-    with sandbox.acting_as(lambda_principal("mamori-notifier"), granted_actions("NotifierRole") - NOT_CALLED_BY_CODE):
+    with sandbox.acting_as(lambda_principal("mamori-notifier"), role_grants("NotifierRole")):
         return notifier().lambda_handler(event, None)
 
 

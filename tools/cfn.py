@@ -28,6 +28,11 @@ def template_parameter(parameter: Parameter) -> dict[str, Any]:
     body["Description"] = parameter.description
     if parameter.allowed_pattern:
         body["AllowedPattern"] = parameter.allowed_pattern
+    if not parameter.allowed_values:
+        body["MaxLength"] = parameter.max_length
+        body["ConstraintDescription"] = (
+            f"{parameter.name}: {parameter.constraint}" if parameter.constraint else f"{parameter.name}: any text"
+        ) + f", at most {parameter.max_length} characters."
     return body
 
 

@@ -164,11 +164,12 @@ def started_remediation(
         environment[f"DOCUMENT_PARAMETER_{name}"] = {"Ref": name}
     for document_parameter, logical_id in link.pack_values:
         environment[f"DOCUMENT_PARAMETER_{document_parameter}"] = {"Ref": logical_id}
+    ssm = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}"
     permissions = (
-        Permission(
-            "ssm:StartAutomationExecution",
-            f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:automation-definition/{document.name}:*",
-        ),
+        # The Service Authorization Reference requires both resource types for the start: the
+        # document started, and the execution the call creates (its id is not known before).
+        Permission("ssm:StartAutomationExecution", f"{ssm}:document/{document.name}"),
+        Permission("ssm:StartAutomationExecution", f"{ssm}:automation-execution/*"),
         # StartAutomationExecution with an AutomationAssumeRole passes that role to SSM.
         Permission("iam:PassRole", f"${{{document.role_id}.Arn}}"),
     )

@@ -1,25 +1,31 @@
-"""The size quotas generation must stay under, checked on every document and template so that a
-growing script fails `make template`, not a deployment.
+"""The size quotas generation checks on every document and template, so that a growing script
+fails `make template`, not a deployment; the limits themselves are data in
+mamori/service_limits.py (with where AWS states each), checked by tests/test_limits.py."""
 
-* An SSM document: "The content of the document must not exceed 64KB. This quota also includes
-  the content specified for input parameters at runtime." (AWS Systems Manager API Reference,
-  CreateDocument, Content; the error is MaxDocumentSizeExceeded, "The size limit of a document
-  is 64 KB"). The generated Script is most of each document, so this is what grows.
-* A template: "Template body size in an Amazon S3 object ... 1 MB" (AWS CloudFormation User
-  Guide, CloudFormation quotas). SAM uploads template.yaml and org-template.yaml to S3 and the
-  StackSet reads member-template.yaml from S3; the service counts 1,000,000 bytes. Generation
-  keeps 10% of it free, for the SAM transform and the parameters it adds.
-"""
-
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
 
+import botocore.loaders
 import yaml
 
-SSM_DOCUMENT_LIMIT = 64 * 1024
-CLOUDFORMATION_TEMPLATE_LIMIT = 1_000_000
-TEMPLATE_BUDGET = 900_000  # 10% headroom under CLOUDFORMATION_TEMPLATE_LIMIT
+from mamori.service_limits import (  # noqa: F401 - the generator's and the tests' one place to read them
+    ANNOTATION_CHARS,
+    AUTOMATION_PARAMETER_VALUE_CHARS,
+    AUTOMATION_PARAMETER_VALUES,
+    CLOUDFORMATION_TEMPLATE_LIMIT,
+    EVALUATIONS_PER_PUT,
+    PARAMETER_VALUE_ADVANCED,
+    PARAMETER_VALUE_STANDARD,
+    REMEDIATION_PARAMETERS,
+    REMEDIATION_STATIC_VALUE_CHARS,
+    REMEDIATION_STATIC_VALUES,
+    RULE_INPUT_PARAMETERS_CHARS,
+    SCP_CHARS,
+    SSM_DOCUMENT_LIMIT,
+    TEMPLATE_BUDGET,
+)
 
 
 class SizeError(ValueError):
@@ -52,3 +58,11 @@ def check_template_size(name: str, text: str) -> int:
             f"{CLOUDFORMATION_TEMPLATE_LIMIT:,} bytes from S3; 10% is kept free): make the documents' scripts smaller"
         )
     return size
+
+
+@functools.cache
+def commercial_regions() -> tuple[str, ...]:
+    """Every region of the aws partition, from botocore's endpoints data."""
+    endpoints = botocore.loaders.Loader().load_data("endpoints")
+    [partition] = [p for p in endpoints["partitions"] if p["partition"] == "aws"]
+    return tuple(sorted(partition["regions"]))

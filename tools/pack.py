@@ -48,7 +48,12 @@ def enforced_rules_parameter(rules: list[RuleSpec]) -> dict[str, Any]:
         "Type": "String",
         "Default": "all",
         "AllowedPattern": f"^(all|{one}(,{one})*)$",
-        "ConstraintDescription": f"all, or rule ids joined by commas without spaces, of: {', '.join(ids)}",
+        # Every id once is the longest list that means something.
+        "MaxLength": len(",".join(ids)),
+        "ConstraintDescription": (
+            f"{ENFORCED_RULES}: all, or rule ids joined by commas without spaces, of: {', '.join(ids)}, "
+            f"at most {len(','.join(ids))} characters."
+        ),
         "Description": (
             "With AutoRemediation true: the rules whose remediation runs automatically, 'all' or ids joined by commas "
             "(e.g. open-proxy-ports,stale-access-keys); the others only report (run their documents by hand)."
@@ -230,11 +235,20 @@ def rule_resources(
         input_parameters[parameter.name] = (
             {"Fn::If": [f"Has{parameter.name}", value, {"Ref": "AWS::NoValue"}]} if parameter.default == "" else value
         )
+    source_details: list[dict[str, Any]]
     if rule.trigger == "configuration-change":
         source_details = [
             {"EventSource": "aws.config", "MessageType": "ConfigurationItemChangeNotification"},
             {"EventSource": "aws.config", "MessageType": "OversizedConfigurationItemChangeNotification"},
         ]
+        if rule.sweep is not None:
+            source_details.append(
+                {
+                    "EventSource": "aws.config",
+                    "MessageType": "ScheduledNotification",
+                    "MaximumExecutionFrequency": {"Ref": rule.sweep.name},
+                }
+            )
     else:
         source_details = [
             {
@@ -312,7 +326,7 @@ def build_pack(specs: Specs | None = None) -> dict[str, Any]:
     resources = template.setdefault("Resources", {})
     outputs = template.setdefault("Outputs", {})
     declared: dict[str, Any] = {}
-    pack_parameters = [p for rule in rules for p in rule.parameters] + [
+    pack_parameters = [p for rule in rules for p in (*rule.parameters, *([rule.sweep] if rule.sweep else []))] + [
         p for remediation in remediations.values() for p in remediation.pack_parameters
     ]
     for parameter in pack_parameters:

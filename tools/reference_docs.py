@@ -239,6 +239,7 @@ USERS = 100
 REGIONS = 3
 DAYS = 30
 SECURITY_GROUP_CHANGES = 200  # configuration changes of security groups a month, in the home region
+SECURITY_GROUPS = 50  # security groups in the home region (a rule's periodic sweep evaluates each of them)
 INSTANCES_OUTSIDE = 0  # instances running outside ApprovedRegions (the hourly scan reports only those)
 RUNS_PER_MONTH = {
     "One_Hour": 24 * DAYS,
@@ -264,7 +265,12 @@ LOG_GB_PER_ACTIVE_REGION = 5.0  # VPC flow and DNS logs a month in such a region
 def evaluations_a_month(rule: RuleSpec) -> tuple[int, str]:
     """(evaluations a month, how they are counted) for the assumed account."""
     if rule.trigger == "configuration-change":
-        return SECURITY_GROUP_CHANGES, f"{SECURITY_GROUP_CHANGES} security-group changes"
+        count, how = SECURITY_GROUP_CHANGES, f"{SECURITY_GROUP_CHANGES} security-group changes"
+        if rule.sweep is not None and rule.sweep.default:
+            sweeps = RUNS_PER_MONTH[rule.sweep.default]
+            count += sweeps * SECURITY_GROUPS
+            how += f" + {sweeps} sweeps × {SECURITY_GROUPS} groups"
+        return count, how
     runs = RUNS_PER_MONTH[rule.frequency]
     if rule.resource_types[0] == "AWS::IAM::User":
         return runs * USERS, f"{runs} runs × {USERS} users"
@@ -279,7 +285,7 @@ def cost_markdown() -> str:
     invocations = sum(
         SECURITY_GROUP_CHANGES if rule.trigger == "configuration-change" else RUNS_PER_MONTH[rule.frequency]
         for rule in load_rules()
-    )
+    ) + sum(RUNS_PER_MONTH[rule.sweep.default] for rule in load_rules() if rule.sweep is not None and rule.sweep.default)
     config = evaluations * CONFIG_EVALUATION
     guardduty_active = REGIONS * (
         EVENTS_PER_ACTIVE_REGION / 1_000_000 * GUARDDUTY_PER_MILLION_EVENTS + LOG_GB_PER_ACTIVE_REGION * GUARDDUTY_PER_GB_LOGS
@@ -295,7 +301,8 @@ def cost_markdown() -> str:
         "",
         "## Assumptions",
         "",
-        f"- {USERS} IAM users; {SECURITY_GROUP_CHANGES} security-group configuration changes a month in the home region;",
+        f"- {USERS} IAM users; {SECURITY_GROUPS} security groups and {SECURITY_GROUP_CHANGES} security-group configuration "
+        "changes a month in the home region;",
         f"  {INSTANCES_OUTSIDE} instances running outside `ApprovedRegions` (each one found adds an evaluation an hour);",
         "- AWS Config already records in the home region (a prerequisite mamori does not add: its configuration",
         "  items are billed by AWS Config whether or not mamori runs);",

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from mamori.catalog import ROOT, RuleSpec, load_unit_module
+from mamori.deployed_rule import ReadsDeployedRule
 from mamori.remediation import Plan, Remediation, run_remediation
 from mamori.status import DRY_RUN
 
@@ -150,6 +151,15 @@ def remediation_class(remediation_id: str) -> type[Remediation[Any]]:
     return found[0]
 
 
+def _as_scanned(unit: type[Remediation[Any]], rule: RuleSpec, context: Context) -> type[Remediation[Any]]:
+    """A remediation that reads its paired rule's parameters gets the scan's (nothing is deployed
+    yet): the rule as it would be deployed with them."""
+    if not issubclass(unit, ReadsDeployedRule):
+        return unit
+    deployed = {p.name: context.values[p.name] for p in rule.parameters if context.values.get(p.name)}
+    return type(unit.__name__, (unit,), {"rule_parameters": lambda self: deployed})
+
+
 def dry_run(rule: RuleSpec, resource_id: str, context: Context) -> PlannedChange:
     """The remediation's own dry run for one resource, read-only."""
     inputs = remediation_inputs(rule, resource_id, context)
@@ -159,7 +169,7 @@ def dry_run(rule: RuleSpec, resource_id: str, context: Context) -> PlannedChange
     document = f"mamori-{rule.remediation.document}"
     plans: list[Plan] = []
     try:
-        unit = remediation_class(rule.remediation.document)(inputs)
+        unit = _as_scanned(remediation_class(rule.remediation.document), rule, context)(inputs)
         decide = unit.plan
 
         def plan_and_keep(target: Any) -> Any:

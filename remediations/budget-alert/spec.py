@@ -30,6 +30,8 @@ REMEDIATION = RemediationSpec(
             "100% forecasted).",
             "100",
             allowed_pattern=f"^({BUDGET_AMOUNT_PATTERN})$",
+            max_length=16,
+            constraint="an amount in USD above 0, with at most two decimals (e.g. 100 or 49.50)",
         ),
     ),
     remediate=document(

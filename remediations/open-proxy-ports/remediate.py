@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 
 from mamori.automation import entries_text, timestamp
+from mamori.deployed_rule import ReadsDeployedRule
 from mamori.exposure import (
     DEFAULT_PROXY_PORTS,
     RevocationPlan,
@@ -38,15 +39,18 @@ class Group:
     keep_open_failures: list[str]
 
 
-class RevokeProxyExposure(Remediation[Group]):
+class RevokeProxyExposure(ReadsDeployedRule, Remediation[Group]):
+    paired_rule = "mamori-open-proxy-ports"
     remediation_id = "open-proxy-ports"
     resource_input = "GroupId"
     resource_pattern = GROUP_ID_PATTERN
     list_outputs = ("Revoked", "KeptOpen", "Dropped")
 
     def read_parameters(self) -> None:
-        self.proxy_ports = parse_proxy_ports(str(self.events.get("ProxyPorts") or format_ports(DEFAULT_PROXY_PORTS)))
-        self.trusted = parse_trusted(str(self.events.get("TrustedCidrs") or ""))
+        # The deployed rule's ProxyPorts and TrustedCidrs (mamori.deployed_rule says why not document parameters).
+        deployed = self.rule_parameters()
+        self.proxy_ports = parse_proxy_ports(deployed.get("ProxyPorts") or format_ports(DEFAULT_PROXY_PORTS))
+        self.trusted = parse_trusted(deployed.get("TrustedCidrs") or "")
         self.ec2 = boto3.client("ec2")
 
     def find(self) -> Group | None:

@@ -1,7 +1,6 @@
 """The two documents of the open-proxy-ports remediation and what each may call."""
 
-from mamori.catalog import RemediationSpec, allow, document, record_permissions, text_parameter
-from mamori.exposure import DEFAULT_PROXY_PORTS, format_ports
+from mamori.catalog import Permission, RemediationSpec, allow, document, record_permissions, text_parameter
 from mamori.security_groups import GROUP_ID_PATTERN
 
 SECURITY_GROUP = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/*"
@@ -17,14 +16,10 @@ REMEDIATION = RemediationSpec(
             "(re-checked on the live group), keeps other ports of a wide entry open, records what it "
             "changed for mamori-open-proxy-ports-restore. Skips groups tagged mamori:exempt."
         ),
-        parameters=(
-            GROUP,
-            text_parameter(
-                "ProxyPorts", "Comma-separated proxy ports (the rule's ProxyPorts).", format_ports(DEFAULT_PROXY_PORTS)
-            ),
-            text_parameter("TrustedCidrs", "Sources that are never the internet (the rule's TrustedCidrs).", ""),
-        ),
+        # ProxyPorts and TrustedCidrs are the deployed rule's (mamori.deployed_rule).
+        parameters=(GROUP,),
         permissions=(
+            Permission("config:DescribeConfigRules"),
             *allow(
                 "ec2:DescribeSecurityGroups",
                 "ec2:DescribeSecurityGroupRules",

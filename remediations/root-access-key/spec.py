@@ -3,12 +3,12 @@ restore document, because nothing is changed that could be undone."""
 
 from mamori.catalog import (
     ACCOUNT_ID,
+    NOTIFY_ONCE,
     PUBLISH_TO_TOPIC,
     READ_CREDENTIAL_REPORT,
     TOPIC_ARN,
     Permission,
     RemediationSpec,
-    allow,
     document,
 )
 
@@ -28,8 +28,7 @@ REMEDIATION = RemediationSpec(
         permissions=(
             Permission("iam:GetAccountSummary"),
             *READ_CREDENTIAL_REPORT,
-            # DescribeOpsItems and CreateOpsItem are granted on all OpsItems of the account.
-            *allow("ssm:DescribeOpsItems", "ssm:CreateOpsItem"),
+            *NOTIFY_ONCE,
             *PUBLISH_TO_TOPIC,
         ),
         outputs=(("OpsItemId", "String"), ("Keys", "StringList")),

@@ -1,7 +1,16 @@
 """The document of the root-mfa remediation and what it may call. Notify-only: no restore
 document, because nothing is changed that could be undone."""
 
-from mamori.catalog import ACCOUNT_ID, PUBLISH_TO_TOPIC, TOPIC_ARN, DocumentParameter, RemediationSpec, allow, document
+from mamori.catalog import (
+    ACCOUNT_ID,
+    NOTIFY_ONCE,
+    PUBLISH_TO_TOPIC,
+    TOPIC_ARN,
+    DocumentParameter,
+    RemediationSpec,
+    allow,
+    document,
+)
 
 REMEDIATION = RemediationSpec(
     id="root-mfa",
@@ -24,7 +33,8 @@ REMEDIATION = RemediationSpec(
             ),
         ),
         permissions=(
-            *allow("iam:GetAccountSummary", "iam:ListVirtualMFADevices", "ssm:DescribeOpsItems", "ssm:CreateOpsItem"),
+            *allow("iam:GetAccountSummary", "iam:ListVirtualMFADevices"),
+            *NOTIFY_ONCE,
             *PUBLISH_TO_TOPIC,
         ),
         outputs=(("OpsItemId", "String"),),

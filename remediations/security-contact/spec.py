@@ -2,7 +2,15 @@
 parameters that hold the contact it sets."""
 
 from mamori.catalog import ACCOUNT_ID, Parameter, Permission, RemediationSpec, allow, document, record_permissions, text_parameter
-from mamori.security_contact import CONTACT_EMAIL_PATTERN, CONTACT_NAME_PATTERN, CONTACT_PHONE_PATTERN, CONTACT_TITLE_PATTERN
+from mamori.security_contact import (
+    CONTACT_EMAIL_PATTERN,
+    CONTACT_NAME_LIMIT,
+    CONTACT_NAME_PATTERN,
+    CONTACT_PHONE_LIMIT,
+    CONTACT_PHONE_PATTERN,
+    CONTACT_TITLE_LIMIT,
+    CONTACT_TITLE_PATTERN,
+)
 
 # The account's own alternate contacts (Service Authorization Reference, AWS Account
 # Management, resource type `account`). Only SECURITY is ever touched; IAM could pin that with
@@ -21,12 +29,16 @@ REMEDIATION = RemediationSpec(
             "Name of the SECURITY alternate contact the remediation sets (a team works). Empty: no remediation.",
             "",
             allowed_pattern=f"^$|^{CONTACT_NAME_PATTERN}$",
+            max_length=CONTACT_NAME_LIMIT,
+            constraint="empty, or the contact's name",
         ),
         Parameter(
             "SecurityContactTitle",
             "Title of the SECURITY alternate contact the remediation sets.",
             "Security",
             allowed_pattern=f"^{CONTACT_TITLE_PATTERN}$",
+            max_length=CONTACT_TITLE_LIMIT,
+            constraint="the contact's title",
         ),
         Parameter(
             "SecurityContactPhone",
@@ -34,6 +46,8 @@ REMEDIATION = RemediationSpec(
             "Empty: no remediation.",
             "",
             allowed_pattern=f"^$|^{CONTACT_PHONE_PATTERN}$",
+            max_length=CONTACT_PHONE_LIMIT,
+            constraint="empty, or a phone number of digits, spaces and + - ( )",
         ),
     ),
     remediate=document(

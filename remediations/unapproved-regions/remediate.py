@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 
 from mamori.automation import required_input
+from mamori.deployed_rule import ReadsDeployedRule
 from mamori.instance_stop import InstanceStop
 from mamori.instances import REGION_LIST_PATTERN, Instance, decide, list_instances
 from mamori.records import Record
@@ -20,9 +21,13 @@ from mamori.regions import enabled_regions, parse_regions, regional_clients, sca
 from mamori.remediation import Nothing, Plan, run_remediation
 
 
-class StopInstance(InstanceStop):
+class StopInstance(ReadsDeployedRule, InstanceStop):
+    paired_rule = "mamori-unapproved-regions"
+
     def read_parameters(self) -> None:
-        self.approved = parse_regions(required_input(self.events, "ApprovedRegions", REGION_LIST_PATTERN))
+        # The deployed rule's ApprovedRegions (mamori.deployed_rule says why not a document parameter).
+        deployed = self.rule_parameters()
+        self.approved = parse_regions(required_input(deployed, "ApprovedRegions", REGION_LIST_PATTERN))
         self.unsearched = ""
 
     def find(self) -> Instance | None:

@@ -1,7 +1,7 @@
 """The two documents of the unapproved-regions remediation and what each may call."""
 
-from mamori.catalog import DocumentParameter, Permission, RemediationSpec, allow, document, record_permissions, text_parameter
-from mamori.instances import INSTANCE_ID_PATTERN, REGION_LIST_PATTERN
+from mamori.catalog import Permission, RemediationSpec, allow, document, record_permissions, text_parameter
+from mamori.instances import INSTANCE_ID_PATTERN
 
 # Any region: the instance is wherever it was found.
 INSTANCES = "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*"
@@ -18,16 +18,10 @@ REMEDIATION = RemediationSpec(
             "in every enabled region and re-checking it live; records it for mamori-unapproved-regions-restore and "
             "tags it. Skips instances tagged mamori:exempt."
         ),
-        parameters=(
-            INSTANCE_ID,
-            DocumentParameter(
-                "ApprovedRegions",
-                "String",
-                "Comma-separated regions where instances may run (the rule's ApprovedRegions).",
-                allowed_pattern=REGION_LIST_PATTERN,
-            ),
-        ),
+        # ApprovedRegions is the deployed rule's (mamori.deployed_rule).
+        parameters=(INSTANCE_ID,),
         permissions=(
+            Permission("config:DescribeConfigRules"),
             *allow("ec2:DescribeRegions", "ec2:DescribeInstances"),
             *allow("ec2:StopInstances", "ec2:CreateTags", on=INSTANCES),
             # Reads the record it is about to replace (the kernel passes it to the unit).

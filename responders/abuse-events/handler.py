@@ -33,7 +33,10 @@ import botocore.exceptions
 from mamori import abuse_cases, abuse_events, automation
 from mamori.abuse_events import AbuseReport, AffectedEntity
 from mamori.aws_api import error_text
+from mamori.deployed_rule import RuleNotDeployed, rule_parameters
 from mamori.exposure import DEFAULT_PROXY_PORTS, Trusted, parse_proxy_ports, parse_trusted
+
+OPEN_PROXY_RULE = "mamori-open-proxy-ports"
 
 LOG = logging.getLogger("mamori")
 LOG.setLevel(logging.INFO)
@@ -355,10 +358,15 @@ def remind(event: Mapping[str, Any], context: Any, environ: Mapping[str, str]) -
     return {"acted": True, "reminded": reminder.step, "next": None}
 
 
-def proxy_settings(environ: Mapping[str, str]) -> tuple[tuple[int, ...], Trusted]:
-    """The rule's ProxyPorts and TrustedCidrs, as its RemediationConfiguration passes them."""
-    ports = environ.get(f"{PARAMETER_PREFIX}ProxyPorts") or ",".join(str(port) for port in DEFAULT_PROXY_PORTS)
-    return parse_proxy_ports(ports), parse_trusted(environ.get(f"{PARAMETER_PREFIX}TrustedCidrs", ""))
+def proxy_settings() -> tuple[tuple[int, ...], Trusted, str]:
+    """The deployed rule's ProxyPorts and TrustedCidrs, as its remediation reads them
+    (mamori.deployed_rule); the defaults, said, when the rule is not deployed in this region."""
+    try:
+        parameters = rule_parameters(boto3.client("config"), OPEN_PROXY_RULE)
+    except RuleNotDeployed as error:
+        return DEFAULT_PROXY_PORTS, Trusted(), f"judged with the default ProxyPorts: {error}"
+    ports = parameters.get("ProxyPorts") or ",".join(str(port) for port in DEFAULT_PROXY_PORTS)
+    return parse_proxy_ports(ports), parse_trusted(parameters.get("TrustedCidrs", "")), ""
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
@@ -382,9 +390,13 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     case = abuse_cases.Case(report, account, region, automation.utc_now(), acting=proxy)
     lookup = find_groups(ec2, report.entities, region, account)
     # What was open, read before anything changes it: the root cause the reply names.
-    case.groups, read_error = abuse_cases.read_groups(ec2, lookup.groups, *proxy_settings(os.environ))
-    case.errors += [read_error] if read_error else []
-    case.not_looked_at, case.contained = list(lookup.not_acted), abuse_cases.contained_before(lookup.instances)
+    if lookup.groups:
+        ports, trusted, note = proxy_settings()
+        case.groups, read_error = abuse_cases.read_groups(ec2, lookup.groups, ports, trusted)
+        case.errors += [read_error] if read_error else []
+        case.not_looked_at += [("the groups", note)] if note else []
+    case.not_looked_at += list(lookup.not_acted)
+    case.contained = abuse_cases.contained_before(lookup.instances)
     starts, ssm = Starts(), boto3.client("ssm")
     if proxy and os.environ.get("CONTAIN", "true") == "true":
         starts = start_remediations(ssm, list(lookup.groups), os.environ)

@@ -32,8 +32,10 @@ RESPONDER = ResponderSpec(
     permissions=(
         Permission("ec2:DescribeInstances"),
         Permission("ec2:DescribeNetworkInterfaces"),
-        # What mamori found, read-only: the reported groups' inbound rules.
+        # What mamori found, read-only: the reported groups' inbound rules, judged with the deployed
+        # rule's ProxyPorts and TrustedCidrs.
         Permission("ec2:DescribeSecurityGroupRules"),
+        Permission("config:DescribeConfigRules"),
         # The case and its reminders.
         Permission("ssm:CreateOpsItem"),
         Permission("ssm:GetOpsItem", "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:opsitem/*"),

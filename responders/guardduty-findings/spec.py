@@ -69,12 +69,14 @@ RESPONDER = ResponderSpec(
             "starting with what precedes it.",
             ",".join(DEFAULT_FINDING_TYPES),
             allowed_pattern=FINDING_TYPES_PATTERN,
+            constraint="GuardDuty finding types joined by commas, e.g. CryptoCurrency:EC2/BitcoinTool.B,Recon:EC2/PortProbe.*",
         ),
         Parameter(
             "MinerSeverityFloor",
             "The lowest GuardDuty severity (0-10; Medium is 4-6.9, High 7-8.9) that stops the instance.",
             DEFAULT_SEVERITY_FLOOR,
             allowed_pattern=SEVERITY_PATTERN,
+            constraint="a number from 0 to 10, e.g. 4 or 7.5",
         ),
         Parameter(
             "SnapshotBeforeStop",

@@ -4,11 +4,11 @@ The forgotten-root-key incident: credentials without MFA were all an attacker ne
 rule holds IAM users to what root is held to: a console password without an MFA device is
 NON_COMPLIANT once the grace period after the user's creation is over.
 
-Reads the IAM credential report (a constant number of IAM calls: generate, get, and one
-ListUsers call per 1,000 users to map ARNs to the user ids Config records). Only for the
-users that would be NON_COMPLIANT, it reads their tags (the mamori:exempt exemption) and
-their attached policies (the pack's deny-without-MFA policy): ListUsers returns no tags,
-and reading every user's tags would cost one call per user.
+Reads the IAM credential report (generate, get) and GetAccountAuthorizationDetails for users,
+one call per 1,000 users: it maps the report's ARNs to the user ids Config records and
+carries each user's tags (the mamori:exempt exemption) and attached policies (the pack's
+deny-without-MFA policy). No call per user, however many are flagged: at most 8 IAM calls at
+IAM's quota of 5,000 users.
 """
 
 import datetime
@@ -22,7 +22,7 @@ from mamori import config_rule
 from mamori.compliance import NON_COMPLIANT
 from mamori.console_mfa import DEFAULT_GRACE_HOURS, console_mfa_verdict, deny_policy_attached, parse_grace_hours
 from mamori.credential_report import CredentialReportUnavailable, fetch_credential_report, parse_credential_report
-from mamori.iam_users import USER_RESOURCE_TYPE, attached_policies, list_users, report_users, user_tags
+from mamori.iam_users import USER_RESOURCE_TYPE, list_user_details, report_users
 
 # Leaves the Lambda (timeout 300 s) time to evaluate after a slow report.
 REPORT_WAIT_SECONDS = 200.0
@@ -49,7 +49,7 @@ class IamUserConsoleMfa(ConfigRule):  # type: ignore[misc]
         now = datetime.datetime.now(datetime.UTC)
         grace_hours = valid_rule_parameters["GracePeriodHours"]
         evaluations = []
-        for row, user in report_users(parse_credential_report(report), list_users(iam)):
+        for row, user in report_users(parse_credential_report(report), list_user_details(iam)):
             decide = functools.partial(
                 console_mfa_verdict,
                 password_enabled=row.password_enabled,
@@ -61,13 +61,13 @@ class IamUserConsoleMfa(ConfigRule):  # type: ignore[misc]
             verdict = decide()
             note = ""
             if verdict.compliance == NON_COMPLIANT:
-                exempt, note = config_rule.exemption_evaluation(user_tags(iam, user.name), now.date())
+                exempt, note = config_rule.exemption_evaluation(user.tags, now.date())
                 if exempt is not None:
                     evaluations.append(
                         Evaluation(ComplianceType.NOT_APPLICABLE, user.user_id, USER_RESOURCE_TYPE, exempt.annotation)
                     )
                     continue
-                verdict = decide(limited=deny_policy_attached(attached_policies(iam, user.name)))
+                verdict = decide(limited=deny_policy_attached(user.attached_policies))
             evaluations.append(
                 Evaluation(verdict.compliance, user.user_id, USER_RESOURCE_TYPE, config_rule.with_note(verdict.annotation, note))
             )

@@ -18,6 +18,8 @@ RULE = RuleSpec(
             "Hours after a user's creation during which a console password without MFA is still COMPLIANT.",
             str(DEFAULT_GRACE_HOURS),
             allowed_pattern=r"^\s*\d{1,5}\s*$",
+            max_length=16,
+            constraint="a whole number of hours (0-99999)",
         ),
     ),
     permissions=(
@@ -25,11 +27,9 @@ RULE = RuleSpec(
         # rdklib marks the evaluations of users that no longer exist NOT_APPLICABLE.
         Permission("config:GetComplianceDetailsByConfigRule"),
         *READ_CREDENTIAL_REPORT,
-        # Maps the report's ARNs to the user ids Config records: one call per 1,000 users.
-        Permission("iam:ListUsers"),
-        # Only for users that would be NON_COMPLIANT: exemption tag, and the deny policy.
-        Permission("iam:ListUserTags"),
-        Permission("iam:ListAttachedUserPolicies"),
+        # Every user's id, tags and attached policies, one call per 1,000 users (Filter=User): no call
+        # per user. IAM grants this read only on "*" and cannot limit it to users; see README.md.
+        Permission("iam:GetAccountAuthorizationDetails"),
     ),
     remediation=RemediationLink(
         document="iam-user-console-mfa",

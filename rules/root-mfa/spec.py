@@ -16,6 +16,8 @@ RULE = RuleSpec(
             "true: root's MFA must be hardware (a security key or hardware token); a virtual MFA device is NON_COMPLIANT.",
             "false",
             allowed_pattern=r"^(true|false)$",
+            max_length=5,
+            constraint='"true" or "false"',
         ),
     ),
     permissions=(

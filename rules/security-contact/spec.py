@@ -1,7 +1,7 @@
 """mamori-security-contact: what the rule is, what it takes, what it may call."""
 
 from mamori.catalog import Parameter, Permission, RemediationLink, RuleSpec
-from mamori.security_contact import CONTACT_EMAIL_PATTERN
+from mamori.security_contact import CONTACT_EMAIL_LIMIT, CONTACT_EMAIL_PATTERN
 
 # The account's own alternate contacts are the `account` resource type,
 # arn:${Partition}:account::${Account}:account (Service Authorization Reference, AWS Account
@@ -24,6 +24,8 @@ RULE = RuleSpec(
             "SECURITY contact is compliant, and no remediation is deployed.",
             "",
             allowed_pattern=f"^$|^{CONTACT_EMAIL_PATTERN}$",
+            max_length=CONTACT_EMAIL_LIMIT,
+            constraint="empty, or an email address",
         ),
     ),
     permissions=(

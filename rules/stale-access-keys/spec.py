@@ -18,12 +18,16 @@ RULE = RuleSpec(
             "An active access key unused for this many days or more (never used: since its creation) is stale.",
             str(DEFAULT_MAX_UNUSED_DAYS),
             allowed_pattern=r"^\s*\d{1,4}\s*$",
+            max_length=16,
+            constraint="a whole number of days (0-9999)",
         ),
         Parameter(
             "MaxKeyAgeDays",
             "An active access key this many days old or older is stale, used or not. Empty for no age limit.",
             "",
             allowed_pattern=r"^\s*(\d{1,4})?\s*$",
+            max_length=16,
+            constraint="empty, or a whole number of days (0-9999)",
         ),
     ),
     permissions=(
@@ -31,11 +35,9 @@ RULE = RuleSpec(
         # rdklib marks the evaluations of users that no longer exist NOT_APPLICABLE.
         Permission("config:GetComplianceDetailsByConfigRule"),
         *READ_CREDENTIAL_REPORT,
-        # Maps the report's ARNs to the user ids Config records: one call per 1,000 users.
-        Permission("iam:ListUsers"),
-        # Only for users with a stale key: the exemption tag, and the key ids to name them.
-        Permission("iam:ListUserTags"),
-        Permission("iam:ListAccessKeys"),
+        # Every user's id, tags and attached policies, one call per 1,000 users (Filter=User): no call
+        # per user. IAM grants this read only on "*" and cannot limit it to users; see README.md.
+        Permission("iam:GetAccountAuthorizationDetails"),
     ),
     remediation=RemediationLink(
         document="stale-access-keys",

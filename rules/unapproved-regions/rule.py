@@ -11,17 +11,22 @@ Each instance found is evaluated (running or pending: NON_COMPLIANT; stopped: CO
 mamori:exempt: NOT_APPLICABLE), and one AWS::::Account evaluation summarises the scan. A
 region that refuses to be looked at (an SCP, not opted in) is skipped and said so, and its
 earlier findings are kept as they were; any other regional failure fails the evaluation,
-because a partial picture would let rdklib's clean-up mark the unseen instances NOT_APPLICABLE.
+because a partial picture would mark the unseen instances NOT_APPLICABLE.
+
+The rule reads its earlier results from Config while the regions are scanned (not after, as
+rdklib's clean-up would): they name the instances gone since (NOT_APPLICABLE now) and the
+findings a refused region keeps. Each region's client is built in its own worker.
 """
 
 import collections
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator
 
-from mamori import config_rule
+from mamori import config_rule, rule_runtime
 from mamori.instances import INSTANCE_RESOURCE_TYPE, decide, list_instances
 from mamori.regions import enabled_regions, parse_regions, scan_regions
 
@@ -30,31 +35,27 @@ ACCOUNT_RESOURCE_TYPE = "AWS::::Account"
 NOT_RECHECKED = re.compile(r" \(not re-checked: [^()]*\)$")
 
 
-def earlier_findings(config: Any, rule_name: str, refused: Mapping[str, str]) -> list[Evaluation]:
-    """This rule's COMPLIANT and NON_COMPLIANT instance evaluations in the refused regions
-    (their annotations start with '<region>: '), again, saying they were not re-checked:
-    without them rdklib's clean-up would mark those instances NOT_APPLICABLE unseen."""
+def earlier_findings(results: Sequence[Mapping[str, Any]], refused: Mapping[str, str]) -> list[Evaluation]:
+    """Among this rule's earlier results (rule_runtime.earlier_results), the instance findings
+    in the refused regions (their annotations start with '<region>: '), again, saying they
+    were not re-checked: without them the clean-up would mark those instances NOT_APPLICABLE unseen."""
     kept = []
-    pages = config.get_paginator("get_compliance_details_by_config_rule").paginate(
-        ConfigRuleName=rule_name, ComplianceTypes=["COMPLIANT", "NON_COMPLIANT"], PaginationConfig={"PageSize": 100}
-    )
-    for page in pages:
-        for result in page["EvaluationResults"]:
-            qualifier = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
-            annotation = result.get("Annotation", "")
-            region = annotation.split(": ", 1)[0]
-            if qualifier["ResourceType"] != INSTANCE_RESOURCE_TYPE or region not in refused:
-                continue
-            note = f" (not re-checked: {region} refused, {refused[region]})"
-            base = NOT_RECHECKED.sub("", annotation)
-            kept.append(
-                Evaluation(
-                    getattr(ComplianceType, result["ComplianceType"]),
-                    qualifier["ResourceId"],
-                    INSTANCE_RESOURCE_TYPE,
-                    base[: 256 - len(note)] + note,
-                )
+    for result in results:
+        qualifier = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
+        annotation = result.get("Annotation", "")
+        region = annotation.split(": ", 1)[0]
+        if qualifier["ResourceType"] != INSTANCE_RESOURCE_TYPE or region not in refused:
+            continue
+        note = f" (not re-checked: {region} refused, {refused[region]})"
+        base = NOT_RECHECKED.sub("", annotation)
+        kept.append(
+            Evaluation(
+                getattr(ComplianceType, result["ComplianceType"]),
+                qualifier["ResourceId"],
+                INSTANCE_RESOURCE_TYPE,
+                base[: 256 - len(note)] + note,
             )
+        )
     return kept
 
 
@@ -96,6 +97,9 @@ def account_annotation(
 
 
 class UnapprovedRegions(ConfigRule):  # type: ignore[misc]
+    # The rule cleans up after itself, from the results it reads alongside the scan.
+    delete_old_evaluations_on_scheduled_notification = False
+
     def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> dict[str, Any]:
         config_rule.check_parameter_names(rule_parameters, {"ApprovedRegions"})
         # Required: no default region list could be right for every deployer.
@@ -105,12 +109,16 @@ class UnapprovedRegions(ConfigRule):  # type: ignore[misc]
         self, event: dict[str, Any], client_factory: Any, valid_rule_parameters: dict[str, Any]
     ) -> list[Evaluation]:
         approved = valid_rule_parameters["ApprovedRegions"]
-        enabled = enabled_regions(client_factory.build_client("ec2"))
-        to_scan = [region for region in enabled if region not in approved]
-        scan = scan_regions("ec2", to_scan, list_instances)
-        if scan.failed:
-            # rdklib answers a ValueError with an error response and puts nothing: the next run tries again.
-            raise ValueError(f"mamori-unapproved-regions evaluated nothing: scanning failed in {scan.failed_text()}")
+        config = client_factory.build_client("config")
+        with ThreadPoolExecutor(max_workers=1) as alongside:
+            earlier = alongside.submit(rule_runtime.earlier_results, config, event["configRuleName"])
+            enabled = enabled_regions(client_factory.build_client("ec2"))
+            to_scan = [region for region in enabled if region not in approved]
+            scan = scan_regions("ec2", to_scan, list_instances)
+            if scan.failed:
+                # rdklib answers a ValueError with an error response and puts nothing: the next run tries again.
+                raise ValueError(f"mamori-unapproved-regions evaluated nothing: scanning failed in {scan.failed_text()}")
+            results = earlier.result()
 
         today = config_rule.today()
         evaluations = []
@@ -131,13 +139,12 @@ class UnapprovedRegions(ConfigRule):  # type: ignore[misc]
                     )
                 )
 
-        kept: list[Evaluation] = []
-        if scan.skipped:  # earlier results are read again only when a region refused
-            kept = earlier_findings(client_factory.build_client("config"), event["configRuleName"], scan.skipped)
+        kept = earlier_findings(results, scan.skipped)
         kept_running = sum(1 for evaluation in kept if evaluation.complianceType == ComplianceType.NON_COMPLIANT)
         compliance = ComplianceType.NON_COMPLIANT if running or kept_running else ComplianceType.COMPLIANT
         summary = account_annotation(len(enabled), len(to_scan), running, scan.skipped, kept_running)
-        return [*evaluations, *kept, Evaluation(compliance, config_rule.account_id(event), ACCOUNT_RESOURCE_TYPE, summary)]
+        latest = [*evaluations, *kept, Evaluation(compliance, config_rule.account_id(event), ACCOUNT_RESOURCE_TYPE, summary)]
+        return latest + rule_runtime.not_reported(results, {evaluation.complianceResourceId for evaluation in latest})
 
 
 def lambda_handler(event: Any, context: Any) -> Any:

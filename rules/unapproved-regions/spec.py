@@ -20,6 +20,9 @@ RULE = RuleSpec(
             "enabled region are stopped (never terminated).",
             None,
             allowed_pattern=REGION_LIST_PATTERN,
+            # Every commercial region takes about 450 characters; the rule's InputParameters stay under 1,024.
+            max_length=960,
+            constraint="comma-separated region names (e.g. us-east-1,eu-west-1), at least one",
         ),
     ),
     permissions=(
@@ -34,8 +37,12 @@ RULE = RuleSpec(
     remediation=RemediationLink(
         document="unapproved-regions",
         resource_id_parameter="InstanceId",
-        parameters=("ApprovedRegions",),
+        # Its paired remediation reads the list parameters from the deployed rule (mamori.deployed_rule).
     ),
     # Every region is asked at once, but a region with many instances is paged one call after another.
     timeout_seconds=300,
+    # A client per region, each from its own session (~1.4 MB and ~30 ms of CPU each, ~29 regions),
+    # and up to one 1,000-instance page per region parsed at once; Lambda's CPU grows with memory.
+    # See README.md, "Cost".
+    memory_mb=1024,
 )

@@ -24,8 +24,9 @@ CANDIDATES = ("not valid!", "abc", "-1")
 # Malformed values no pattern rules out, or for parameters without a pattern, by parameter name.
 # (tests/rules/ pin the exact wording of the answers to further malformed values.)
 MALFORMED: Mapping[str, tuple[str, ...]] = {
-    "ProxyPorts": ("99999", "8000-80"),
-    "TrustedCidrs": ("10.0.0.0/33",),
+    # Issue 11, item 6: "3128-" was read as 3128 and "pl-" was accepted.
+    "ProxyPorts": ("99999", "8000-80", "3128-"),
+    "TrustedCidrs": ("10.0.0.0/33", "pl-"),
     "ApprovedRegions": ("not-a-region",),
 }
 # A valid value for each parameter that has no default (required, or optional and empty), given
@@ -148,7 +149,7 @@ def test_every_parameter_gets_its_misspellings_and_a_malformed_value() -> None:
     assert {(c.rule.id, c.named) for c in malformed} == set(parameters)
     assert len(misspelt) == 2 * len(parameters) + sum(1 for rule in rules if not rule.parameters)
     assert misspellings("ProxyPorts") == ("proxyPorts", "ProxyPort")
-    assert derived_malformed(Parameter("Hours", "", "24", allowed_pattern=r"^\d+$")) == ("not valid!",)
+    assert derived_malformed(Parameter("Hours", "", "24", allowed_pattern=r"^\d+$", constraint="a number")) == ("not valid!",)
     assert derived_malformed(Parameter("Anything", "", "")) == ()
     new = RuleSpec(
         "new-rule", "", "periodic", ("AWS::::Account",), (), parameters=(Parameter("NewThing", "a new parameter", ""),)

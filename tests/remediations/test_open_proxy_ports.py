@@ -16,6 +16,7 @@ from harness.config_events import change_event, security_group_item
 from harness.pack import (
     AUTOMATION_ROLE_ARN,
     AutomationResult,
+    deploy_rule,
     deployed_rule_parameters,
     invoke_rule,
     remediation_parameters,
@@ -24,6 +25,7 @@ from harness.pack import (
 from mamori.records import load_record
 from tests.closed_loop import assert_closed_loop
 from tests.conftest import inbound, make_group, tcp
+from tests.sweep import assert_sweep_agrees
 
 RULE = "mamori-open-proxy-ports"
 REMEDIATE = "mamori-open-proxy-ports"
@@ -32,8 +34,11 @@ PROXY = (1080, 3128, 3129, 8080, 8118, 8888, 9050)
 
 
 def evaluate(sandbox: Sandbox, ec2: Any, group_id: str) -> str:
+    """The change trigger's verdict on the live group; the periodic sweep must say the same."""
     item = security_group_item(ec2, group_id)
-    invoke_rule(sandbox, "open-proxy-ports", change_event(RULE, item, deployed_rule_parameters("open-proxy-ports")))
+    parameters = deployed_rule_parameters("open-proxy-ports")
+    invoke_rule(sandbox, "open-proxy-ports", change_event(RULE, item, parameters))
+    assert_sweep_agrees(sandbox, "open-proxy-ports", group_id, sandbox.config.compliance(RULE)[group_id], parameters)
     return sandbox.config.compliance(RULE)[group_id][0]
 
 
@@ -217,7 +222,9 @@ def test_stale_evaluation_never_changes_a_compliant_group(sandbox: Sandbox, ec2:
 def test_custom_ports_and_trusted_cidrs_are_honoured(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
     group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0"), tcp(9999, "0.0.0.0/0"), tcp(9999, "0.0.0.0/1")])
 
-    result = remediate(sandbox, group, ProxyPorts="9999", TrustedCidrs="0.0.0.0/1")
+    deploy_rule(sandbox, "open-proxy-ports", ProxyPorts="9999", TrustedCidrs="0.0.0.0/1")  # the rule's, read back
+
+    result = remediate(sandbox, group)
 
     assert result.outputs["Remediate.Revoked"] == ["tcp 9999 from 0.0.0.0/0"]
     assert inbound(ec2, group) == {("tcp", 3128, 3128, "0.0.0.0/0"), ("tcp", 9999, 9999, "0.0.0.0/1")}
@@ -237,7 +244,8 @@ def test_deleted_group_is_nothing_to_do(sandbox: Sandbox, ec2: Any, vpc_id: str)
     [
         ({"GroupId": "i-0123456789abcdef0"}, "does not match allowedPattern"),
         ({"GroupId": "sg-0123456789abcdef0", "DryRun": "maybe"}, "must be a Boolean"),
-        ({"GroupId": "sg-0123456789abcdef0", "ProxyPorts": "proxy"}, "ProxyPorts: 'proxy' is not a port"),
+        # The ports are the deployed rule's: a starter cannot pass wider ones.
+        ({"GroupId": "sg-0123456789abcdef0", "ProxyPorts": "1-65535"}, "unknown ['ProxyPorts']"),
         ({"GroupId": "sg-0123456789abcdef0", "Bogus": "1"}, "unknown ['Bogus']"),
     ],
 )
@@ -247,6 +255,27 @@ def test_bad_input_fails_clearly_and_changes_nothing(
     group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")])
 
     result = run_document(sandbox, REMEDIATE, {"AutomationAssumeRole": AUTOMATION_ROLE_ARN, **parameters})
+
+    assert result.status == "Failed"
+    assert failure in result.failure
+    assert inbound(ec2, group) == {("tcp", 3128, 3128, "0.0.0.0/0")}
+
+
+@pytest.mark.parametrize(
+    ("deployed", "failure"),
+    [
+        ({"ProxyPorts": "proxy"}, "ProxyPorts: 'proxy' is not a port"),
+        ({"ProxyPorts": "3128-"}, "ProxyPorts: '3128-' is not a port"),
+        ({"TrustedCidrs": "pl-"}, "TrustedCidrs: 'pl-' is neither"),
+    ],
+)
+def test_bad_rule_parameters_fail_the_remediation_clearly(
+    sandbox: Sandbox, ec2: Any, vpc_id: str, deployed: dict[str, str], failure: str
+) -> None:
+    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")])
+    sandbox.config.deploy_rule(RULE, {"AssumeRoleMode": "false", **deployed})
+
+    result = remediate(sandbox, group)
 
     assert result.status == "Failed"
     assert failure in result.failure

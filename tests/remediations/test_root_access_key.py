@@ -168,6 +168,36 @@ def test_a_failed_notification_fails_the_automation_loudly(sandbox: Sandbox, ops
     assert result.status == "Failed"
     [item] = ops.open_items()
     assert f"Opened OpsItem {item['OpsItemId']}" in result.failure and "KMS.KMSAccessDeniedException" in result.failure
+    assert item["OperationalData"]["mamori:notified"]["Value"] == "false"  # recorded as not delivered
+
+
+def test_a_notification_that_failed_is_sent_again_until_delivered(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
+    """Issue 11, item 6: the re-run said "already open, notified nothing new" and the message
+    was never delivered."""
+    topic, received = inbox
+    sandbox.root = leaked_root()
+    sandbox.answer_next("sns:Publish", "Throttling", "Throttling")
+    first = remediate(sandbox, topic)
+    second = remediate(sandbox, topic)  # still throttled: fails again, the OpsItem is not opened twice
+    assert (first.status, second.status) == ("Failed", "Failed")
+    assert "The next run sends the notification again" in second.failure
+    [item] = ops.open_items()
+    assert received() == []
+
+    third = remediate(sandbox, topic)
+
+    assert (third.status, third.outputs["Remediate.Status"]) == ("Success", "NOTIFIED")
+    assert third.outputs["Remediate.OpsItemId"] == item["OpsItemId"]
+    assert "which it had not been" in third.outputs["Remediate.Message"]
+    [message] = received()
+    assert item["OpsItemId"] in message["Message"]
+    assert item["OperationalData"]["mamori:notified"]["Value"] == "true"
+    assert len(ops.items) == 1
+    # Delivered: the next run tells nobody again.
+    fourth = remediate(sandbox, topic)
+    assert fourth.outputs["Remediate.Status"] == "NOTHING_TO_DO"
+    assert "notified nothing new" in fourth.outputs["Remediate.Message"]
+    assert received() == []
 
 
 def test_report_that_takes_several_polls_and_throttles(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:

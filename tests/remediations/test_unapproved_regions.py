@@ -20,13 +20,16 @@ from harness.ec2_state import launch, launched, stop, terminate
 from harness.pack import (
     AUTOMATION_ROLE_ARN,
     AutomationResult,
+    deploy_rule,
     deployed_rule_parameters,
     invoke_rule,
     remediation_parameters,
     run_document,
 )
+from mamori.deployed_rule import RuleNotDeployed, rule_parameters
 from mamori.records import Record, load_record
 from tests.closed_loop import assert_closed_loop
+from tools.limits import commercial_regions
 
 RULE = "mamori-unapproved-regions"
 RULE_ID = "unapproved-regions"
@@ -42,8 +45,8 @@ def evaluate(sandbox: Sandbox, instance_id: str) -> tuple[str, str]:
     return sandbox.config.compliance(RULE)[instance_id]
 
 
-def remediate(sandbox: Sandbox, instance_id: str, **overrides: Any) -> Any:
-    overrides.setdefault("ApprovedRegions", APPROVED)
+def remediate(sandbox: Sandbox, instance_id: str, approved: str = APPROVED, **overrides: Any) -> Any:
+    deploy_rule(sandbox, RULE_ID, ApprovedRegions=approved)
     return run_document(sandbox, REMEDIATE, remediation_parameters(RULE_ID, instance_id, **overrides))
 
 
@@ -187,7 +190,7 @@ def test_an_instance_not_found_says_which_regions_could_not_be_searched(sandbox:
 def test_a_region_approved_since_is_left_alone(sandbox: Sandbox) -> None:
     [paris] = launch(PARIS)
 
-    result = remediate(sandbox, paris, ApprovedRegions=f"{APPROVED},{PARIS}")
+    result = remediate(sandbox, paris, approved=f"{APPROVED},{PARIS}")
 
     assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
     assert live(paris) == ("running", {})
@@ -262,16 +265,17 @@ def test_a_region_failing_during_the_search_fails_and_changes_nothing(sandbox: S
     [
         ({"InstanceId": "i-123"}, "InstanceId value 'i-123' does not match allowedPattern"),
         ({"InstanceId": "sg-0123456789abcdef0"}, "does not match allowedPattern"),
-        ({"ApprovedRegions": "us-east1"}, "ApprovedRegions value 'us-east1' does not match allowedPattern"),
-        ({"ApprovedRegions": ""}, "ApprovedRegions value '' does not match allowedPattern"),
         ({"DryRun": "maybe"}, "must be a Boolean"),
+        # A starter cannot pass the regions: they are the deployed rule's.
+        ({"ApprovedRegions": "us-east-1"}, "unknown ['ApprovedRegions']"),
     ],
-    ids=["short-instance-id", "not-an-instance", "malformed-regions", "no-regions", "dry-run-not-boolean"],
+    ids=["short-instance-id", "not-an-instance", "dry-run-not-boolean", "regions-are-the-rules"],
 )
 def test_bad_input_fails_clearly_and_changes_nothing(sandbox: Sandbox, parameters: dict[str, Any], failure: str) -> None:
     [miner] = launch(PARIS)
+    deploy_rule(sandbox, RULE_ID, ApprovedRegions=APPROVED)
 
-    result = run_document(sandbox, REMEDIATE, {**remediation_parameters(RULE_ID, miner, ApprovedRegions=APPROVED), **parameters})
+    result = run_document(sandbox, REMEDIATE, {**remediation_parameters(RULE_ID, miner), **parameters})
 
     assert result.status == "Failed"
     assert failure in result.failure
@@ -390,3 +394,43 @@ def test_a_planted_record_does_not_keep_a_miner_running(sandbox: Sandbox) -> Non
     assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "REMEDIATED"), result.failure
     assert live(miner)[0] == "stopped"
     assert record(miner)["region"] == PARIS
+
+
+@pytest.mark.parametrize(
+    ("deployed", "failure"),
+    [
+        ({"AssumeRoleMode": "false"}, "ApprovedRegions must match"),
+        ({"AssumeRoleMode": "false", "ApprovedRegions": "us-east1"}, "ApprovedRegions must match"),
+    ],
+    ids=["rule-without-regions", "rule-with-malformed-regions"],
+)
+def test_the_regions_come_from_the_deployed_rule_or_nothing_changes(
+    sandbox: Sandbox, deployed: dict[str, str], failure: str
+) -> None:
+    [miner] = launch(PARIS)
+    sandbox.config.deploy_rule(RULE, deployed)
+
+    result = run_document(sandbox, REMEDIATE, remediation_parameters(RULE_ID, miner))
+
+    assert result.status == "Failed"
+    assert failure in result.failure
+    assert live(miner) == ("running", {})
+    assert no_records()
+
+
+def test_every_commercial_region_is_approved_without_cutting_any(sandbox: Sandbox) -> None:
+    """Issue 11, item 2: over 400 characters of regions reach the remediation whole (a static
+    value would stop at 256)."""
+    every = ",".join(commercial_regions())
+    assert len(every) > 256
+    [paris] = launch(PARIS)
+
+    result = remediate(sandbox, paris, approved=every)
+
+    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "NOTHING_TO_DO")
+    assert live(paris) == ("running", {})
+
+
+def test_a_rule_that_is_not_deployed_is_said(sandbox: Sandbox) -> None:
+    with pytest.raises(RuleNotDeployed, match="The AWS Config rule mamori-unapproved-regions is not deployed in this region"):
+        rule_parameters(boto3.client("config"), RULE)

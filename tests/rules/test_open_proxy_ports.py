@@ -11,13 +11,20 @@ from harness.aws import Sandbox
 from harness.config_events import change_event, deleted_item, oversized_event, security_group_item
 from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal
 from tests.conftest import make_group, tcp
+from tests.sweep import assert_sweep_agrees
 
 RULE = "mamori-open-proxy-ports"
 
 
 def evaluate(sandbox: Sandbox, item: dict[str, Any], **parameters: str) -> tuple[str, str]:
-    invoke_rule(sandbox, "open-proxy-ports", change_event(RULE, item, deployed_rule_parameters("open-proxy-ports", **parameters)))
-    return sandbox.config.compliance(RULE)[item["resourceId"]]
+    """The change trigger's evaluation of the item; for an item of a live group, the periodic
+    sweep must say the same (tests/sweep.py)."""
+    rule_parameters = deployed_rule_parameters("open-proxy-ports", **parameters)
+    invoke_rule(sandbox, "open-proxy-ports", change_event(RULE, item, rule_parameters))
+    result = sandbox.config.compliance(RULE)[item["resourceId"]]
+    if item["configurationItemStatus"] == "OK" and isinstance(item["configuration"], dict):
+        assert_sweep_agrees(sandbox, "open-proxy-ports", item["resourceId"], result, rule_parameters)
+    return result
 
 
 def evaluate_group(sandbox: Sandbox, ec2: Any, group_id: str, **parameters: str) -> tuple[str, str]:
@@ -276,6 +283,21 @@ def test_configuration_item_missing_fields_gives_a_clear_error(sandbox: Sandbox,
     response = invoke_rule(sandbox, "open-proxy-ports", change_event(RULE, item, deployed_rule_parameters("open-proxy-ports")))
 
     assert response["customerErrorMessage"].endswith("the configuration item lacks resourceType")
+
+
+@pytest.mark.parametrize(("port", "shown"), [("tcp", "'tcp'"), ("", "''"), (True, "True")])
+def test_a_port_that_is_not_a_number_is_not_applicable_with_the_field_named(
+    sandbox: Sandbox, ec2: Any, vpc_id: str, port: object, shown: str
+) -> None:
+    """Issue 11, item 6: such an item ended in an rdklib internal error."""
+    item = security_group_item(ec2, make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")]))
+    item["configuration"]["ipPermissions"][0]["toPort"] = port  # no longer the live group: the sweep cannot compare
+    invoke_rule(sandbox, "open-proxy-ports", change_event(RULE, item, deployed_rule_parameters("open-proxy-ports")))
+
+    assert sandbox.config.compliance(RULE)[item["resourceId"]] == (
+        "NOT_APPLICABLE",
+        f"The configuration item is malformed (toPort {shown} is not a port number in ipPermissions); nothing was judged.",
+    )
 
 
 def test_item_without_configuration_is_not_applicable_with_a_reason(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:

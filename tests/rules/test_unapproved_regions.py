@@ -20,6 +20,7 @@ from harness.config_events import periodic_event
 from harness.ec2_state import launch, launched, stop, terminate
 from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal
 from mamori.catalog import load_unit_module
+from mamori.rule_runtime import earlier_results
 
 RULE = "mamori-unapproved-regions"
 RULE_ID = "unapproved-regions"
@@ -298,7 +299,7 @@ def test_call_budget(sandbox: Sandbox, describe_calls_per_region: collections.Co
     assert calls == {
         "ec2:DescribeRegions": 1,
         "ec2:DescribeInstances": UNAPPROVED_DEFAULT_REGIONS + 1,
-        "config:GetComplianceDetailsByConfigRule": 1,  # rdklib's clean-up reads the earlier results
+        "config:GetComplianceDetailsByConfigRule": 1,  # the earlier results, read alongside the scan
         "config:PutEvaluations": math.ceil(evaluated / 100),
     }
     assert describe_calls_per_region == {
@@ -308,17 +309,18 @@ def test_call_budget(sandbox: Sandbox, describe_calls_per_region: collections.Co
     assert sandbox.config.put_evaluations_calls == 11
 
 
-def test_earlier_results_are_read_again_only_when_a_region_refused(sandbox: Sandbox) -> None:
+def test_earlier_results_are_read_once_per_run(sandbox: Sandbox) -> None:
+    """One read serves the clean-up and a refused region's kept findings (it used to take two)."""
     launch("eu-west-3")
     evaluations(sandbox)
     sandbox.reset_counts()
     evaluations(sandbox)
-    assert sandbox.calls_by(lambda_principal(RULE))["config:GetComplianceDetailsByConfigRule"] == 1  # rdklib's own
+    assert sandbox.calls_by(lambda_principal(RULE))["config:GetComplianceDetailsByConfigRule"] == 1
 
     sandbox.deny_region("ap-south-1", "UnauthorizedOperation")
     sandbox.reset_counts()
     evaluations(sandbox)
-    assert sandbox.calls_by(lambda_principal(RULE))["config:GetComplianceDetailsByConfigRule"] == 2
+    assert sandbox.calls_by(lambda_principal(RULE))["config:GetComplianceDetailsByConfigRule"] == 1
 
 
 def test_annotations_fit_in_256_characters() -> None:
@@ -352,7 +354,7 @@ def test_a_long_earlier_annotation_keeps_its_note(sandbox: Sandbox) -> None:
         ("AWS::::Account", ACCOUNT): {"ComplianceType": "NON_COMPLIANT", "Annotation": "eu-west-3: not an instance"},
     }
 
-    [kept] = rule.earlier_findings(boto3.client("config"), RULE, {"eu-west-3": "AuthFailure"})
+    [kept] = rule.earlier_findings(earlier_results(boto3.client("config"), RULE), {"eu-west-3": "AuthFailure"})
 
     assert kept.complianceResourceId == "i-0123456789abcdef0"
     assert len(kept.annotation) == 256
