@@ -524,6 +524,13 @@ def _schedule(call: Call) -> dict[str, list[Arn]]:
     return {"schedule": [Arn(f"{base}:schedule/{group}/{call.params['Name']}")]}
 
 
+def _function(call: Call) -> dict[str, list[Arn]]:
+    """Invoke (IAM action lambda:InvokeFunction) names the function by name or ARN."""
+    name = str(call.params["FunctionName"])
+    base = f"arn:{call.partition}:lambda:{call.region}:{call.account}:function:"
+    return {"function": [Arn(name if name.startswith("arn:") else base + name)]}
+
+
 def _snapshots(call: Call) -> dict[str, list[Arn]]:
     """CreateSnapshots names the instance: its volumes are moto's; the snapshots are made by the call."""
     from moto.ec2.models import ec2_backends
@@ -585,6 +592,7 @@ REQUIRED_RESOURCES: Mapping[str, Callable[[Call], dict[str, list[Arn]]]] = {
     "scheduler:UpdateSchedule": _schedule,
     "scheduler:DeleteSchedule": _schedule,
     "ec2:CreateSnapshots": _snapshots,
+    "lambda:InvokeFunction": _function,  # what Scheduler does with AbuseReminderRole
 }
 
 
