@@ -23,10 +23,12 @@ $(VENV)/bin/python:
 
 # After the pinned packages: the repository root on the venv's path (harness, tools, demo and tests
 # import from here), and this project installed editable with its console command `mamori`
-# ([project.scripts] in pyproject.toml), without dependencies (the pinned files have them all).
+# ([project.scripts] in pyproject.toml), without dependencies (the pinned files have them all). In
+# compat mode: a path entry, like the line above, and no import hook that would let a document
+# script find mamori modules it was not given (tests/test_generator.py).
 define install_project
 	echo "$(CURDIR)" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/mamori-repo.pth"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --editable .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --editable . --config-settings editable_mode=compat
 endef
 
 # Everything: the demo's set and the toolchain (aws-sam-cli, mypy, cfn-lint, pytest).

@@ -128,6 +128,8 @@ def run_on_controller(pytest_session: Any, session: Session) -> None:
 
     if session.workers_lost:
         session.incomplete_because = f"{session.workers_lost} worker(s) ended before they finished"
+    if getattr(pytest_session, "shouldstop", False) or getattr(pytest_session, "shouldfail", False):
+        session.incomplete_because = "the run stopped early (-x or --maxfail)"
     config = pytest_session.config
     pytest_session.testscollected += len(session.whole_session_tests)  # for the progress the terminal shows
     for test in session.whole_session_tests:

@@ -92,3 +92,29 @@ def test_checks_that_pass_leave_the_exit_status_alone() -> None:
     run_on_controller(pytest_session, controller)
 
     assert pytest_session.exitstatus == pytest.ExitCode.OK
+
+
+STOPPED_EARLY = Session(incomplete_because=None)
+
+
+def a_check_of_the_stopped_session() -> None:
+    if STOPPED_EARLY.partial:  # as every whole-session test asks of tests.meta.session.SESSION
+        pytest.skip(STOPPED_EARLY.partial)
+    raise AssertionError("ran on an incomplete session")
+
+
+def test_a_run_stopped_early_skips_the_checks() -> None:
+    reports: list[Any] = []
+    pytest_session = SimpleNamespace(
+        exitstatus=pytest.ExitCode.INTERRUPTED,
+        testscollected=0,
+        shouldstop="stopping after 1 failures",
+        shouldfail=False,
+        config=SimpleNamespace(hook=SimpleNamespace(pytest_runtest_logreport=lambda report: reports.append(report))),
+    )
+    STOPPED_EARLY.whole_session_tests = [ref("a_check_of_the_stopped_session")]
+
+    run_on_controller(pytest_session, STOPPED_EARLY)
+
+    assert [r.outcome for r in reports] == ["skipped"]
+    assert "the run stopped early" in str(reports[0].longrepr)
