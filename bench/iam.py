@@ -68,6 +68,9 @@ from mamori.catalog import load_unit_module
 from mamori.compliance import COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE
 from mamori.exemption import EXEMPT_TAG
 
+# An exemption must end, at most MaxExemptionDays (90 by default) ahead (mamori.exemption).
+EXEMPT_UNTIL = (datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=60)).isoformat()
+
 IAM_RULES = ("iam-user-console-mfa", "stale-access-keys")
 IAM_SHORT = {"iam-user-console-mfa": "console-mfa", "stale-access-keys": "stale-keys"}
 DEFAULT_IAM_USERS = (10, 100, 1_000, 5_000)
@@ -135,7 +138,7 @@ SPECIAL = (
         (NOT_APPLICABLE, NOT_APPLICABLE),
         True,
         keys=(KeySpec(200 * DAY),),
-        tags=((EXEMPT_TAG, "break-glass user until=2999-12-31"),),
+        tags=((EXEMPT_TAG, f"break-glass user until={EXEMPT_UNTIL}"),),
     ),
     Profile("deny-without-MFA attached", 5 * DAY, (COMPLIANT, NOT_APPLICABLE), True, deny_policy=True),
 )

@@ -1,6 +1,7 @@
 """Act 1: the open proxy. A shared security group opened a proxy port to the internet;
 mamori-open-proxy-ports flags it and its remediation revokes exactly those entries."""
 
+import datetime
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,6 +28,7 @@ from harness.pack import (
     remediation_parameters,
     rule_spec,
 )
+from mamori.records import RECORD_KEY_ALIAS
 
 # --- security groups -----------------------------------------------------------------------
 
@@ -118,7 +120,9 @@ def play_open_proxy(demo: Demo) -> None:
     web = create_group(
         ec2, vpc_id, "web", "Public web servers", [tcp(80, "0.0.0.0/0"), tcp(443, "0.0.0.0/0"), tcp(443, "::/0")], {}
     )
-    exemption = "lab proxy, approved by secops until=2099-12-31"
+    # An exemption must end, at most MaxExemptionDays (90 by default) ahead.
+    until = (datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=60)).isoformat()
+    exemption = f"lab proxy, approved by secops until={until}"
     lab = create_group(ec2, vpc_id, "lab-proxy", "Research proxy", [tcp(8080, "0.0.0.0/0")], {"mamori:exempt": exemption})
     legitimate = {
         "tcp 22 from 203.0.113.0/24": "office ssh",
@@ -230,19 +234,19 @@ def play_open_proxy(demo: Demo) -> None:
     record = envelope.changed if envelope else None
     say(f"Parameter Store {path} (what the restore document reads):", indent=2)
     if envelope is not None and record is not None:
-        say(f"record of {envelope.resource}, written by {envelope.document} at {envelope.at}", indent=6)
-        for number, change in enumerate(record.get("changes", []), 1):
-            say(f"change {number} at {change.get('at')}", indent=6)
-            for kind in ("revoked", "authorized"):
-                entries = [json.dumps(entry, sort_keys=True) for entry in change.get(kind, [])] or ["(none)"]
-                for index, text in enumerate(entries):
-                    label = f"{kind if index == 0 else '':<11}"
-                    say(label + text, indent=10, hang=len(label) + 2)
-    recorded = [
-        f"{e.get('protocol')} {e.get('fromPort')} from {e.get('source')}"
-        for c in (record or {}).get("changes", [])
-        for e in c.get("revoked", [])
-    ]
+        say(
+            f"record of {envelope.resource}, written by {envelope.document} at {envelope.at}, signed with "
+            f"{RECORD_KEY_ALIAS} (a restore acts only on a record whose signature verifies)",
+            indent=6,
+        )
+        for kind in ("revoked", "authorized"):
+            entries = [json.dumps(entry, sort_keys=True) for entry in record.get(kind, [])] or ["(none)"]
+            for index, text in enumerate(entries):
+                label = f"{kind if index == 0 else '':<11}"
+                say(label + text, indent=10, hang=len(label) + 2)
+        for change in record.get("history", []):
+            say(f"run at {change.get('at')}: revoked {change.get('revoked')}, kept open {change.get('authorized')}", indent=6)
+    recorded = [f"{e.get('protocol')} {e.get('fromPort')} from {e.get('source')}" for e in (record or {}).get("revoked", [])]
     demo.check(
         sorted(recorded) == sorted(incident),
         f"{path} holds the revoked entries",

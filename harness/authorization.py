@@ -368,7 +368,8 @@ def physical_names(resources: Mapping[str, Any], partition: str, region: str, ac
             found[logical_id] = unnamed
         elif kind == "AWS::IAM::Role":
             name = _given(properties, "RoleName", f"{logical_id}{unnamed}")
-            found[f"{logical_id}.Arn"] = f"arn:{partition}:iam::{account}:role/{name}"
+            path = _given(properties, "Path", "/")
+            found[f"{logical_id}.Arn"] = f"arn:{partition}:iam::{account}:role{path}{name}"
             found[logical_id] = name
         elif kind == "AWS::S3::Bucket":
             name = _given(properties, "BucketName", unnamed)
@@ -381,6 +382,14 @@ def physical_names(resources: Mapping[str, Any], partition: str, region: str, ac
             name = _given(properties, "Name", unnamed)
             found[f"{logical_id}.Arn"] = f"arn:{partition}:events:{region}:{account}:event-bus/{name}"
             found[logical_id] = name
+        elif kind == "AWS::DynamoDB::Table":
+            name = _given(properties, "TableName", unnamed)
+            found[f"{logical_id}.Arn"] = f"arn:{partition}:dynamodb:{region}:{account}:table/{name}"
+            found[logical_id] = name
+        elif kind == "AWS::SQS::Queue":
+            name = _given(properties, "QueueName", unnamed)
+            found[f"{logical_id}.Arn"] = f"arn:{partition}:sqs:{region}:{account}:{name}"
+            found[logical_id] = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
     return found
 
 

@@ -6,20 +6,26 @@ session (the session every production client here is made from) does these thing
 * counts every API call, per principal (a rule Lambda or an SSM document), by the IAM action
   that authorizes it (budgets:ViewBudget for DescribeBudgets, ...);
 * enforces what that principal's role is granted in template.yaml, answering AccessDenied like
-  IAM would: the action, and each resource type AWS's Service Authorization Reference marks
-  required for it, on the ARN the call touches (harness.authorization; condition values are
-  not evaluated);
+  IAM would: the action, each resource type AWS's Service Authorization Reference marks
+  required for it, on the ARN the call touches (harness.authorization), and the conditions of
+  the statements that grant it (harness.conditions stands in for IAM's evaluation of the keys
+  mamori's roles use);
 * stands in for the AWS Config operations moto lacks: PutEvaluations (stored, as Config
   would show them in the dashboard), GetComplianceDetailsByConfigRule (paged like Config),
   and GetResourceConfigHistory (for oversized configuration items);
 * answers what moto gets unlike a real account: DescribeRegions (moto lists every partition's
   regions; an account has 17 default regions plus those it opted in to), DescribeInstances
   and DescribeSecurityGroups paging (moto ignores MaxResults), GetAccountAuthorizationDetails
-  paging (below), DescribeSubscribersForNotification (moto lacks it, the
-  subscribers are read from moto's budgets backend), and, when a runner is installed,
-  StartAutomationExecution (moto runs no automation);
+  paging (below), DescribeSubscribersForNotification (moto lacks it, the subscribers are read
+  from moto's budgets backend), GuardDuty TagResource and UntagResource on detectors (moto
+  lacks them; the tags are kept on moto's detector, which GetDetector returns), and, when a
+  runner is installed, StartAutomationExecution (moto runs no automation);
 * injects faults: error answers for the next calls of an action, every call into a region
-  (an SCP, a region not opted in), and a fixed latency per call (the network, for the bench).
+  (an SCP, a region not opted in), and a fixed latency per call (the network, for the bench);
+* holds what the deployed pack holds that its code uses: the record key (template/base.yaml,
+  RecordKey: an HMAC key with the alias mamori.records.RECORD_KEY_ALIAS), which moto creates
+  like KMS would but whose key policy it does not enforce (tests/test_record_integrity.py
+  checks that policy as rendered);
 
 Production code is untouched: it calls the real APIs through boto3.
 """
@@ -42,7 +48,9 @@ from moto.core.responses import ActionResult
 from moto.iam.exceptions import ValidationError as IamValidationError
 from moto.iam.responses import IamResponse
 
+from harness import conditions
 from harness.authorization import Call, NoArnBuilder, Policy, touched_resources
+from mamori.records import RECORD_KEY_ALIAS
 from mamori.service_limits import (
     ANNOTATION_CHARS,
     EVALUATIONS_PER_PUT,
@@ -111,6 +119,9 @@ _BUDGETS_MODIFY = (
 IAM_ACTIONS = {f"budgets:{name}": "budgets:ViewBudget" for name in _BUDGETS_VIEW} | {
     f"budgets:{name}": "budgets:ModifyBudget" for name in _BUDGETS_MODIFY
 }
+# Calls IAM also authorizes as a second action when they carry tags (Service Authorization
+# Reference, GuardDuty: CreateDetector's tags are authorized as guardduty:TagResource).
+ALSO_AUTHORIZED_WITH_TAGS = {"guardduty:CreateDetector": "guardduty:TagResource"}
 
 
 def iam_action(api_action: str) -> str:
@@ -374,6 +385,7 @@ class Sandbox:
         boto3.setup_default_session(region_name=REGION)
         assert boto3.DEFAULT_SESSION is not None
         boto3.DEFAULT_SESSION.events.register("before-parameter-build", self._keep_parameters)
+        self.record_key_id = deploy_record_key(boto3.client("kms"))
         boto3.DEFAULT_SESSION.events.register("before-call", self._before_call)
         boto3.DEFAULT_SESSION.events.register("after-call.iam", self._after_iam_call)
         boto3.DEFAULT_SESSION.events.register("after-call.ec2.DescribeInstances", self._page_instances)
@@ -424,25 +436,34 @@ class Sandbox:
 
     @staticmethod
     def _keep_parameters(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        """The parameters as the code passed them, for the ARNs the call touches."""
+        """The parameters as the code passed them, for the ARNs the call touches and the conditions."""
         context["mamori_parameters"] = dict(params)
 
-    def _refusal(self, action: str, context: Mapping[str, Any]) -> str | None:
+    def _refusal(self, api_action: str, action: str, context: Mapping[str, Any]) -> str | None:
         if self._principal is None:
             return None
         if not isinstance(self._allowed, Policy):
             return None if action in self._allowed else f"is not granted {action}"
-        call = Call(action, context.get("mamori_parameters") or {}, str(context.get("client_region") or REGION), ACCOUNT)
-        try:
-            return self._allowed.refusal(action, touched_resources(call))
-        except NoArnBuilder as error:
-            return str(error)
+        parameters = context.get("mamori_parameters") or {}
+        region = str(context.get("client_region") or REGION)
+        also = ALSO_AUTHORIZED_WITH_TAGS.get(api_action) if parameters.get("Tags") else None
+        for checked in (action, *([also] if also else [])):
+            try:
+                why = self._allowed.refusal(checked, touched_resources(Call(checked, parameters, region, ACCOUNT)))
+            except NoArnBuilder as error:
+                return str(error)
+            if why is None:
+                granting = [s.condition for s in self._allowed.statements if s.effect == "Allow" and s.applies_to_action(checked)]
+                why = conditions.refusal(api_action, checked, granting, parameters, ACCOUNT, region, REGION)
+            if why is not None:
+                return why if checked == action else f"{why} ({action} with tags is also authorized as {checked})"
+        return None
 
     def _before_call(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
         service = model.service_model.signing_name
         api_action = f"{service}:{model.name}"
         action = iam_action(api_action)
-        refusal = self._refusal(action, context)
+        refusal = self._refusal(api_action, action, context)
         denied = refusal is not None
         with self._lock:  # region scans call from several threads
             if self._principal is not None:
@@ -478,6 +499,10 @@ class Sandbox:
             self._take_page_request(params["body"], context, model.name)
         if api_action == "budgets:DescribeSubscribersForNotification":
             return _Response(), _budget_subscribers(json.loads(params.get("body") or b"{}"))
+        if api_action in ("guardduty:TagResource", "guardduty:UntagResource"):
+            return _Response(status_code=204), _tag_detector(
+                context.get("mamori_parameters") or {}, str(context.get("client_region") or REGION)
+            )
         if api_action == "ssm:StartAutomationExecution" and self.automation_runner is not None:
             request = json.loads(params.get("body") or b"{}")
             return _Response(), {
@@ -593,6 +618,16 @@ def _check_parameter_size(request: Mapping[str, Any]) -> None:
         )
 
 
+def deploy_record_key(kms: Any) -> str:
+    """The pack's record key as the stack creates it (template/base.yaml: RecordKey and its
+    alias); its key id."""
+    key_id = str(
+        kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC", Description="mamori records")["KeyMetadata"]["KeyId"]
+    )
+    kms.create_alias(AliasName=RECORD_KEY_ALIAS, TargetKeyId=key_id)
+    return key_id
+
+
 def _budget_subscribers(request: Mapping[str, Any]) -> dict[str, Any]:
     """DescribeSubscribersForNotification, which moto lacks, from moto's budgets backend
     (moto keeps each notification's subscribers)."""
@@ -621,3 +656,21 @@ def _budget_subscribers(request: Mapping[str, Any]) -> dict[str, Any]:
         {"Error": {"Code": "NotFoundException", "Message": "the notification doesn't exist"}},
         "DescribeSubscribersForNotification",
     )
+
+
+def _tag_detector(request: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """GuardDuty TagResource / UntagResource on a detector, which moto lacks: the tags are kept
+    on moto's detector (GetDetector returns them), as GuardDuty keeps them."""
+    from moto.guardduty.models import guardduty_backends
+
+    arn = str(request.get("ResourceArn", ""))
+    detector = guardduty_backends[ACCOUNT][region].detectors.get(arn.rsplit("detector/", 1)[-1])
+    if "detector/" not in arn or detector is None:
+        raise botocore.exceptions.ClientError(
+            {"Error": {"Code": "BadRequestException", "Message": f"no such detector: {arn}"}}, "TagResource"
+        )
+    if "Tags" in request:
+        detector.tags = {**detector.tags, **request["Tags"]}
+    for key in request.get("TagKeys") or []:
+        detector.tags.pop(key, None)
+    return {}

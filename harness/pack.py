@@ -1,12 +1,13 @@
 """Run the pack as deployed: rule Lambdas invoked the way Config invokes them, and SSM
 Automation documents executed step by step from template.yaml (moto runs no automation).
 
-Both run under the IAM actions template.yaml grants their role (see harness.aws.Sandbox). The
-harness reads the generated templates (template.yaml, org-template.yaml) and the specs; it
-never runs the generator.
+Both run under what template.yaml grants their role: actions, resources and conditions
+(see harness.aws.Sandbox). The harness reads the generated templates (template.yaml,
+org-template.yaml) and the specs; it never runs the generator.
 """
 
 import functools
+import importlib.abc
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -26,8 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 ORG_TEMPLATE = ROOT / "org-template.yaml"
 # Passed as AutomationAssumeRole; the sandbox enforces the role's actions from the template.
-AUTOMATION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mamori-automation"
-RUNTIME_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})  # used by Lambda itself, not the code
+AUTOMATION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mamori/mamori-automation"
+# Used by Lambda itself, not the code: its logs, and an invocation that failed for good sent to
+# the function's on-failure destination (the dead-letter queue) with the function's role.
+RUNTIME_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"})
 # Checked by a service on the caller's behalf, never called by the code: SNS encrypts with the
 # topic's KMS key as the publisher; GuardDuty creates its service-linked role with the caller's
 # permission; SSM checks iam:PassRole for the AutomationAssumeRole a starter passes.
@@ -44,6 +47,36 @@ def template() -> dict[str, Any]:
 def org_template() -> dict[str, Any]:
     """org-template.yaml: the pack plus what only the management account runs (the central responder)."""
     return yaml.safe_load(ORG_TEMPLATE.read_text())
+
+
+def make_deduplication_table() -> str:
+    """The pack's DeduplicationTable (mamori.deduplication's store), created in moto as
+    template.yaml declares it; its name. moto keeps items and checks conditions; it never
+    expires them by TTL, which the code does not rely on."""
+    import boto3
+
+    properties = template()["Resources"]["DeduplicationTable"]["Properties"]
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName=properties["TableName"],
+        BillingMode=properties["BillingMode"],
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        KeySchema=properties["KeySchema"],
+    )
+    dynamodb.update_time_to_live(TableName=properties["TableName"], TimeToLiveSpecification=properties["TimeToLiveSpecification"])
+    return str(properties["TableName"])
+
+
+def resolved_environment(function: Mapping[str, Any], **refs: str) -> dict[str, str]:
+    """A function's environment as CloudFormation resolves it, given the value of each Ref it
+    uses (a Ref without one is an error: the test must say what it deploys)."""
+    environment = {}
+    for key, value in function["Properties"].get("Environment", {}).get("Variables", {}).items():
+        if isinstance(value, str):
+            environment[key] = value
+        elif isinstance(value, dict) and "Ref" in value:
+            environment[key] = refs[value["Ref"]]
+    return environment
 
 
 def granted_actions(role_logical_id: str, source: Mapping[str, Any] | None = None) -> frozenset[str]:
@@ -200,12 +233,27 @@ def own_mamori_modules() -> Iterator[None]:
     saved = {name: module for name, module in sys.modules.items() if _is_mamori(name)}
     for name in saved:
         del sys.modules[name]
+    # No finder may bring in the real package meanwhile (an editable install's finder would).
+    sys.meta_path.insert(0, _NO_MAMORI_BUT_INLINED)
     try:
         yield
     finally:
+        sys.meta_path.remove(_NO_MAMORI_BUT_INLINED)
         for name in [name for name in sys.modules if _is_mamori(name) and name not in saved]:
             del sys.modules[name]
         sys.modules.update(saved)
+
+
+class _NoMamoriButInlined(importlib.abc.MetaPathFinder):
+    """Finds no mamori module: a script has only those it registered in sys.modules."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
+        if _is_mamori(fullname):
+            raise ModuleNotFoundError(f"No module named {fullname!r} (not inlined into the script)", name=fullname)
+        return None
+
+
+_NO_MAMORI_BUT_INLINED = _NoMamoriButInlined()
 
 
 def _typed(name: str, spec: Mapping[str, Any], value: Any) -> Any:

@@ -70,6 +70,8 @@ def responder_environment(responder_id: str, topic_arn: str, **pack_values: str)
             return topic_arn
         if ref in names:
             return names[ref]
+        if ref == "DeduplicationTable":  # made by the test (harness.pack.make_deduplication_table)
+            return str(template()["Resources"]["DeduplicationTable"]["Properties"]["TableName"])
         if ref == "AWS::Region":
             return REGION
         return str(_evaluate(value, pack_values, template()))

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mamori.aws_api import ACCOUNT_ID
+from mamori.exemption import ABUSE_CODE_PATTERN, EVENT_ARN_PATTERN
 
 SOURCE = "aws.health"
 DETAIL_TYPE = "AWS Health Abuse Event"
@@ -95,6 +96,14 @@ class AbuseReport:
     page: str | None = None  # "2 of 10" when the report comes in pages
     problems: tuple[str, ...] = ()  # parts of the event that could not be read
     event_arn: str | None = None  # detail.eventArn: one per report (its pages and updates share it)
+
+    @property
+    def reference(self) -> str:
+        """What names the report to the open-proxy document (its AbuseReport parameter, which
+        overrides mamori:exempt): the event ARN, else the event type code, else nothing."""
+        if self.event_arn:
+            return self.event_arn
+        return self.code if self.code and re.fullmatch(ABUSE_CODE_PATTERN, self.code) else ""
 
     @property
     def code_text(self) -> str:
@@ -217,7 +226,10 @@ def parse_abuse_event(event: object) -> AbuseReport:
     page, pages = detail.get("page"), detail.get("totalPages")
     paged = f"{page} of {pages}" if page is not None and pages is not None and str(pages) != "1" else None
 
+    raw_arn = detail.get("eventArn")
+    event_arn = raw_arn if isinstance(raw_arn, str) and re.fullmatch(EVENT_ARN_PATTERN, raw_arn) else None
     return AbuseReport(
+        event_arn=event_arn,
         code=code,
         affected_account=affected,
         delivered_to_account=delivered_to,
@@ -227,7 +239,6 @@ def parse_abuse_event(event: object) -> AbuseReport:
         entities=tuple(entities.values()),
         page=paged,
         problems=tuple(problems),
-        event_arn=arn if isinstance(arn := detail.get("eventArn"), str) and arn.startswith("arn:") else None,
     )
 
 

@@ -15,7 +15,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from mamori.exemption import DEFAULT_MAX_EXEMPTION_DAYS, MAX_EXEMPTION_DAYS_LIMIT, MAX_EXEMPTION_DAYS_PATTERN
 from mamori.iam_users import USER_ID_PATTERN
+from mamori.records import RECORD_KEY_ALIAS, REMEDIATED_TAG
+from mamori.security_contact import CONTACT_TYPE as SECURITY_CONTACT_TYPE
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"
@@ -36,23 +39,107 @@ LOGICAL_ID = re.compile(r"^[A-Za-z0-9]+$")
 HANDLER = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 
 
+# IAM condition operators a Permission may use (IAM User Guide, "IAM JSON policy elements:
+# Condition operators"): few on purpose, each one the sandbox can evaluate (harness/conditions.py).
+CONDITION_OPERATORS = frozenset(
+    {
+        "StringEquals",
+        "StringLike",
+        "ArnEquals",
+        "ArnLike",
+        "ForAllValues:StringEquals",
+        "ForAnyValue:StringEquals",
+        "Null",
+    }
+)
+CONDITION_KEY = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9-]+(/[A-Za-z0-9:+=.@_ -]+)?$")
+# One test of a condition block: (operator, key, values). Values are CloudFormation Fn::Sub strings.
+ConditionTest = tuple[str, str, tuple[str, ...]]
+# What a spec writes, as in a policy: {operator: {key: value or [values]}}.
+When = Mapping[str, Mapping[str, str | list[str] | tuple[str, ...]]]
+
+
+def condition_tests(when: When | None) -> tuple[ConditionTest, ...]:
+    """A policy's Condition block as hashable tests, checked: known operators, well-formed keys,
+    at least one value each."""
+    tests: list[ConditionTest] = []
+    for operator, keys in (when or {}).items():
+        if operator not in CONDITION_OPERATORS:
+            raise ValueError(f"condition operator {operator!r} is not one of {sorted(CONDITION_OPERATORS)}")
+        for key, value in keys.items():
+            values = (value,) if isinstance(value, str) else tuple(value)
+            if not CONDITION_KEY.match(key) or not values or not all(isinstance(v, str) and v for v in values):
+                raise ValueError(f"condition {operator} {key!r}: a condition key and at least one non-empty value")
+            if operator == "Null" and values not in (("true",), ("false",)):
+                raise ValueError(f"condition Null {key}: the value is 'true' or 'false'")
+            tests.append((operator, key, values))
+    return tuple(sorted(tests))
+
+
+def all_of(*conditions: When) -> When:
+    """One Condition block holding every test of the given ones (IAM: all must hold)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for condition in conditions:
+        for operator, keys in condition.items():
+            clash = set(keys) & set(merged.get(operator, {}))
+            if clash:
+                raise ValueError(f"two conditions test {operator} {sorted(clash)}: say it once")
+            merged.setdefault(operator, {}).update(keys)
+    return merged
+
+
 @dataclass(frozen=True)
 class Permission:
-    """One IAM action the code calls, on the narrowest resource it can be granted for.
-    Resources are CloudFormation Fn::Sub strings."""
+    """One IAM action the code calls, on the narrowest resource it can be granted for, under the
+    condition IAM offers to narrow it further (e.g. iam:PolicyARN), if any. Resources and
+    condition values are CloudFormation Fn::Sub strings. The generator puts permissions that
+    share a resource and a condition in one statement."""
 
     action: str
     resource: str = "*"
+    condition: tuple[ConditionTest, ...] = ()
 
     def __post_init__(self) -> None:
         if not ACTION.match(self.action) or "*" in self.action:
             raise ValueError(f"Permission action {self.action!r} must be one service:Action, no wildcards")
+        if self.condition != condition_tests(dict_of(self.condition)):
+            raise ValueError(f"Permission {self.action}: make its condition with condition_tests() (or allow(when=...))")
+
+    @property
+    def when(self) -> dict[str, dict[str, list[str]]]:
+        """The condition as a policy writes it (values not yet Fn::Sub)."""
+        return dict_of(self.condition)
 
 
-def allow(*actions: str, on: str = "*") -> tuple[Permission, ...]:
-    """Several actions the code calls on one resource: `*allow("ec2:StopInstances", "ec2:CreateTags", on=INSTANCES)`."""
-    return tuple(Permission(action, on) for action in actions)
+def dict_of(tests: tuple[ConditionTest, ...]) -> dict[str, dict[str, list[str]]]:
+    when: dict[str, dict[str, list[str]]] = {}
+    for operator, key, values in tests:
+        when.setdefault(operator, {})[key] = list(values)
+    return when
 
+
+def allow(*actions: str, on: str = "*", when: When | None = None) -> tuple[Permission, ...]:
+    """Several actions the code calls on one resource, under one condition:
+    `*allow("ec2:StopInstances", on=INSTANCES)`,
+    `*allow("iam:AttachUserPolicy", on=IAM_USERS, when={"ArnEquals": {"iam:PolicyARN": POLICY}})`."""
+    tests = condition_tests(when)
+    return tuple(Permission(action, on, tests) for action in actions)
+
+
+# Every role of the pack lives under this IAM path, so that a customer can fence who may pass
+# them (iam:PassRole on arn:aws:iam::*:role/mamori/*; SECURITY.md).
+ROLE_PATH = "/mamori/"
+
+# Tag actions under this condition write or remove only the tags mamori writes, and must name
+# them (ForAllValues alone would also match a request without tags: Null says there are some).
+ONLY_MAMORI_TAGS: When = {"ForAllValues:StringEquals": {"aws:TagKeys": [REMEDIATED_TAG]}, "Null": {"aws:TagKeys": "false"}}
+# The resource carries the mamori:remediated tag, which a remediation leaves on what it changed:
+# restores (and the GuardDuty remediation's own detectors) act on nothing else.
+TAGGED_BY_MAMORI: When = {"Null": {f"aws:ResourceTag/{REMEDIATED_TAG}": "false"}}
+
+# The SECURITY alternate contact only, never BILLING or OPERATIONS (account:AlternateContactTypes
+# is multi-valued: ForAnyValue, which a request without the key does not match).
+ONLY_THE_SECURITY_CONTACT: When = {"ForAnyValue:StringEquals": {"account:AlternateContactTypes": [SECURITY_CONTACT_TYPE]}}
 
 # Reading the IAM credential report (mamori.credential_report): generate, then get.
 READ_CREDENTIAL_REPORT = (Permission("iam:GenerateCredentialReport"), Permission("iam:GetCredentialReport"))
@@ -232,6 +319,25 @@ def text_parameter(name: str, description: str, default: str | None = None, patt
     return DocumentParameter(name, "String", description, default=default, allowed_pattern=f"^{pattern}$" if pattern else None)
 
 
+# How far ahead a mamori:exempt tag's until= date may be (mamori.exemption): a rule parameter of
+# every rule that reads the tag, passed on to its remediation, which skips exempt resources too.
+MAX_EXEMPTION_DAYS = Parameter(
+    "MaxExemptionDays",
+    f"A mamori:exempt tag counts only with an until=YYYY-MM-DD date at most this many days ahead (1 to "
+    f"{MAX_EXEMPTION_DAYS_LIMIT}); without one, or further out, it is ignored and the annotation says why.",
+    str(DEFAULT_MAX_EXEMPTION_DAYS),
+    allowed_pattern=f"^{MAX_EXEMPTION_DAYS_PATTERN}$",
+    max_length=3,
+    constraint=f"A whole number of days, 1 to {MAX_EXEMPTION_DAYS_LIMIT}.",
+)
+MAX_EXEMPTION_DAYS_INPUT = DocumentParameter(
+    MAX_EXEMPTION_DAYS.name,
+    "String",
+    "Days ahead a mamori:exempt tag's until= date may be (the pack's MaxExemptionDays).",
+    default=str(DEFAULT_MAX_EXEMPTION_DAYS),
+    allowed_pattern=f"^{MAX_EXEMPTION_DAYS_PATTERN}$",
+)
+
 # The two parameters every mamori document takes.
 AUTOMATION_ASSUME_ROLE = DocumentParameter(
     "AutomationAssumeRole",
@@ -245,6 +351,13 @@ ACCOUNT_ID = DocumentParameter("AccountId", "String", "The account (the rule's r
 # Taken by the documents that act on an IAM user (AWS Config's resource id), and the users they may act on.
 USER_ID = text_parameter("UserId", "The IAM user's id (AIDA…), as AWS Config records it.", pattern=USER_ID_PATTERN)
 IAM_USERS = "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"
+# The Config rules of this account and region (config-rule resource type). A rule's own ARN ends
+# with an id Config makes up (config-rule-abc123), and naming the rule in its own role would be a
+# circular dependency: the role cannot be narrower.
+CONFIG_RULES = "arn:${AWS::Partition}:config:${AWS::Region}:${AWS::AccountId}:config-rule/*"
+# The prefix lists of this region (prefix-list resource type), whoever owns them: a customer-managed
+# list may be shared from another account (AWS RAM).
+PREFIX_LISTS = "arn:${AWS::Partition}:ec2:${AWS::Region}:*:prefix-list/*"
 TOPIC_ARN = DocumentParameter(
     "TopicArn",
     "String",
@@ -314,11 +427,33 @@ def document(
     )
 
 
+# The pack's record key (template/base.yaml, RecordKey) as a role policy can name it: a role
+# policy cannot name the key itself (the key's policy names the signing roles, and the two would
+# depend on each other), so it names the account's keys and RECORD_KEY_CONDITION narrows them to
+# the one with the records' alias. The key's own policy decides who may sign (tools/record_key.py).
+RECORD_KEYS = "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"
+RECORD_KEY_CONDITION: Mapping[str, Any] = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [RECORD_KEY_ALIAS]}}
+
+
 def record_permissions(remediation_id: str, *actions: str) -> tuple[Permission, ...]:
-    """Reading the remediation's records (/mamori/<id>/*: the kernel reads the record first),
-    and the given SSM actions on them (PutParameter to record, DeleteParameter to forget)."""
+    """Reading the remediation's records (/mamori/<id>/*: the kernel reads and verifies the
+    record first), and the given SSM actions on them (PutParameter to record, DeleteParameter to
+    forget). Reading verifies the record's MAC (kms:VerifyMac); writing signs it (kms:GenerateMac)."""
     records = f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/mamori/{remediation_id}/*"
-    return tuple(Permission(f"ssm:{action}", records) for action in ("GetParameter", *actions))
+    return tuple(Permission(f"ssm:{action}", records) for action in ("GetParameter", *actions)) + record_key_permissions(
+        signs="PutParameter" in actions
+    )
+
+
+def record_key_permissions(signs: bool) -> tuple[Permission, ...]:
+    """kms:VerifyMac on the record key, and kms:GenerateMac for a writer of records."""
+    return tuple(Permission(action, RECORD_KEYS) for action in ("kms:VerifyMac", *(("kms:GenerateMac",) if signs else ())))
+
+
+def record_key_conditions(permissions: tuple[Permission, ...]) -> tuple["StatementCondition", ...]:
+    """The condition that narrows a role's grants on RECORD_KEYS to the record key."""
+    actions = tuple(sorted(p.action for p in permissions if p.resource == RECORD_KEYS))
+    return (StatementCondition(actions, RECORD_KEY_CONDITION),) if actions else ()
 
 
 @dataclass(frozen=True)
@@ -369,11 +504,35 @@ class StatementCondition:
 
 
 @dataclass(frozen=True)
+class Deduplicating:
+    """A responder that tells at most once per key and window (mamori.deduplication): the table
+    in its environment, PutItem and DeleteItem on it, and only on keys that start with its own
+    prefix (dynamodb:LeadingKeys), so it cannot silence another responder's messages."""
+
+    owner: str  # the key prefix: "<owner>#..."
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        return {"DEDUPLICATION_TABLE": {"Ref": "DeduplicationTable"}, "DEDUPLICATION_OWNER": self.owner}
+
+    @property
+    def permissions(self) -> tuple[Permission, ...]:
+        return allow("dynamodb:PutItem", "dynamodb:DeleteItem", on="${DeduplicationTable.Arn}")
+
+    @property
+    def condition(self) -> StatementCondition:
+        return StatementCondition(
+            ("dynamodb:PutItem", "dynamodb:DeleteItem"),
+            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{self.owner}#*"]}},
+        )
+
+
+@dataclass(frozen=True)
 class ResponderSpec:
     """A Lambda that acts on EventBridge events (not a Config rule): the notifier, the abuse
     responder, the organization's central responder. The generator makes its log group, its
     role (only `permissions`, with `statement_conditions`), the function with `environment`, and
-    one EventBridge rule on the default bus per entry of `events`."""
+    one EventBridge rule per entry of `events`, on the default bus or on `event_bus`."""
 
     id: str  # the folder name under responders/
     function_name: str  # mamori-<name>; the logical ids derive from <name>
@@ -393,6 +552,9 @@ class ResponderSpec:
     # Template parameters the responder adds to its template (read through its environment).
     parameters: tuple[Parameter, ...] = ()
     role_description: str = ""  # default: "Runs <function name>; only the actions its code calls."
+    # The logical id of the AWS::Events::EventBus (in the responder's template) its rules listen
+    # on; None for the default bus.
+    event_bus: str | None = None
     handler: str = "handler.lambda_handler"
     timeout_seconds: int = 60
     memory_mb: int = 128
@@ -428,6 +590,8 @@ class ResponderSpec:
                 raise ValueError(f"{where}: environment variable {variable!r} must be UPPER_SNAKE")
         if self.condition is not None and not LOGICAL_ID.match(self.condition):
             raise ValueError(f"{where}: condition {self.condition!r} is not a condition name")
+        if self.event_bus is not None and not LOGICAL_ID.match(self.event_bus):
+            raise ValueError(f"{where}: event_bus {self.event_bus!r} is not a logical id")
         granted = {permission.action for permission in self.permissions}
         for statement_condition in self.statement_conditions:
             unknown = set(statement_condition.actions) - granted

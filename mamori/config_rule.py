@@ -11,7 +11,7 @@ from rdklib import ComplianceType, Evaluation, Evaluator, InvalidParametersError
 
 from mamori import rule_runtime
 from mamori.compliance import ANNOTATION_LIMIT
-from mamori.exemption import exemption_status
+from mamori.exemption import DEFAULT_MAX_EXEMPTION_DAYS, exemption_status, parse_max_exemption_days
 
 LOG = logging.getLogger("mamori")
 LOG.setLevel(logging.INFO)
@@ -57,10 +57,20 @@ def parse_parameter(rule_parameters: Mapping[str, object], name: str, default: s
         raise InvalidParametersError(message if name in message else f"{name}: {message}") from None
 
 
-def exemption_evaluation(tags: object, on: datetime.date | None = None) -> tuple[Evaluation | None, str]:
+# The parameter of every rule that reads mamori:exempt (mamori.exemption).
+MAX_EXEMPTION_DAYS = "MaxExemptionDays"
+
+
+def max_exemption_days(rule_parameters: Mapping[str, object]) -> int:
+    return int(parse_parameter(rule_parameters, MAX_EXEMPTION_DAYS, str(DEFAULT_MAX_EXEMPTION_DAYS), parse_max_exemption_days))
+
+
+def exemption_evaluation(
+    tags: object, on: datetime.date | None = None, max_days: int = DEFAULT_MAX_EXEMPTION_DAYS
+) -> tuple[Evaluation | None, str]:
     """(NOT_APPLICABLE evaluation, "") for an exempt resource; (None, note) otherwise, where
-    note explains an exemption tag that was ignored (expired or malformed) or is empty."""
-    status = exemption_status(tags, on or today())
+    note explains an exemption tag that was ignored (no end, too far ahead, expired, malformed)."""
+    status = exemption_status(tags, on or today(), max_days)
     if status is None:
         return None, ""
     if status.applies:

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from mamori.compliance import COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE
 
 # The pack's policy is named mamori-deny-without-mfa-<region> under the path /mamori/
-# (IAM is global: one name per region the pack is deployed in).
+# (IAM is global: one name per region the pack is deployed in). Only that exact policy, of
+# this account and this region's pack, counts and is attached or detached: a look-alike of the
+# same name pattern (anyone who can create policies can make one, with any permissions) never is.
 DENY_POLICY_NAME = "mamori-deny-without-mfa"
-DENY_POLICY_ARN_PATTERN = r"arn:aws[a-z0-9-]*:iam::\d{12}:policy/mamori/mamori-deny-without-mfa(-[a-z0-9-]+)?"
+DENY_POLICY_PATH = "/mamori/"
+_USER_ARN = re.compile(r"arn:(?P<partition>aws[a-z0-9-]*):iam::(?P<account>\d{12}):user/.+")
 DEFAULT_GRACE_HOURS = 24
 # The annotation of a user the deny policy limits: COMPLIANT on the dashboard, but MFA is still missing.
 CONTAINED = f"Contained: no MFA yet, access limited until the user adds MFA ({DENY_POLICY_NAME} attached)."
@@ -39,13 +42,22 @@ def parse_grace_hours(text: str) -> int:
     return hours
 
 
-def is_deny_policy(policy: Mapping[str, str]) -> bool:
+def deny_policy_arn(user_arn: str, region: str) -> str:
+    """The pack's policy for a user of this account (partition and account from the user's ARN),
+    as the pack deployed in `region` creates it."""
+    match = _USER_ARN.fullmatch(user_arn)
+    if match is None or not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
+        raise ValueError(f"cannot name the pack's policy for user {user_arn!r} in region {region!r}")
+    return f"arn:{match['partition']}:iam::{match['account']}:policy{DENY_POLICY_PATH}{DENY_POLICY_NAME}-{region}"
+
+
+def is_deny_policy(policy: Mapping[str, str], pack_policy_arn: str) -> bool:
     """An attached policy ({PolicyName, PolicyArn}) is the pack's deny-without-MFA policy."""
-    return re.fullmatch(DENY_POLICY_ARN_PATTERN, str(policy.get("PolicyArn", ""))) is not None
+    return str(policy.get("PolicyArn", "")) == pack_policy_arn
 
 
-def deny_policy_attached(policies: Iterable[Mapping[str, str]]) -> bool:
-    return any(is_deny_policy(policy) for policy in policies)
+def deny_policy_attached(policies: Iterable[Mapping[str, str]], pack_policy_arn: str) -> bool:
+    return any(is_deny_policy(policy, pack_policy_arn) for policy in policies)
 
 
 def console_mfa_verdict(

@@ -129,3 +129,8 @@ def guardduty_annotation(scan: RegionScan[GuardDutyRegion]) -> tuple[bool, str]:
             off_shown -= 1
         text = render(off_shown, refused_shown)
     return not off, text[:ANNOTATION_LIMIT]
+
+
+def detector_arn(guardduty: Any, region: str, account: str, detector_id: str) -> str:
+    """A detector's ARN (what TagResource and UntagResource take)."""
+    return f"arn:{guardduty.meta.partition}:guardduty:{region}:{account}:detector/{detector_id}"

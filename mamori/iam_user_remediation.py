@@ -7,13 +7,15 @@ Inlined into SSM documents: standard library, boto3 and botocore only.
 
 import boto3
 
-from mamori.exemption import tags_as_dict
+from mamori.exemption import Exemptible, tags_as_dict
 from mamori.iam_users import USER_ID_PATTERN, IamUser, find_user, user_tags
 from mamori.records import REMEDIATED_TAG, Record
-from mamori.remediation import Remediation, Restore, Unit
+from mamori.remediation import Remediation
+from mamori.restoration import Restore
+from mamori.unit import Unit
 
 
-class IamUserUnit(Unit[IamUser]):
+class IamUserUnit(Exemptible, Unit[IamUser]):
     resource_input = "UserId"
     resource_pattern = USER_ID_PATTERN
     text_outputs = ("UserName",)
@@ -52,12 +54,18 @@ class IamUserRestore(IamUserUnit, Restore[IamUser]):
         return self.live_user()
 
     def tagged(self, target: IamUser) -> bool:
+        """The user carries mamori's tag: what the restore role's conditions require to act."""
         return REMEDIATED_TAG in tags_as_dict(self.tags(target))
 
+    def tagged_by_this_remediation(self, target: IamUser) -> bool:
+        """The tag is this remediation's (its value names it): both IAM user remediations tag the
+        same key, and one's restore must not take away the mark the other's still needs."""
+        return self.remediation_id in tags_as_dict(self.tags(target)).get(REMEDIATED_TAG, "")
+
     def untag_change(self, target: IamUser) -> list[str]:
-        """The plan's line for the mamori:remediated tag, when the user still has it."""
-        return [f"remove the {REMEDIATED_TAG} tag of {target.name}"] if self.tagged(target) else []
+        """The plan's line for the mamori:remediated tag, when the user still has this remediation's."""
+        return [f"remove the {REMEDIATED_TAG} tag of {target.name}"] if self.tagged_by_this_remediation(target) else []
 
     def remove_tag(self, target: IamUser) -> None:
-        if self.tagged(target):
+        if self.tagged_by_this_remediation(target):
             self.iam.untag_user(UserName=target.name, TagKeys=[REMEDIATED_TAG])

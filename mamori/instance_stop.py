@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import botocore.exceptions
 
+from mamori.exemption import Exemptible
 from mamori.instances import INSTANCE_ID_PATTERN, STOPPED_STATES, Instance, list_instances
 from mamori.records import REMEDIATED_TAG, delete_record
 from mamori.remediation import Plan, Remediation
@@ -35,7 +36,7 @@ STOP_REFUSALS = {
 }
 
 
-class InstanceStop(Remediation[Instance]):
+class InstanceStop(Exemptible, Remediation[Instance]):
     remediation_id: ClassVar[str] = STOP_REMEDIATION
     resource_input: ClassVar[str] = "InstanceId"
     resource_pattern: ClassVar[str] = INSTANCE_ID_PATTERN

@@ -89,12 +89,12 @@ class Finding:
     note: str = ""
 
 
-def decide(instance: Instance, approved_regions: Iterable[str], today: datetime.date) -> Finding | None:
+def decide(instance: Instance, approved_regions: Iterable[str], today: datetime.date, max_exemption_days: int) -> Finding | None:
     """None when the instance's region is approved (nothing to say, nothing to do)."""
     region = instance.region
     if region in set(approved_regions):
         return None
-    exemption = exemption_status(instance.tags, today)
+    exemption = exemption_status(instance.tags, today, max_exemption_days)
     if exemption is not None and exemption.applies:
         return Finding("NOT_APPLICABLE", f"{region}: {exemption.message}"[:256])
     note = exemption.message if exemption is not None else ""

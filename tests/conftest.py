@@ -143,3 +143,12 @@ def inbound(ec2: Any, group_id: str) -> set[tuple[str, int, int, str]]:
         for r in rules
         if not r["IsEgress"]
     }
+
+
+def write_mamori_record(remediation_id: str, resource_id: str, changed: dict[str, Any], at: str = "2026-01-02T03:04:05Z") -> str:
+    """A record as mamori's remediation writes it (signed with the record key): for the states a
+    test cannot reach by running the remediation (a run stopped half-way). Its path."""
+    from mamori.records import Record, save_record
+
+    record = Record(remediation_id, resource_id, f"mamori-{remediation_id}", at, changed)
+    return save_record(boto3.client("ssm"), record)

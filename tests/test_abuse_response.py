@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,10 +31,12 @@ from harness.pack import (
     deploy_rule,
     granted_actions,
     lambda_principal,
+    make_deduplication_table,
     remediation_parameters,
     resolver,
     role_grants,
     run_automations,
+    run_document,
     template,
 )
 from harness.responders import responder_environment
@@ -42,6 +45,7 @@ from mamori.abuse_cases import SCHEDULE_GROUP
 from mamori.abuse_events import EntityKind, NotAnAbuseReport, is_open_proxy_report, parse_abuse_event
 from mamori.catalog import ROOT, load_rules
 from tests.conftest import inbound, make_group, tcp
+from tests.exempt import SOON
 from tests.incident_helpers import CaseCenter, SchedulerGaps
 
 FUNCTION = "mamori-abuse-responder"
@@ -125,6 +129,10 @@ def proxy_report(
         "resources": list(entities) if resources is None else resources,
         "detail": detail,
     }
+
+
+# The eventArn proxy_report() gives the report (its default code).
+REPORT_ARN = "arn:aws:health:global::event/AWS_ABUSE_OPEN_PROXY_REPORT_92387492375_4498_2026_11_21_09_30_00"
 
 
 def instance_arn(instance_id: str, region: str = REGION, account: str = ACCOUNT) -> str:
@@ -410,6 +418,7 @@ def world(sandbox: Sandbox, ec2: Any, vpc_id: str, monkeypatch: Any) -> Iterator
     queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    make_deduplication_table()
     for key, value in deployed_environment(topic).items():
         monkeypatch.setenv(key, value)
 
@@ -430,8 +439,10 @@ def world(sandbox: Sandbox, ec2: Any, vpc_id: str, monkeypatch: Any) -> Iterator
 
 
 def passed_as_config_would(group: str, **pack_values: str) -> dict[str, list[str]]:
-    """What the rule's RemediationConfiguration passes for this group, as StartAutomationExecution takes it."""
-    return {name: [value] for name, value in remediation_parameters("open-proxy-ports", group, pack_values).items()}
+    """What the rule's RemediationConfiguration passes for this group, as StartAutomationExecution
+    takes it, and the report it answers (AbuseReport: it overrides mamori:exempt)."""
+    passed = {name: [value] for name, value in remediation_parameters("open-proxy-ports", group, pack_values).items()}
+    return passed | {"AbuseReport": [REPORT_ARN]}
 
 
 def test_open_proxy_report_closes_the_port_and_says_so(world: World) -> None:
@@ -456,7 +467,7 @@ def test_open_proxy_report_closes_the_port_and_says_so(world: World) -> None:
     assert message["Subject"] == "[mamori] Open proxy report: remediation started on 2 groups - reply by 2026-11-22 09:30 UTC"
     body = message["Message"]
     assert f"reported an open proxy in account {ACCOUNT} (AWS_ABUSE_OPEN_PROXY_REPORT), received 2026-11-21 09:30 UTC" in body
-    assert f"Remediation started in {REGION} ({DOCUMENT}) on:" in body
+    assert f"Remediation started in {REGION} ({DOCUMENT}, MaxExemptionDays=90) on:" in body
     for group, run in runs.items():
         assert f"- {group} (via {instance_arn(instance)}): execution {run.execution_id}" in body
     assert "Deadline: reply by 2026-11-22 09:30 UTC." in body
@@ -464,7 +475,9 @@ def test_open_proxy_report_closes_the_port_and_says_so(world: World) -> None:
     assert "Not acted on" not in body
     assert world.sandbox.calls_by(PRINCIPAL) == {
         "ec2:DescribeInstances": 1,
+        "ec2:DescribeSecurityGroups": 1,  # which groups are exempt: the report overrides it
         "ssm:StartAutomationExecution": 2,
+        "dynamodb:PutItem": 1,
         "sns:Publish": 1,
         # The case (tests/test_abuse_cases.py): what was open (by the rule's parameters), the OpsItem, its reminders.
         "config:DescribeConfigRules": 1,
@@ -474,12 +487,12 @@ def test_open_proxy_report_closes_the_port_and_says_so(world: World) -> None:
     }
 
     world.sandbox.reset_counts()
-    again = world.deliver(event)  # the same report again (an update, or the backup region's copy)
+    again = world.deliver(event)  # the same report again (the backup region's copy, or delivered twice)
 
-    assert again["acted"] is True
+    assert (again["acted"], again["told"]) == (True, False)
     assert [run.result.outputs["Remediate.Status"] for run in world.runs[2:]] == ["NOTHING_TO_DO", "NOTHING_TO_DO"]
     assert inbound(world.ec2, shared) == {("tcp", 22, 22, "203.0.113.0/24")}
-    assert len(world.inbox()) == 1
+    assert world.inbox() == []  # told once
     assert world.sandbox.calls_by(PRINCIPAL)["ssm:StartAutomationExecution"] == 2
 
 
@@ -516,7 +529,9 @@ def test_report_by_public_addresses(world: World) -> None:
     assert f"- 198.51.100.1: no network interface in {REGION} has this address" in message["Message"]
     assert world.sandbox.calls_by(PRINCIPAL) == {
         "ec2:DescribeNetworkInterfaces": 2,  # one for the IPv4 addresses, one for the IPv6 address
+        "ec2:DescribeSecurityGroups": 1,
         "ssm:StartAutomationExecution": 3,
+        "dynamodb:PutItem": 1,
         "sns:Publish": 1,
         "config:DescribeConfigRules": 1,
         "ec2:DescribeSecurityGroupRules": 1,
@@ -561,7 +576,54 @@ def test_report_that_names_nothing_still_tells_people_nothing_was_done(world: Wo
     [message] = world.inbox()
     assert message["Subject"] == "[mamori] Open proxy report: nothing remediated automatically - reply by 2026-11-22 09:30 UTC"
     assert "the report names no instance or address; find the proxy yourself" in message["Message"]
-    assert world.sandbox.calls_by(PRINCIPAL) == {"ssm:CreateOpsItem": 1, "scheduler:CreateSchedule": 1, "sns:Publish": 1}
+    assert world.sandbox.calls_by(PRINCIPAL) == {
+        "ssm:CreateOpsItem": 1,
+        "scheduler:CreateSchedule": 1,
+        "dynamodb:PutItem": 1,
+        "sns:Publish": 1,
+    }
+
+
+def test_an_abuse_report_overrides_an_exemption_and_says_so(world: World) -> None:
+    """Anyone who can tag a group can exempt it; once AWS reports abuse from it, the account is
+    at stake (the open-proxy account was blocked): the port is closed all the same, and both the
+    automation's Message and the responder's mail say that the exemption was overridden."""
+    tag = {"mamori:exempt": f"load test proxy until={SOON}"}
+    exempt = make_group(world.ec2, world.vpc, [tcp(3128, "0.0.0.0/0")], tags=tag)
+    expired = make_group(world.ec2, world.vpc, [tcp(8080, "0.0.0.0/0")], tags={"mamori:exempt": "old until=2020-01-01"})
+    event = proxy_report(world.launch(exempt, expired)["InstanceId"])
+
+    world.deliver(event)
+
+    runs = {run.parameters["GroupId"][0]: run for run in world.runs}
+    assert runs[exempt].parameters["AbuseReport"] == [REPORT_ARN]
+    assert runs[exempt].result.outputs["Remediate.Status"] == "REMEDIATED"
+    assert inbound(world.ec2, exempt) == inbound(world.ec2, expired) == set()
+    assert (
+        runs[exempt]
+        .result.outputs["Remediate.Message"]
+        .endswith(
+            f" Exempt by mamori:exempt: load test proxy (until {SOON}) - overridden: AWS reported abuse ({REPORT_ARN}) and "
+            "the account is at stake, so the exemption does not hold."
+        )
+    )
+    [message] = world.inbox()
+    assert (
+        "Exemptions overridden: an AWS abuse report puts the account at stake, so these groups are remediated although "
+        f"they are tagged mamori:exempt:\n- {exempt}: Exempt by mamori:exempt: load test proxy (until {SOON})"
+    ) in message["Message"]
+    assert expired not in message["Message"].split("Exemptions overridden")[1].split("\n\n")[0].split("Deadline")[0]
+
+
+def test_an_exempt_group_is_still_skipped_without_an_abuse_report(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")], tags={"mamori:exempt": f"lab until={SOON}"})
+
+    result = run_document(sandbox, DOCUMENT, remediation_parameters("open-proxy-ports", group))
+    forged = run_document(sandbox, DOCUMENT, {**remediation_parameters("open-proxy-ports", group), "AbuseReport": "soon"})
+
+    assert result.outputs["Remediate.Status"] == "SKIPPED_EXEMPT"
+    assert forged.status == "Failed" and "AbuseReport" in forged.failure
+    assert inbound(ec2, group) == {("tcp", 3128, 3128, "0.0.0.0/0")}
 
 
 def test_the_automation_uses_the_deployed_rules_ports_and_trusted_cidrs(world: World) -> None:
@@ -574,7 +636,8 @@ def test_the_automation_uses_the_deployed_rules_ports_and_trusted_cidrs(world: W
 
     [run] = world.runs
     assert run.parameters == passed_as_config_would(group)
-    assert set(run.parameters) == {"AutomationAssumeRole", "GroupId"}
+    # Short values only: the role, the group, how far an exemption may reach, and the report.
+    assert set(run.parameters) == {"AutomationAssumeRole", "GroupId", "MaxExemptionDays", "AbuseReport"}
     assert inbound(world.ec2, group) == {("tcp", 3128, 3128, "198.51.100.0/24")}
 
 
@@ -677,9 +740,12 @@ def test_responder_function_is_triggered_by_abuse_events() -> None:
     assert function["Layers"] == [{"Ref": "MamoriLibrary"}]
     assert function["Role"] == {"Fn::GetAtt": [ROLE, "Arn"]}
     [event] = function["Events"].values()
-    assert event == {
-        "Type": "EventBridgeRule",
-        "Properties": {"Pattern": {"source": ["aws.health"], "detail-type": ["AWS Health Abuse Event"]}},
+    assert event["Type"] == "EventBridgeRule"
+    assert event["Properties"]["Pattern"] == {"source": ["aws.health"], "detail-type": ["AWS Health Abuse Event"]}
+    # Retried, then left in the dead-letter queue, whose alarm tells the topic (issue 11, item 5).
+    assert event["Properties"]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+    assert function["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["DeadLetterQueue", "Arn"]
     }
 
 
@@ -767,3 +833,23 @@ def test_the_old_start_grant_is_refused_as_iam_would_and_the_new_one_is_not(sand
     with sandbox.acting_as(PRINCIPAL, role_grants(ROLE)), pytest.raises(ssm.exceptions.ClientError) as other:
         ssm.start_automation_execution(DocumentName="mamori-unapproved-regions", Parameters={})
     assert "document/mamori-unapproved-regions (resource type document" in str(other.value)
+
+
+def test_a_failure_after_telling_is_told_once_and_a_lost_message_by_the_retry(world: World) -> None:
+    """A report whose start failed is told once, however often Lambda retries; a message that did
+    not go out (publishing throttled) is told by the retry: its claim was released."""
+    group = make_group(world.ec2, world.vpc, [tcp(3128, "0.0.0.0/0")])
+    event = proxy_report(world.launch(group)["InstanceId"])
+    world.sandbox.answer_next("sns:Publish", "Throttled")
+
+    with pytest.raises(botocore.exceptions.ClientError, match="Throttled"):
+        world.deliver(event)
+    assert world.inbox() == []
+
+    retry = world.deliver(event)
+
+    assert retry["told"] is True
+    [message] = world.inbox()
+    assert message["Subject"].startswith("[mamori] Open proxy report: remediation started on 1 group")
+    assert message["Message"].splitlines()[-1].startswith(f"Is this from mamori? Only if it came through the topic {world.topic}")
+    assert world.sandbox.calls_by(PRINCIPAL)["dynamodb:DeleteItem"] == 1

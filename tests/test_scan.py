@@ -79,7 +79,11 @@ def test_parameters_default_as_the_template_does_and_misspellings_are_refused() 
     with pytest.raises(ScanError, match=r"ProxyPort.*ProxyPorts"):
         parameter_values({"ProxyPort": "3128"})
     proxy = next(rule for rule in load_rules() if rule.id == "open-proxy-ports")
-    assert rule_parameters(proxy, values) == {"AssumeRoleMode": "false", "ProxyPorts": values["ProxyPorts"]}
+    assert rule_parameters(proxy, values) == {
+        "AssumeRoleMode": "false",
+        "ProxyPorts": values["ProxyPorts"],
+        "MaxExemptionDays": values["MaxExemptionDays"],
+    }
 
 
 def test_every_configuration_change_rule_can_be_scanned() -> None:

@@ -8,7 +8,18 @@ import pytest
 
 from harness.pack import org_template, template
 from mamori import catalog
-from mamori.catalog import Permission, ResponderSpec, StatementCondition, load_remediations, load_responders, load_rules
+from mamori.catalog import (
+    ONLY_MAMORI_TAGS,
+    TAGGED_BY_MAMORI,
+    Permission,
+    ResponderSpec,
+    StatementCondition,
+    all_of,
+    allow,
+    load_remediations,
+    load_responders,
+    load_rules,
+)
 from tests.generator import generated
 from tools.lambdas import LambdaError, policy_statements
 
@@ -72,6 +83,9 @@ def test_the_notifier_is_a_responder_with_the_resources_it_had() -> None:
     assert properties["Environment"]["Variables"] == {
         "TOPIC_ARN": {"Ref": "NotificationTopic"},
         "ABUSE_RESPONSE": {"Fn::If": ["AbuseResponseOn", "on", "off"]},
+        "DEDUPLICATION_TABLE": {"Ref": "DeduplicationTable"},
+        "DEDUPLICATION_OWNER": "notifier",
+        "MAX_EXEMPTION_DAYS": {"Ref": "MaxExemptionDays"},
     }
     assert properties["Events"]["ComplianceChange"]["Properties"]["Pattern"] == {
         "source": ["aws.config"],
@@ -139,3 +153,57 @@ def test_a_statement_condition_goes_only_on_the_statement_of_exactly_its_actions
     shared = (Permission("iam:PassRole", "${Role.Arn}"), Permission("iam:GetRole", "${Role.Arn}"))
     with pytest.raises(LambdaError, match="needs a statement of exactly those actions"):
         policy_statements(shared, (condition,), "responder example")
+
+
+def test_a_permission_condition_makes_its_own_statement_and_values_with_references_become_fn_sub() -> None:
+    pinned = {"ArnEquals": {"iam:PolicyARN": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/mamori/p"}}
+    statements = policy_statements(
+        (
+            Permission("iam:ListUserTags", "${Users}"),
+            *allow("iam:AttachUserPolicy", on="${Users}", when=pinned),
+            *allow("iam:TagUser", "iam:UntagUser", on="${Users}", when=ONLY_MAMORI_TAGS),
+        )
+    )
+
+    assert statements == [
+        {"Effect": "Allow", "Action": ["iam:ListUserTags"], "Resource": {"Fn::Sub": "${Users}"}},
+        {
+            "Effect": "Allow",
+            "Action": ["iam:AttachUserPolicy"],
+            "Resource": {"Fn::Sub": "${Users}"},
+            "Condition": {
+                "ArnEquals": {"iam:PolicyARN": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/mamori/p"}}
+            },
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["iam:TagUser", "iam:UntagUser"],
+            "Resource": {"Fn::Sub": "${Users}"},
+            "Condition": {
+                "ForAllValues:StringEquals": {"aws:TagKeys": ["mamori:remediated"]},
+                "Null": {"aws:TagKeys": "false"},
+            },
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        ({"StringEqualsIgnoreCase": {"aws:TagKeys": "x"}}, "is not one of"),
+        ({"StringEquals": {"TagKeys": "x"}}, "a condition key and at least one non-empty value"),
+        ({"StringEquals": {"aws:TagKeys": []}}, "a condition key and at least one non-empty value"),
+        ({"Null": {"aws:TagKeys": "no"}}, "the value is 'true' or 'false'"),
+    ],
+)
+def test_a_condition_the_sandbox_could_not_evaluate_or_iam_would_not_read_is_refused(when: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        allow("iam:TagUser", when=when)
+
+
+def test_conditions_combine_only_when_they_test_different_keys() -> None:
+    combined = all_of(ONLY_MAMORI_TAGS, TAGGED_BY_MAMORI)
+
+    assert combined["Null"] == {"aws:TagKeys": "false", "aws:ResourceTag/mamori:remediated": "false"}
+    with pytest.raises(ValueError, match="say it once"):
+        all_of(ONLY_MAMORI_TAGS, {"Null": {"aws:TagKeys": "true"}})

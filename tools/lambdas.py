@@ -6,11 +6,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mamori.catalog import Permission, RemediationSpec, ResponderSpec, RuleSpec, StatementCondition
+from mamori.catalog import (
+    ROLE_PATH,
+    ConditionTest,
+    Permission,
+    RemediationSpec,
+    ResponderSpec,
+    RuleSpec,
+    StatementCondition,
+    record_key_conditions,
+)
 from tools.cfn import sub
 
 LAMBDA_RUNTIME = "python3.12"
 LIBRARY_LAYER = "MamoriLibrary"  # template/base.yaml: the mamori package and rdklib
+# template/base.yaml: where events that failed for good wait, and its alarm tells the topic.
+DEAD_LETTER_QUEUE = "DeadLetterQueue"
+# EventBridge delivering to a target: its defaults, written out (24 hours, 185 attempts; the
+# most it allows), then the dead-letter queue (EventBridge User Guide, "Event retry policy").
+EVENT_RETRY_POLICY = {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+# Lambda running an event it was handed: two retries and six hours, the most it allows
+# (AWS::Lambda::EventInvokeConfig), then the on-failure destination.
+INVOKE_RETRY_ATTEMPTS = 2
+INVOKE_EVENT_AGE_SECONDS = 21600
 # A responder that starts a document passes the document's role to SSM, and to nothing else.
 PASS_ROLE_TO_SSM = {"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}}
 
@@ -22,15 +40,22 @@ class LambdaError(ValueError):
 def policy_statements(
     permissions: Sequence[Permission], conditions: Sequence[StatementCondition] = (), owner: str = ""
 ) -> list[dict[str, Any]]:
-    """One Allow statement per resource; each StatementCondition goes on the statement granting
-    exactly its actions (so it can never widen to an action it was not written for)."""
-    by_resource: dict[str, list[str]] = {}
+    """One Allow statement per resource and condition (a permission's condition never reaches an
+    action it was not written for); each StatementCondition goes on the statement granting
+    exactly its actions."""
+    grouped: dict[tuple[str, tuple[ConditionTest, ...]], list[str]] = {}
     for permission in permissions:
-        by_resource.setdefault(permission.resource, []).append(permission.action)
-    statements: list[dict[str, Any]] = [
-        {"Effect": "Allow", "Action": sorted(actions), "Resource": resource if resource == "*" else sub(resource)}
-        for resource, actions in by_resource.items()
-    ]
+        grouped.setdefault((permission.resource, permission.condition), []).append(permission.action)
+    statements: list[dict[str, Any]] = []
+    for (resource, tests), actions in grouped.items():
+        statement: dict[str, Any] = {
+            "Effect": "Allow",
+            "Action": sorted(actions),
+            "Resource": resource if resource == "*" else sub(resource),
+        }
+        if tests:
+            statement["Condition"] = rendered_condition(tests)
+        statements.append(statement)
     for condition in conditions:
         matching = [
             s
@@ -45,6 +70,20 @@ def policy_statements(
             )
         matching[0]["Condition"] = dict(condition.condition)
     return statements
+
+
+def rendered_condition(condition: tuple[ConditionTest, ...]) -> dict[str, dict[str, Any]]:
+    """A Permission's condition as the policy's Condition block: values with ${...} become
+    Fn::Sub, a multi-valued operator (ForAllValues, ForAnyValue) always gets a list."""
+
+    def value(text: str) -> Any:
+        return sub(text) if "${" in text else text
+
+    block: dict[str, dict[str, Any]] = {}
+    for operator, key, values in condition:
+        listed = len(values) > 1 or operator.startswith("For")
+        block.setdefault(operator, {})[key] = [value(v) for v in values] if listed else value(values[0])
+    return block
 
 
 @dataclass(frozen=True)
@@ -65,6 +104,19 @@ class LambdaFunction:
     condition: str | None = None
     # False: the folder's own Makefile builds it with the mamori package inside (no layer).
     uses_library_layer: bool = True
+    # Event-driven: EventBridge and Lambda retry each event, then leave it in this queue (a
+    # logical id of the template); None for a function nothing retries (a Config rule's).
+    dead_letter_queue: str | None = None
+    event_bus: Any = None  # the EventBusName of its rules; None: the default bus
+
+
+def dead_letter_arn(queue: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [queue, "Arn"]}
+
+
+def event_target_settings(queue: str) -> dict[str, Any]:
+    """A rule target's retries and dead-letter queue (for the SAM event and plain rules alike)."""
+    return {"RetryPolicy": dict(EVENT_RETRY_POLICY), "DeadLetterConfig": {"Arn": dead_letter_arn(queue)}}
 
 
 def lambda_resources(function: LambdaFunction) -> dict[str, Any]:
@@ -89,10 +141,26 @@ def lambda_resources(function: LambdaFunction) -> dict[str, Any]:
     if function.environment:
         properties["Environment"] = {"Variables": dict(function.environment)}
     if function.events:
+        rule: dict[str, Any] = {}
+        if function.event_bus is not None:
+            rule["EventBusName"] = function.event_bus
+        if function.dead_letter_queue is not None:
+            rule.update(event_target_settings(function.dead_letter_queue))
         properties["Events"] = {
-            name: {"Type": "EventBridgeRule", "Properties": {"Pattern": dict(pattern)}}
+            name: {"Type": "EventBridgeRule", "Properties": {"Pattern": dict(pattern), **rule}}
             for name, pattern in function.events.items()
         }
+    statements = list(function.statements)
+    if function.dead_letter_queue is not None:
+        properties["EventInvokeConfig"] = {
+            "MaximumRetryAttempts": INVOKE_RETRY_ATTEMPTS,
+            "MaximumEventAgeInSeconds": INVOKE_EVENT_AGE_SECONDS,
+            "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": dead_letter_arn(function.dead_letter_queue)}},
+        }
+        # Lambda sends a failed invocation to the destination with the function's role.
+        statements.append(
+            {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": dead_letter_arn(function.dead_letter_queue)}
+        )
     lambda_function: dict[str, Any] = {"Type": "AWS::Serverless::Function", **condition, "DependsOn": [function.log_group_id]}
     if not function.uses_library_layer:
         lambda_function["Metadata"] = {"BuildMethod": "makefile"}
@@ -110,6 +178,7 @@ def lambda_resources(function: LambdaFunction) -> dict[str, Any]:
             **condition,
             "Properties": {
                 "Description": function.role_description,
+                "Path": ROLE_PATH,
                 # A role is passed to a function only by principals of this account (iam:PassRole),
                 # so the Lambda trust needs no source-account condition.
                 "AssumeRolePolicyDocument": {
@@ -129,7 +198,7 @@ def lambda_resources(function: LambdaFunction) -> dict[str, Any]:
                                     "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
                                     "Resource": sub(log_group_arn),
                                 },
-                                *function.statements,
+                                *statements,
                             ],
                         },
                     }
@@ -182,7 +251,7 @@ def responder_resources(
 ) -> dict[str, Any]:
     """The responder's log group, role and function with its EventBridge events."""
     environment = dict(spec.environment)
-    permissions, conditions = spec.permissions, spec.statement_conditions
+    permissions, conditions = spec.permissions, (*spec.statement_conditions, *record_key_conditions(spec.permissions))
     if spec.starts_remediation_of is not None:
         more_environment, more_permissions, more_conditions = started_remediation(spec, rules, remediations)
         clash = set(more_environment) & set(environment)
@@ -209,6 +278,8 @@ def responder_resources(
             events=spec.events,
             condition=spec.condition,
             uses_library_layer=not spec.bundles_mamori,
+            dead_letter_queue=DEAD_LETTER_QUEUE,
+            event_bus=None if spec.event_bus is None else {"Ref": spec.event_bus},
         )
     )
     for logical_id, resource in spec.resources.items():

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from mamori.catalog import (
+    ROLE_PATH,
     DocumentSpec,
     RemediationSpec,
     ResponderSpec,
@@ -24,10 +25,12 @@ from mamori.catalog import (
     load_remediations,
     load_responders,
     load_rules,
+    record_key_conditions,
 )
 from tools.cfn import check_references, sub, template_parameter
 from tools.lambdas import LambdaFunction, lambda_resources, policy_statements, responder_resources
 from tools.limits import check_document_size
+from tools.record_key import add_record_signers
 from tools.scripts import inline_script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,6 +158,7 @@ def document_resources(remediation: RemediationSpec) -> dict[str, Any]:
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "Description": f"Runs the SSM Automation document {document.name}; only the actions its script calls.",
+                "Path": ROLE_PATH,
                 "AssumeRolePolicyDocument": {
                     "Version": "2012-10-17",
                     "Statement": [
@@ -176,7 +180,12 @@ def document_resources(remediation: RemediationSpec) -> dict[str, Any]:
                 "Policies": [
                     {
                         "PolicyName": "calls",
-                        "PolicyDocument": {"Version": "2012-10-17", "Statement": policy_statements(document.permissions)},
+                        "PolicyDocument": {
+                            "Version": "2012-10-17",
+                            "Statement": policy_statements(
+                                document.permissions, record_key_conditions(document.permissions), document.name
+                            ),
+                        },
                     }
                 ],
             },
@@ -363,6 +372,7 @@ def build_pack(specs: Specs | None = None) -> dict[str, Any]:
             }
     for responder in specs.responders_of("pack"):
         add_responder(template, responder, specs)
+    add_record_signers(template)
     check_references("template.yaml", template)
     return template
 

@@ -26,8 +26,9 @@ from mamori.central.events import ROOT_ACCESS_KEY_RULE, ROOT_MFA_RULE, SECURITY_
 from mamori.central.organization import Caller, Member, Refusal
 from mamori.compliance import NON_COMPLIANT
 from mamori.credential_report import AccessKeyUse
-from mamori.records import Record, merged
+from mamori.records import HISTORY_LIMIT, Record, merged
 from mamori.remediation import Nothing, Plan, Remediation, Target, run_remediation
+from mamori.reported import plain, quoted
 from mamori.root_credentials import describe_root_key
 from mamori.security_contact import (
     CONTACT_PATTERNS,
@@ -60,6 +61,10 @@ class Settings:
 
     def responds_to_leaked_keys(self) -> bool:
         return self.leaked_key_response.strip().lower() == "true"
+
+    # mamori.deduplication's table and this responder's key prefix ("" for none: tell every time).
+    deduplication_table: str = ""
+    deduplication_owner: str = ""
 
     def removes_root_passwords(self) -> bool:
         value = self.root_password_removal.strip().lower()
@@ -189,14 +194,17 @@ def _if_exists(call: Callable[..., Any], **request: Any) -> Any:
 
 
 def finding_text(change: ComplianceChange) -> str:
+    """The member's finding. Its annotation is the member's text (anyone there may call
+    config:PutEvaluations): quoted, cut to one safe line and marked as the member's words."""
     if change.exposed_keys:
         return (
-            f"AWS Health reported access key {', '.join(change.exposed_keys)} of account {change.account} exposed in "
-            f"public (AWS_RISK_CREDENTIALS_EXPOSED, {change.health_event})."
+            f"AWS Health reported access key {', '.join(plain(key, 32) for key in change.exposed_keys)} of account "
+            f"{plain(change.account, 12)} exposed in public (AWS_RISK_CREDENTIALS_EXPOSED, {plain(change.health_event, 300)})."
         )
-    was = f" (was {change.previous})" if change.previous else ""
-    where = f" in {change.region}" if change.region else ""
-    return f"{change.rule}{where} found it {NON_COMPLIANT}{was}" + (f": {change.annotation}" if change.annotation else ".")
+    was = f" (was {plain(change.previous, 20)})" if change.previous else ""
+    where = f" in {plain(change.region, 30)}" if change.region else ""
+    said = f": {quoted(change.annotation, change.account)}" if plain(change.annotation) else "."
+    return f"{change.rule}{where} found it {NON_COMPLIANT}{was}{said}"
 
 
 @dataclass(frozen=True)
@@ -217,7 +225,7 @@ class CentralAction(AccountScoped, Remediation[Target]):
     Parameter Store, written with the responder's client and in its name (no document, no
     restore, no tag). Each run adds its entries to the record's section, by key (key id,
     password creation time, time of the change): a retry rewrites its own entries, and what
-    earlier runs recorded (records of schema 0 too) is kept."""
+    earlier runs recorded is kept, the HISTORY_LIMIT latest entries (a record stays small)."""
 
     section: ClassVar[str]  # the record's section: keys, passwords, changes
     what: ClassVar[str]  # "delete the root access keys", for the subject and message of a failure
@@ -234,7 +242,6 @@ class CentralAction(AccountScoped, Remediation[Target]):
 
     def read_parameters(self) -> None:
         self.now = utc_now()  # this module's clock, as the records and messages use it
-        self.recorded = False  # whether the record was written (the kernel acts only after)
 
     @property
     def document(self) -> str:
@@ -259,10 +266,12 @@ class CentralAction(AccountScoped, Remediation[Target]):
     def record(self, target: Target, plan: Plan, previous: Record | None) -> dict[str, Any]:
         earlier = previous.changed if previous else {}
         kept = earlier.get(self.section)
-        return merged(earlier, **{self.section: {**(kept if isinstance(kept, dict) else {}), **self.entries(target)}})
+        new = self.entries(target)
+        # This run's entries last (a retry's too), so that the cap drops only the oldest.
+        entries = {key: value for key, value in (kept if isinstance(kept, dict) else {}).items() if key not in new} | new
+        return merged(earlier, **{self.section: dict(list(entries.items())[-HISTORY_LIMIT:])})
 
     def apply(self, target: Target, plan: Plan) -> None:
-        self.recorded = True
         self.change_member(target)
 
     def change_member(self, target: Target) -> None:
@@ -286,7 +295,7 @@ class CentralAction(AccountScoped, Remediation[Target]):
             f"What: {RESPONDER} FAILED to {self.what} of member account {self.member.describe()}: {text.rstrip('.')}.",
             f"Why it acted: {finding_text(self.change)}",
             *self.done_before_failure(),
-            f"Recorded first: {self.where}." if self.recorded else self.nothing_done,
+            self.record_line(),
             f"What to do: {RETRIES} {self.by_hand()}",
         ]
         return Report(
@@ -294,8 +303,16 @@ class CentralAction(AccountScoped, Remediation[Target]):
             f"{self.doing} of {self.member.account} failed: {text}",
             f"[mamori] FAILED to {self.what} of member account {self.member.account}",
             "\n".join(lines),
-            self.record_path if self.recorded else "",
+            self.record_path if self.record_saved else "",
         )
+
+    def record_line(self) -> str:
+        """What a failure's message says of the record (kernel: record_saved, acted)."""
+        if self.record_saved:
+            return f"Recorded first: {self.where}."
+        if self.acted:
+            return f"Its record could not be written to {self.where}: what was done is in this message."
+        return self.nothing_done
 
 
 def run_central(action: CentralAction[Any]) -> Report:

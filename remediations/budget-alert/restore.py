@@ -16,7 +16,7 @@ import botocore.exceptions
 from mamori.account_unit import AccountScoped
 from mamori.budgets import MAMORI_BUDGET, budget_notifications, iter_recorded_alerts, notification_key, same_notification
 from mamori.records import Record
-from mamori.remediation import Nothing, Plan, Restore, run_restore
+from mamori.restoration import Nothing, Plan, Restore, run_restore
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """mamori-guardduty-enabled: turn GuardDuty on in every enabled region where it is off,
 after re-checking every region with the rule's own code (mamori/guardduty.py).
 
-No detector: create one (enabled, tagged `mamori:remediated`). A suspended detector: enable
-it. What it is about to do is recorded first, per region, at
+No detector: create one (enabled, tagged `mamori:remediated`). A suspended detector: tag it
+`mamori:remediated`, then enable it (the restore's role may suspend or delete only detectors
+with that tag). What it is about to do is recorded first, per region, at
 /mamori/guardduty-enabled/<account> (the id of a new detector once it exists), for the
 restore document. Then every region acted on is checked again: the automation fails,
 naming the regions and errors, unless GuardDuty is on in all of them. Regions that refuse
@@ -15,8 +16,9 @@ from typing import Any
 
 import boto3
 
-from mamori.guardduty import GuardDutyRegion, guardduty_scan, region_guardduty, regions_off
-from mamori.records import REMEDIATED_TAG, Record
+from mamori.automation import timestamp
+from mamori.guardduty import GuardDutyRegion, detector_arn, guardduty_scan, region_guardduty, regions_off
+from mamori.records import REMEDIATED_TAG, Record, fits
 from mamori.regions import RegionScan, enabled_regions, scan_regions
 from mamori.remediation import Nothing, Plan, Remediation, run_remediation
 
@@ -28,8 +30,9 @@ ADMINISTRATOR_HINT = (
     "; if a GuardDuty delegated administrator manages this account's detectors, turn GuardDuty on from there"
     " (or set AutoRemediation to false to only report)"
 )
-# What the mamori:remediated tag of a detector it creates says was done.
+# What the mamori:remediated tag of a detector it creates, or enables, says was done.
 CREATED_SUMMARY = "created this detector"
+ENABLED_SUMMARY = "enabled this detector"
 
 
 @dataclass
@@ -50,15 +53,28 @@ class Account:
         return f" Not checked (refused): {', '.join(self.refused)}." if self.refused else ""
 
 
-def turn_on(guardduty: Any, status: GuardDutyRegion, tag: str) -> str:
+@dataclass(frozen=True)
+class Tags:
+    """The mamori:remediated values for a detector created and one enabled, and the account."""
+
+    created: str
+    enabled: str
+    account: str
+
+
+def turn_on(guardduty: Any, region: str, status: GuardDutyRegion, tags: Tags) -> str:
     """Create or enable the region's detector; its id."""
     if status.detector_id is None:
         # No Features: a new detector gets GuardDuty's defaults (the foundational sources and
         # every protection plan but Runtime Monitoring), as when GuardDuty is enabled by hand.
         response = guardduty.create_detector(
-            Enable=True, FindingPublishingFrequency=FINDING_PUBLISHING_FREQUENCY, Tags={REMEDIATED_TAG: tag}
+            Enable=True, FindingPublishingFrequency=FINDING_PUBLISHING_FREQUENCY, Tags={REMEDIATED_TAG: tags.created}
         )
         return str(response["DetectorId"])
+    # Tagged first: the mark the restore's role needs to suspend it again is there before the change.
+    guardduty.tag_resource(
+        ResourceArn=detector_arn(guardduty, region, tags.account, status.detector_id), Tags={REMEDIATED_TAG: tags.enabled}
+    )
     guardduty.update_detector(DetectorId=status.detector_id, Enable=True)
     return status.detector_id
 
@@ -119,8 +135,8 @@ class TurnOnGuardDuty(Remediation[Account]):
     def apply(self, target: Account, plan: Plan) -> dict[str, Any]:
         planned: dict[str, GuardDutyRegion] = plan.data
         # The tag goes on with CreateDetector: a detector whose id the record missed is still found.
-        tag = self.remediated_tag(CREATED_SUMMARY)
-        acted = scan_regions("guardduty", sorted(planned), lambda client, region: turn_on(client, planned[region], tag))
+        tags = Tags(self.remediated_tag(CREATED_SUMMARY), self.remediated_tag(ENABLED_SUMMARY), self.resource_id)
+        acted = scan_regions("guardduty", sorted(planned), lambda client, region: turn_on(client, region, planned[region], tags))
         target.turned_on, target.errors = acted.results, acted.unanswered()
         created = dict(target.recorded["created"])
         created.update({region: i for region, i in acted.results.items() if planned[region].detector_id is None})
@@ -132,7 +148,10 @@ class TurnOnGuardDuty(Remediation[Account]):
         }
         changed: dict[str, Any] = {"created": created, "enabled": enabled}
         if target.errors:
-            changed["failed"] = {region: error[:100] for region, error in target.errors.items()}
+            # For people only (the failure message has them in full): left out if they do not fit.
+            failed = {"failed": {region: error[:100] for region, error in target.errors.items()}}
+            if fits(Record(self.remediation_id, self.resource_id, self.document, timestamp(self.now), changed | failed)):
+                changed |= failed
         to_create, to_enable = split(status for region, status in planned.items() if region in acted.results)
         self.outputs["Created"] = [f"{status.region}: {acted.results[status.region]}" for status in to_create]
         self.outputs["Enabled"] = [f"{status.region}: {status.detector_id}" for status in to_enable]

@@ -1,6 +1,15 @@
 """The two documents of the guardduty-enabled remediation and what each may call."""
 
-from mamori.catalog import ACCOUNT_ID, Permission, RemediationSpec, allow, document, record_permissions
+from mamori.catalog import (
+    ACCOUNT_ID,
+    ONLY_MAMORI_TAGS,
+    TAGGED_BY_MAMORI,
+    Permission,
+    RemediationSpec,
+    allow,
+    document,
+    record_permissions,
+)
 
 DETECTORS = "arn:${AWS::Partition}:guardduty:*:${AWS::AccountId}:detector/*"
 # GuardDuty creates this role with the caller's permission the first time a detector is
@@ -23,9 +32,13 @@ REMEDIATION = RemediationSpec(
             *allow("ec2:DescribeRegions", "guardduty:ListDetectors"),
             Permission("guardduty:GetDetector", DETECTORS),
             # CreateDetector takes no resource; its Tags are authorized as guardduty:TagResource
-            # on the new detector (service authorization reference, API operations table).
-            Permission("guardduty:CreateDetector"),
-            *allow("guardduty:TagResource", "guardduty:UpdateDetector", on=DETECTORS),
+            # on the new detector (service authorization reference, API operations table). Both
+            # only with mamori's tag, which every detector it creates or enables carries.
+            *allow("guardduty:CreateDetector", when=ONLY_MAMORI_TAGS),
+            *allow("guardduty:TagResource", on=DETECTORS, when=ONLY_MAMORI_TAGS),
+            # Enabling a suspended detector: it is tagged first, and IAM has no condition on what an
+            # update sets (Enable true or false), so this stays unconditioned (SECURITY.md).
+            Permission("guardduty:UpdateDetector", DETECTORS),
             Permission("iam:CreateServiceLinkedRole", SERVICE_LINKED_ROLE),
             *record_permissions("guardduty-enabled", "PutParameter"),
         ),
@@ -46,7 +59,11 @@ REMEDIATION = RemediationSpec(
         parameters=(ACCOUNT_ID,),
         permissions=(
             Permission("guardduty:ListDetectors"),
-            *allow("guardduty:GetDetector", "guardduty:DeleteDetector", "guardduty:UpdateDetector", on=DETECTORS),
+            Permission("guardduty:GetDetector", DETECTORS),
+            # Only detectors mamori created or enabled: they carry its tag (detector resource type:
+            # aws:ResourceTag). The tag of a suspended one goes after it is suspended.
+            *allow("guardduty:DeleteDetector", "guardduty:UpdateDetector", on=DETECTORS, when=TAGGED_BY_MAMORI),
+            *allow("guardduty:UntagResource", on=DETECTORS, when=ONLY_MAMORI_TAGS),
             # Keeps the entries of regions that could not be restored.
             *record_permissions("guardduty-enabled", "PutParameter", "DeleteParameter"),
         ),

@@ -6,16 +6,21 @@ The policy denies everything but changing one's own password and setting up one'
 device until the user signs in with MFA; nothing of the user is removed. What was done is
 recorded in the automation output and the user's `mamori:remediated` tag; the restore
 document detaches the policy (it finds it by name: no record is kept).
+
+The policy is not a parameter: it is always the pack's own, named from the user's account and
+the automation's region (mamori.console_mfa.deny_policy_arn), and the role may attach no other
+(its iam:PolicyARN condition). Whoever starts the document cannot make it attach anything else.
 """
 
 from typing import Any
 
-from mamori.automation import required_input
+import boto3
+
 from mamori.console_mfa import (
     DEFAULT_GRACE_HOURS,
-    DENY_POLICY_ARN_PATTERN,
     NON_COMPLIANT,
     console_mfa_verdict,
+    deny_policy_arn,
     deny_policy_attached,
     parse_grace_hours,
 )
@@ -30,12 +35,14 @@ class AttachDenyWithoutMfa(IamUserRemediation):
 
     def read_parameters(self) -> None:
         super().read_parameters()
-        self.policy_arn = required_input(self.events, "PolicyArn", DENY_POLICY_ARN_PATTERN)
         self.grace_hours = parse_grace_hours(str(self.events.get("GracePeriodHours") or DEFAULT_GRACE_HOURS))
+        self.region = boto3.session.Session().region_name or ""
 
-    @property
-    def policy_name(self) -> str:
-        return self.policy_arn.rsplit("/", 1)[-1]
+    def policy_arn(self, target: IamUser) -> str:
+        return deny_policy_arn(target.arn, self.region)
+
+    def policy_name(self, target: IamUser) -> str:
+        return self.policy_arn(target).rsplit("/", 1)[-1]
 
     def plan(self, target: IamUser) -> Plan | Nothing:
         verdict = console_mfa_verdict(
@@ -44,21 +51,21 @@ class AttachDenyWithoutMfa(IamUserRemediation):
             created=target.created,
             now=self.now,
             grace_hours=self.grace_hours,
-            limited=deny_policy_attached(attached_policies(self.iam, target.name)),
+            limited=deny_policy_attached(attached_policies(self.iam, target.name), self.policy_arn(target)),
         )
         if verdict.compliance != NON_COMPLIANT:
             return Nothing(f"{target.name}: {verdict.annotation or 'The user has an MFA device.'}")
-        return Plan(changes=[f"attach {self.policy_arn} to {target.name}"])
+        return Plan(changes=[f"attach {self.policy_arn(target)} to {target.name}"])
 
     def apply(self, target: IamUser, plan: Plan) -> None:
-        self.iam.attach_user_policy(UserName=target.name, PolicyArn=self.policy_arn)
+        self.iam.attach_user_policy(UserName=target.name, PolicyArn=self.policy_arn(target))
 
     def tag_summary(self, target: IamUser, plan: Plan) -> str:
-        return f"attached {self.policy_name}"
+        return f"attached {self.policy_name(target)}"
 
     def done_message(self, target: IamUser, plan: Plan) -> str:
         return (
-            f"Attached {self.policy_name} to {target.name}: everything but setting up MFA is denied until the user "
+            f"Attached {self.policy_name(target)} to {target.name}: everything but setting up MFA is denied until the user "
             "signs in with MFA (access keys too, unless used with MFA)."
         )
 

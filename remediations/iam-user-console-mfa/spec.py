@@ -3,13 +3,32 @@ managed policy the remediation attaches."""
 
 from typing import Any
 
-from mamori.catalog import IAM_USERS, USER_ID, Permission, RemediationSpec, allow, document, text_parameter
-from mamori.console_mfa import DEFAULT_GRACE_HOURS, DENY_POLICY_ARN_PATTERN, DENY_POLICY_NAME
+from mamori.catalog import (
+    IAM_USERS,
+    MAX_EXEMPTION_DAYS_INPUT,
+    ONLY_MAMORI_TAGS,
+    TAGGED_BY_MAMORI,
+    USER_ID,
+    Permission,
+    RemediationSpec,
+    all_of,
+    allow,
+    document,
+    text_parameter,
+)
+from mamori.console_mfa import DEFAULT_GRACE_HOURS, DENY_POLICY_NAME, DENY_POLICY_PATH
 
 OWN_USER = [
     "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/${!aws:username}",
     "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*/${!aws:username}",  # users with a path
 ]
+
+# The pack's policy as CloudFormation names it (mamori.console_mfa.deny_policy_arn, in the code).
+DENY_POLICY_ARN_SUB = (
+    "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy" + DENY_POLICY_PATH + DENY_POLICY_NAME + "-${AWS::Region}"
+)
+# The role attaches and detaches this policy and no other (IAM offers iam:PolicyARN on both actions).
+ONLY_THE_PACK_POLICY = {"ArnEquals": {"iam:PolicyARN": DENY_POLICY_ARN_SUB}}
 
 # AWS's documented example "BlockMostAccessUnlessSignedInWithMFA" (IAM User Guide: allows
 # MFA-authenticated IAM users to manage their own MFA device): without MFA, a user may only
@@ -33,7 +52,7 @@ DENY_WITHOUT_MFA_POLICY: dict[str, Any] = {
     "Type": "AWS::IAM::ManagedPolicy",
     "Properties": {
         "ManagedPolicyName": {"Fn::Sub": f"{DENY_POLICY_NAME}-${{AWS::Region}}"},
-        "Path": "/mamori/",
+        "Path": DENY_POLICY_PATH,
         "Description": (
             "Attached by mamori-iam-user-console-mfa to users with a console password and no MFA: denies everything "
             "but changing one's own password and setting up one's own MFA device until the user signs in with MFA. "
@@ -92,19 +111,18 @@ REMEDIATION = RemediationSpec(
         ),
         parameters=(
             USER_ID,
-            text_parameter("PolicyArn", "The pack's mamori-deny-without-mfa policy.", pattern=DENY_POLICY_ARN_PATTERN),
             text_parameter(
                 "GracePeriodHours",
                 "Hours after the user's creation before MFA is required (the rule's GracePeriodHours).",
                 str(DEFAULT_GRACE_HOURS),
             ),
+            MAX_EXEMPTION_DAYS_INPUT,
         ),
         permissions=(
             Permission("iam:ListUsers"),
             *allow("iam:ListUserTags", "iam:GetLoginProfile", "iam:ListMFADevices", "iam:ListAttachedUserPolicies", on=IAM_USERS),
-            # Resource scoping only: a Permission cannot carry the iam:PolicyARN condition that
-            # would limit this to the pack's policy; the script attaches nothing else.
-            *allow("iam:AttachUserPolicy", "iam:TagUser", on=IAM_USERS),
+            *allow("iam:AttachUserPolicy", on=IAM_USERS, when=ONLY_THE_PACK_POLICY),
+            *allow("iam:TagUser", on=IAM_USERS, when=ONLY_MAMORI_TAGS),
         ),
         outputs=OUTPUTS,
     ),
@@ -118,7 +136,15 @@ REMEDIATION = RemediationSpec(
         parameters=(USER_ID,),
         permissions=(
             Permission("iam:ListUsers"),
-            *allow("iam:ListUserTags", "iam:ListAttachedUserPolicies", "iam:DetachUserPolicy", "iam:UntagUser", on=IAM_USERS),
+            *allow("iam:ListUserTags", "iam:ListAttachedUserPolicies", on=IAM_USERS),
+            # Only the pack's policy, only from users mamori tagged when it attached it (user resource
+            # type: aws:ResourceTag, Service Authorization Reference), and only mamori's tag.
+            *allow(
+                "iam:DetachUserPolicy",
+                on=IAM_USERS,
+                when=all_of(ONLY_THE_PACK_POLICY, TAGGED_BY_MAMORI),
+            ),
+            *allow("iam:UntagUser", on=IAM_USERS, when=ONLY_MAMORI_TAGS),
         ),
         outputs=(*OUTPUTS, ("Detached", "StringList")),
     ),

@@ -9,13 +9,14 @@ from typing import Any
 import boto3
 
 from mamori.automation import entries_text
+from mamori.exemption import Exemptible
 from mamori.exposure import describe_entry, entry_from_record
 from mamori.records import REMEDIATED_TAG, Record
-from mamori.remediation import Nothing, Plan, Restore, run_restore
+from mamori.restoration import Nothing, Plan, Restore, run_restore
 from mamori.security_groups import GROUP_ID_PATTERN, authorize_entries, describe_group, live_entries, revoke_rules
 
 
-class PutBackIngress(Restore[dict[str, Any]]):
+class PutBackIngress(Exemptible, Restore[dict[str, Any]]):
     remediation_id = "open-proxy-ports"
     resource_input = "GroupId"
     resource_pattern = GROUP_ID_PATTERN
@@ -23,6 +24,7 @@ class PutBackIngress(Restore[dict[str, Any]]):
 
     def read_parameters(self) -> None:
         self.ec2 = boto3.client("ec2")
+        self.bare = False
 
     def find(self, record: Record | None) -> dict[str, Any] | None:
         return describe_group(self.ec2, self.resource_id)
@@ -31,9 +33,11 @@ class PutBackIngress(Restore[dict[str, Any]]):
         return target.get("Tags")
 
     def plan(self, target: dict[str, Any], record: Record | None) -> Plan | Nothing:
-        changes = record.changed.get("changes", []) if record else []
-        revoked = [entry_from_record(item) for change in changes for item in change["revoked"]]
-        added = [entry_from_record(item) for change in changes for item in change["authorized"]]
+        changed = record.changed if record else {}
+        revoked = [entry_from_record(item) for item in changed.get("revoked") or []]
+        added = [entry_from_record(item) for item in changed.get("authorized") or []]
+        self.bare = bool(changed.get("descriptionsDropped"))
+        # Only what mamori revoked and the group still lacks; only what it added and is still there.
         live = live_entries(self.ec2, self.resource_id)
         to_restore = list(dict.fromkeys(entry for entry in revoked if entry not in live))
         to_remove = [entry for entry in live if entry in added and entry not in revoked]
@@ -66,7 +70,8 @@ class PutBackIngress(Restore[dict[str, Any]]):
         )
 
     def done_message(self, target: dict[str, Any], plan: Plan) -> str:
-        return f"Restored {entries_text(len(plan.data[0]))} of {self.resource_id}."
+        bare = " (without their descriptions: the record had no room for them)" if self.bare else ""
+        return f"Restored {entries_text(len(plan.data[0]))} of {self.resource_id}{bare}."
 
 
 def handler(events: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -1,6 +1,18 @@
 """The two documents of the open-proxy-ports remediation and what each may call."""
 
-from mamori.catalog import Permission, RemediationSpec, allow, document, record_permissions, text_parameter
+from mamori.catalog import (
+    MAX_EXEMPTION_DAYS_INPUT,
+    ONLY_MAMORI_TAGS,
+    PREFIX_LISTS,
+    TAGGED_BY_MAMORI,
+    Permission,
+    RemediationSpec,
+    allow,
+    document,
+    record_permissions,
+    text_parameter,
+)
+from mamori.exemption import ABUSE_CODE_PATTERN, EVENT_ARN_PATTERN
 from mamori.security_groups import GROUP_ID_PATTERN
 
 SECURITY_GROUP = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/*"
@@ -14,19 +26,30 @@ REMEDIATION = RemediationSpec(
         description=(
             "Revokes the inbound entries of a security group that let the internet reach a proxy port "
             "(re-checked on the live group), keeps other ports of a wide entry open, records what it "
-            "changed for mamori-open-proxy-ports-restore. Skips groups tagged mamori:exempt."
+            "changed for mamori-open-proxy-ports-restore. Skips groups tagged mamori:exempt, unless AbuseReport names "
+            "an AWS abuse report."
         ),
         # ProxyPorts and TrustedCidrs are the deployed rule's (mamori.deployed_rule).
-        parameters=(GROUP,),
+        parameters=(
+            GROUP,
+            # Set by mamori-abuse-responder only: an abuse report overrides mamori:exempt.
+            text_parameter(
+                "AbuseReport",
+                "The AWS Health abuse event (ARN or AWS_ABUSE_ code) this run answers; it overrides mamori:exempt. "
+                "Empty: exempt groups are skipped.",
+                "",
+                f"$|^{EVENT_ARN_PATTERN}$|^{ABUSE_CODE_PATTERN}",
+            ),
+            MAX_EXEMPTION_DAYS_INPUT,
+        ),
         permissions=(
             Permission("config:DescribeConfigRules"),
-            *allow(
-                "ec2:DescribeSecurityGroups",
-                "ec2:DescribeSecurityGroupRules",
-                "ec2:DescribeManagedPrefixLists",
-                "ec2:GetManagedPrefixListEntries",
-            ),
-            *allow("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:CreateTags", on=SECURITY_GROUP),
+            *allow("ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules", "ec2:DescribeManagedPrefixLists"),
+            Permission("ec2:GetManagedPrefixListEntries", PREFIX_LISTS),
+            # Not narrower: the group carries no mark of mamori's before this run changes it (the tag
+            # is written after), and IAM has no condition on the entries a call adds or revokes.
+            *allow("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", on=SECURITY_GROUP),
+            *allow("ec2:CreateTags", on=SECURITY_GROUP, when=ONLY_MAMORI_TAGS),
             *record_permissions("open-proxy-ports", "PutParameter"),
         ),
         outputs=(("Revoked", "StringList"), ("KeptOpen", "StringList"), ("Dropped", "StringList")),
@@ -41,7 +64,11 @@ REMEDIATION = RemediationSpec(
         parameters=(GROUP,),
         permissions=(
             *allow("ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules"),
-            *allow("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteTags", on=SECURITY_GROUP),
+            # Only groups mamori changed (they carry its tag until the restore is done).
+            *allow(
+                "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", on=SECURITY_GROUP, when=TAGGED_BY_MAMORI
+            ),
+            *allow("ec2:DeleteTags", on=SECURITY_GROUP, when=ONLY_MAMORI_TAGS),
             *record_permissions("open-proxy-ports", "DeleteParameter"),
         ),
         outputs=(("Restored", "StringList"), ("Removed", "StringList")),

@@ -13,7 +13,7 @@ import boto3
 
 from mamori.account_unit import AccountScoped
 from mamori.records import Record
-from mamori.remediation import Nothing, Plan, Restore, run_restore
+from mamori.restoration import Nothing, Plan, Restore, run_restore
 from mamori.security_contact import (
     LiveContact,
     contact_from_record,

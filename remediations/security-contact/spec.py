@@ -1,7 +1,17 @@
 """The two documents of the security-contact remediation, what each may call, and the pack
 parameters that hold the contact it sets."""
 
-from mamori.catalog import ACCOUNT_ID, Parameter, Permission, RemediationSpec, allow, document, record_permissions, text_parameter
+from mamori.catalog import (
+    ACCOUNT_ID,
+    ONLY_THE_SECURITY_CONTACT,
+    Parameter,
+    Permission,
+    RemediationSpec,
+    allow,
+    document,
+    record_permissions,
+    text_parameter,
+)
 from mamori.security_contact import (
     CONTACT_EMAIL_PATTERN,
     CONTACT_NAME_LIMIT,
@@ -13,8 +23,7 @@ from mamori.security_contact import (
 )
 
 # The account's own alternate contacts (Service Authorization Reference, AWS Account
-# Management, resource type `account`). Only SECURITY is ever touched; IAM could pin that with
-# the account:AlternateContactTypes condition key, which mamori's Permission cannot express yet.
+# Management, resource type `account`), and of them only SECURITY (account:AlternateContactTypes).
 OWN_ACCOUNT = "arn:${AWS::Partition}:account::${AWS::AccountId}:account"
 # Which account the automation runs in: it must be the AccountId it was given. Needs no
 # permission in IAM (it cannot be denied); granted so that the grant lists what is called.
@@ -68,7 +77,7 @@ REMEDIATION = RemediationSpec(
         ),
         permissions=(
             WHO_AM_I,
-            *allow("account:GetAlternateContact", "account:PutAlternateContact", on=OWN_ACCOUNT),
+            *allow("account:GetAlternateContact", "account:PutAlternateContact", on=OWN_ACCOUNT, when=ONLY_THE_SECURITY_CONTACT),
             # The kernel reads the record it is about to replace (a foreign one stops the run).
             *record_permissions("security-contact", "PutParameter"),
         ),
@@ -86,7 +95,11 @@ REMEDIATION = RemediationSpec(
         permissions=(
             WHO_AM_I,
             *allow(
-                "account:GetAlternateContact", "account:PutAlternateContact", "account:DeleteAlternateContact", on=OWN_ACCOUNT
+                "account:GetAlternateContact",
+                "account:PutAlternateContact",
+                "account:DeleteAlternateContact",
+                on=OWN_ACCOUNT,
+                when=ONLY_THE_SECURITY_CONTACT,
             ),
             *record_permissions("security-contact", "DeleteParameter"),
         ),

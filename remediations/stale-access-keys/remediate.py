@@ -20,7 +20,7 @@ from mamori.access_keys import (
 from mamori.automation import timestamp
 from mamori.iam_user_remediation import IamUserRemediation
 from mamori.iam_users import IamUser
-from mamori.records import Record, merged
+from mamori.records import Record, capped
 from mamori.remediation import Nothing, Plan, run_remediation
 
 
@@ -36,9 +36,12 @@ class DeactivateStaleKeys(IamUserRemediation):
         super().read_parameters()
         self.max_unused = parse_max_unused_days(str(self.events.get("MaxUnusedDays") or DEFAULT_MAX_UNUSED_DAYS))
         self.max_age = parse_max_key_age_days(str(self.events.get("MaxKeyAgeDays") or ""))
+        self.live_key_ids: set[str] = set()
 
     def plan(self, target: IamUser) -> Plan | Nothing:
-        stale = find_stale_keys(live_keys(self.iam, target.name), self.now, self.max_unused, self.max_age)
+        keys = live_keys(self.iam, target.name)
+        self.live_key_ids = {str(key.key_id) for key in keys}
+        stale = find_stale_keys(keys, self.now, self.max_unused, self.max_age)
         if not stale:
             return Nothing(f"{target.name} has no stale active access key.")
         return Plan(
@@ -51,21 +54,26 @@ class DeactivateStaleKeys(IamUserRemediation):
         return f"Would deactivate {len(plan.data)} key(s) of {target.name}; changed nothing."
 
     def record(self, target: IamUser, plan: Plan, previous: Record | None) -> dict[str, Any]:
+        """The keys the restore may reactivate: those mamori deactivated that still exist (a
+        user has at most two, so the record stays small), and the latest runs for people."""
         stale: list[StaleKey] = plan.data
-        change = {
-            "at": timestamp(self.now),
-            "deactivated": [
-                {
-                    "keyId": item.key.key_id,
-                    "created": _moment(item.key.created),
-                    "lastUsed": _moment(item.key.last_used),
-                    "reason": item.describe(),
-                }
-                for item in stale
-            ],
+        moment = timestamp(self.now)
+        earlier = previous.changed if previous else {}
+        deactivated = {
+            str(key["keyId"]): key
+            for key in earlier.get("deactivated") or []
+            if isinstance(key, dict) and str(key.get("keyId")) in self.live_key_ids
         }
-        earlier = previous.changed if previous else None
-        return merged(earlier, userName=target.name, changes=[*(earlier or {}).get("changes", []), change])
+        for item in stale:
+            deactivated[str(item.key.key_id)] = {
+                "keyId": item.key.key_id,
+                "at": moment,
+                "created": _moment(item.key.created),
+                "lastUsed": _moment(item.key.last_used),
+                "reason": item.describe(),
+            }
+        history = capped(earlier.get("history") or [], {"at": moment, "deactivated": [item.key.key_id for item in stale]})
+        return {"userName": target.name, "deactivated": list(deactivated.values()), "history": history}
 
     def apply(self, target: IamUser, plan: Plan) -> None:
         for item in plan.data:

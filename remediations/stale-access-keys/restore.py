@@ -10,7 +10,7 @@ from mamori.access_keys import list_key_metadata
 from mamori.iam_user_remediation import IamUserRestore
 from mamori.iam_users import IamUser
 from mamori.records import Record
-from mamori.remediation import Nothing, Plan, run_restore
+from mamori.restoration import Nothing, Plan, run_restore
 
 
 class ReactivateKeys(IamUserRestore):
@@ -18,9 +18,9 @@ class ReactivateKeys(IamUserRestore):
     list_outputs = ("Reactivated", "Missing")
 
     def plan(self, target: IamUser, record: Record | None) -> Plan | Nothing:
-        changes = record.changed.get("changes", []) if record else []
-        recorded = list(dict.fromkeys(str(key["keyId"]) for change in changes for key in change["deactivated"]))
+        recorded = [str(key["keyId"]) for key in (record.changed.get("deactivated") or [] if record else [])]
         live = {str(item["AccessKeyId"]): str(item.get("Status")) for item in list_key_metadata(self.iam, target.name)}
+        # Only keys mamori deactivated that are still inactive (one made active since is left alone).
         to_reactivate = [key_id for key_id in recorded if live.get(key_id) == "Inactive"]
         # A recorded key deleted since cannot come back; say so (even when nothing else is left) rather than fail.
         missing = [key_id for key_id in recorded if key_id not in live]

@@ -48,7 +48,7 @@ class StopInstance(ReadsDeployedRule, InstanceStop):
         return f"No instance {self.resource_id} exists (terminated or never there); nothing to do.{self.unsearched}"
 
     def plan(self, target: Instance) -> Plan | Nothing:
-        finding = decide(target, self.approved, self.now.date())
+        finding = decide(target, self.approved, self.now.date(), self.max_exemption_days)
         if finding is None:
             return Nothing(f"{self.resource_id} is in {target.region}, which ApprovedRegions now includes; changed nothing.")
         if finding.compliance != "NON_COMPLIANT":

@@ -1,6 +1,8 @@
 """mamori-unapproved-regions-restore: start again an EC2 instance that mamori-unapproved-regions
 stopped, as recorded at /mamori/unapproved-regions/<instance id>, and remove its
-`mamori:remediated` tag. Only instances with a record: it never starts one mamori did not stop.
+`mamori:remediated` tag. Only an instance with mamori's signed record that is still stopped
+with the tag of that very stop: it never starts one mamori did not stop, nor one a person
+stopped again since.
 
 Approve the instance's region (ApprovedRegions) or tag it `mamori:exempt` first, or the rule
 finds it running again and automatic remediation stops it again.
@@ -8,15 +10,15 @@ finds it running again and automatic remediation stops it again.
 
 from typing import Any
 
-from mamori.exemption import exemption_status
+from mamori.exemption import Exemptible
 from mamori.instances import INSTANCE_ID_PATTERN, RUNNING_STATES, Instance, list_instances
 from mamori.records import REMEDIATED_TAG, Record, delete_record
 from mamori.regions import regional_clients
-from mamori.remediation import Nothing, Plan, Restore, run_restore
+from mamori.restoration import Nothing, Plan, Restore, run_restore
 from mamori.status import NOT_FOUND
 
 
-class StartInstance(Restore[Instance]):
+class StartInstance(Exemptible, Restore[Instance]):
     remediation_id = "unapproved-regions"
     resource_input = "InstanceId"
     resource_pattern = INSTANCE_ID_PATTERN
@@ -55,11 +57,20 @@ class StartInstance(Restore[Instance]):
             if not self.dry_run:
                 self.remove_tag(target)
             removed = "Would remove" if self.dry_run else "Removed"
-            exemption = exemption_status(target.tags, self.now.date())
+            exemption = self.exemption(target)
             hint = "" if exemption is not None and exemption.applies else self.exempt_hint(target)
             return Nothing(
                 f"{self.resource_id} in {self.region} was already {target.state}. "
                 f"{removed} the {REMEDIATED_TAG} tag and the record.{hint}"
+            )
+        stopped_by_mamori = str(target.tags.get(REMEDIATED_TAG, "")).startswith(record.at) if record and record.at else False
+        if not stopped_by_mamori:
+            # Stopped, but not with the tag of the stop the record describes: started and stopped
+            # again since (by a person, or by whoever removed the tag). Not mamori's stop to undo.
+            return Nothing(
+                f"{self.resource_id} in {self.region} is {target.state} but no longer carries the {REMEDIATED_TAG} tag of "
+                f"mamori's stop at {record.at if record else '?'}: someone stopped it since, so this starts nothing. "
+                f"{'Would remove' if self.dry_run else 'Removed'} the record; start it by hand if it should run."
             )
         return Plan([f"start {self.resource_id} in {self.region}, remove its tag and the record"])
 

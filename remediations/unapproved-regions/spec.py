@@ -1,6 +1,16 @@
 """The two documents of the unapproved-regions remediation and what each may call."""
 
-from mamori.catalog import Permission, RemediationSpec, allow, document, record_permissions, text_parameter
+from mamori.catalog import (
+    MAX_EXEMPTION_DAYS_INPUT,
+    ONLY_MAMORI_TAGS,
+    TAGGED_BY_MAMORI,
+    Permission,
+    RemediationSpec,
+    allow,
+    document,
+    record_permissions,
+    text_parameter,
+)
 from mamori.instances import INSTANCE_ID_PATTERN
 
 # Any region: the instance is wherever it was found.
@@ -19,11 +29,12 @@ REMEDIATION = RemediationSpec(
             "tags it. Skips instances tagged mamori:exempt."
         ),
         # ApprovedRegions is the deployed rule's (mamori.deployed_rule).
-        parameters=(INSTANCE_ID,),
+        parameters=(INSTANCE_ID, MAX_EXEMPTION_DAYS_INPUT),
         permissions=(
             Permission("config:DescribeConfigRules"),
             *allow("ec2:DescribeRegions", "ec2:DescribeInstances"),
-            *allow("ec2:StopInstances", "ec2:CreateTags", on=INSTANCES),
+            Permission("ec2:StopInstances", INSTANCES),
+            *allow("ec2:CreateTags", on=INSTANCES, when=ONLY_MAMORI_TAGS),
             # Reads the record it is about to replace (the kernel passes it to the unit).
             # Only to take back the record of a stop EC2 refused (a one-time Spot instance).
             *record_permissions("unapproved-regions", "PutParameter", "DeleteParameter"),
@@ -41,7 +52,9 @@ REMEDIATION = RemediationSpec(
         parameters=(INSTANCE_ID,),
         permissions=(
             Permission("ec2:DescribeInstances"),
-            *allow("ec2:StartInstances", "ec2:DeleteTags", on=INSTANCES),
+            # Only instances mamori stopped: they carry its tag until the restore is done.
+            *allow("ec2:StartInstances", on=INSTANCES, when=TAGGED_BY_MAMORI),
+            *allow("ec2:DeleteTags", on=INSTANCES, when=ONLY_MAMORI_TAGS),
             *record_permissions("unapproved-regions", "DeleteParameter"),
         ),
         outputs=OUTPUTS,

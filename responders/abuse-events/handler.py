@@ -12,14 +12,22 @@ already tells people about every abuse report; this responder also closes the po
    Entities in another region are not acted on: the document and its role are regional.
 3. Starts mamori-open-proxy-ports once per group with the parameters the rule's
    RemediationConfiguration passes (from the environment the template fills from the
-   RemediationLink). The automation re-checks the live group and changes only what the rule
-   would flag, so a repeated report changes nothing.
-4. Publishes one message: what was reported, what was started, what was not and why, the
-   reply deadline and what the person must still do. If a start or a look-up failed, it
+   RemediationLink), and AbuseReport naming the report: an abuse report overrides mamori:exempt,
+   because the account is at stake. The automation re-checks the live group and changes only
+   what the rule would flag, so a repeated report changes nothing.
+4. Publishes one message: what was reported, what was started (naming every group whose
+   exemption is overridden, and why it was exempt), what was not and why, the reply deadline
+   and what the person must still do. If a start or a look-up failed, it
    raises after publishing, so the failure shows in the Lambda's metrics and is retried.
+
+The same report may arrive twice (from us-east-1 and its backup us-west-2, or delivered twice):
+both copies act (the automation re-checks the group, so the second changes nothing), and one
+message per outcome goes out (mamori.deduplication; a retry that succeeds after a failure is
+told). What failed for good ends in the dead-letter queue, whose alarm tells the topic.
 """
 
 import dataclasses
+import datetime
 import json
 import logging
 import os
@@ -30,10 +38,11 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from mamori import abuse_cases, abuse_events, automation
+from mamori import abuse_cases, abuse_events, automation, deduplication, messages
 from mamori.abuse_events import AbuseReport, AffectedEntity
 from mamori.aws_api import error_text
 from mamori.deployed_rule import RuleNotDeployed, rule_parameters
+from mamori.exemption import DEFAULT_MAX_EXEMPTION_DAYS, exemption_status, parse_max_exemption_days
 from mamori.exposure import DEFAULT_PROXY_PORTS, Trusted, parse_proxy_ports, parse_trusted
 
 OPEN_PROXY_RULE = "mamori-open-proxy-ports"
@@ -46,6 +55,7 @@ LOG.setLevel(logging.INFO)
 # RemediationConfiguration leaves out an optional pack parameter that is not set.
 PARAMETER_PREFIX = "DOCUMENT_PARAMETER_"
 FILTER_VALUES = 200  # EC2 accepts at most 200 values per filter
+WINDOW = datetime.timedelta(days=1)  # copies of one report arrive within minutes
 
 
 @dataclass
@@ -56,6 +66,14 @@ class Lookup:
     not_acted: list[tuple[str, str]] = field(default_factory=list)  # (entity, why)
     errors: list[str] = field(default_factory=list)
     instances: dict[str, dict[str, Any]] = field(default_factory=dict)  # the reported instances, as described
+
+
+@dataclass
+class Exemptions:
+    """The groups tagged mamori:exempt whose exemption an abuse report overrides."""
+
+    overridden: dict[str, str] = field(default_factory=dict)  # group id -> why it was exempt
+    error: str = ""  # why the groups' tags could not be read
 
 
 @dataclass
@@ -174,6 +192,24 @@ def find_groups(ec2: Any, entities: Sequence[AffectedEntity], region: str, accou
     return lookup
 
 
+def exempt_groups(ec2: Any, groups: Sequence[str], environ: Mapping[str, str]) -> Exemptions:
+    """Which of the groups carry an exemption that holds (so that the message can say it is
+    overridden). One DescribeSecurityGroups per 200 groups; a failure only loses the list."""
+    found = Exemptions()
+    max_days = parse_max_exemption_days(environ.get(f"{PARAMETER_PREFIX}MaxExemptionDays") or str(DEFAULT_MAX_EXEMPTION_DAYS))
+    today = automation.utc_now().date()
+    try:
+        for ids in chunks(list(groups)):
+            for page in ec2.get_paginator("describe_security_groups").paginate(Filters=[{"Name": "group-id", "Values": ids}]):
+                for group in page.get("SecurityGroups", []):
+                    status = exemption_status(group.get("Tags"), today, max_days)
+                    if status is not None and status.applies:
+                        found.overridden[group["GroupId"]] = status.message
+    except botocore.exceptions.ClientError as error:
+        found.error = error_text(error)
+    return found
+
+
 def document_parameters(environ: Mapping[str, str]) -> dict[str, str]:
     return {
         name.removeprefix(PARAMETER_PREFIX): value
@@ -182,11 +218,13 @@ def document_parameters(environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def start_remediations(ssm: Any, groups: Sequence[str], environ: Mapping[str, str]) -> Starts:
+def start_remediations(ssm: Any, groups: Sequence[str], environ: Mapping[str, str], abuse_report: str = "") -> Starts:
     starts = Starts()
     base = {"AutomationAssumeRole": [environ["AUTOMATION_ASSUME_ROLE"]]} | {
         name: [value] for name, value in document_parameters(environ).items()
     }
+    if abuse_report:
+        base["AbuseReport"] = [abuse_report]
     for group in groups:
         try:
             response = ssm.start_automation_execution(
@@ -200,8 +238,14 @@ def start_remediations(ssm: Any, groups: Sequence[str], environ: Mapping[str, st
 
 
 def format_message(
-    report: AbuseReport, region: str, lookup: Lookup, starts: Starts, environ: Mapping[str, str]
+    report: AbuseReport,
+    region: str,
+    lookup: Lookup,
+    starts: Starts,
+    environ: Mapping[str, str],
+    exemptions: Exemptions | None = None,
 ) -> tuple[str, str]:
+    exemptions = exemptions or Exemptions()
     document = environ["DOCUMENT_NAME"]
     if starts.failures:
         subject = f"[mamori] Open proxy report: remediation FAILED on {len(starts.failures)} of {len(lookup.groups)} groups"
@@ -229,6 +273,18 @@ def format_message(
     if starts.executions:
         lines.append(f"Remediation started in {region} ({document}{parameters}) on:")
         lines += [f"- {via(group)}: execution {execution}" for group, execution in starts.executions.items()]
+    if exemptions.overridden:
+        lines.append(
+            "Exemptions overridden: an AWS abuse report puts the account at stake, so these groups are remediated "
+            "although they are tagged mamori:exempt:"
+        )
+        lines += [f"- {group}: {why}" for group, why in sorted(exemptions.overridden.items())]
+    if exemptions.error:
+        lines.append(
+            f"Could not read the groups' mamori:exempt tags ({exemptions.error}); any exemption is overridden all the same."
+        )
+    if lookup.groups and not report.reference:
+        lines.append("The report names no event ARN or abuse code: groups tagged mamori:exempt are skipped (SKIPPED_EXEMPT).")
     if starts.failures:
         lines.append(f"FAILED to start {document} on:")
         lines += [f"- {via(group)}: {error}" for group, error in starts.failures.items()]
@@ -250,7 +306,7 @@ def format_message(
             f"mamori:remediated; {document}-restore undoes it. Read each execution's Status and Revoked outputs in "
             f"Systems Manager > Automation ({region}). NOTHING_TO_DO means no proxy port of that group was open to "
             "the internet: the proxy is reached another way (another port, group or load balancer), close it by "
-            "hand. SKIPPED_EXEMPT means the group is tagged mamori:exempt."
+            "hand. An abuse report overrides mamori:exempt: an exempt group is remediated too, and its Message says so."
         )
     lines += [
         f"Deadline: {abuse_events.deadline_text(report, automation.utc_now())}. Without a reply AWS may restrict the "
@@ -397,22 +453,32 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         case.not_looked_at += [("the groups", note)] if note else []
     case.not_looked_at += list(lookup.not_acted)
     case.contained = abuse_cases.contained_before(lookup.instances)
-    starts, ssm = Starts(), boto3.client("ssm")
+    starts, ssm, exemptions = Starts(), boto3.client("ssm"), Exemptions()
     if proxy and os.environ.get("CONTAIN", "true") == "true":
-        starts = start_remediations(ssm, list(lookup.groups), os.environ)
+        if lookup.groups and report.reference:
+            exemptions = exempt_groups(ec2, list(lookup.groups), os.environ)
+        starts = start_remediations(ssm, list(lookup.groups), os.environ, report.reference)
     case.started, case.failed = dict(starts.executions), dict(starts.failures)
     reminder = track(case, ssm, context, os.environ)
     if not case.opened and not case.errors and not starts.failures and not starts.executions:
         LOG.info("Report %s: case %s is open already and nothing changed; notified nothing", report.event_arn, case.ops_item)
         return {"acted": False, "case": case.ops_item, "subject": ""}
     if proxy:
-        subject, body = format_message(report, region, lookup, starts, os.environ)
+        subject, body = format_message(report, region, lookup, starts, os.environ, exemptions)
     else:
         subject, body = other_report_message(case)
     body = "\n".join([body, "", *case_section(case, reminder)])
-    boto3.client("sns").publish(TopicArn=os.environ["TOPIC_ARN"], Subject=subject, Message=body)
-    LOG.info("Published %r", subject)
-    if starts.failures or lookup.errors or case.errors:
+    failed = bool(starts.failures or lookup.errors or case.errors)
+    topic = os.environ["TOPIC_ARN"]
+    told = deduplication.publish_once(
+        deduplication.from_environment(os.environ, boto3.client),
+        f"{deduplication.health_event_key(event)}#{'failed' if failed else 'done'}",
+        WINDOW,
+        automation.utc_now(),
+        lambda: boto3.client("sns").publish(TopicArn=topic, Subject=subject, Message=messages.signed(body, topic)),
+    )
+    LOG.info("Published %r" if told else "Told already, not published: %r", subject)
+    if failed:
         problems = [*lookup.errors, *case.errors, *(f"{g}: {e}" for g, e in starts.failures.items())]
         raise RuntimeError(f"{subject}: " + "; ".join(problems))
     return {
@@ -422,4 +488,5 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         "subject": subject,
         "case": case.ops_item,
         "schedule": case.schedule,
+        "told": told,
     }

@@ -13,7 +13,7 @@ only).
 
 from mamori.abuse_cases import SCHEDULE_GROUP
 from mamori.abuse_events import DETAIL_TYPE, SOURCE
-from mamori.catalog import PUBLISH_TO_TOPIC, Permission, ResponderSpec, StatementCondition, allow
+from mamori.catalog import PUBLISH_TO_TOPIC, ROLE_PATH, Deduplicating, Permission, ResponderSpec, StatementCondition, allow
 
 REMINDER_ROLE = "AbuseReminderRole"
 PASS_REMINDER_ROLE = f"${{{REMINDER_ROLE}.Arn}}"
@@ -21,6 +21,9 @@ SCHEDULES = f"arn:${{AWS::Partition}}:scheduler:${{AWS::Region}}:${{AWS::Account
 
 FUNCTION_NAME = "mamori-abuse-responder"
 FUNCTION_ARN = f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{FUNCTION_NAME}"
+
+# The same report arriving twice (us-east-1 and its backup us-west-2) is told once.
+DEDUPLICATION = Deduplicating("abuse-responder")
 
 RESPONDER = ResponderSpec(
     id="abuse-events",
@@ -41,9 +44,13 @@ RESPONDER = ResponderSpec(
         Permission("ssm:GetOpsItem", "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:opsitem/*"),
         *allow("scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule", on=SCHEDULES),
         Permission("iam:PassRole", PASS_REMINDER_ROLE),
+        # The groups' tags: the message names every exemption the report overrides.
+        Permission("ec2:DescribeSecurityGroups"),
         *PUBLISH_TO_TOPIC,
+        *DEDUPLICATION.permissions,
     ),
     statement_conditions=(
+        DEDUPLICATION.condition,
         StatementCondition(
             ("iam:PassRole",), {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}, PASS_REMINDER_ROLE
         ),
@@ -54,6 +61,7 @@ RESPONDER = ResponderSpec(
         # Remediation only when AbuseResponse and AutoRemediation are both on; the case always.
         "CONTAIN": {"Fn::If": ["AbuseResponseOn", "true", "false"]},
         "REMINDER_ROLE_ARN": {"Fn::GetAtt": [REMINDER_ROLE, "Arn"]},
+        **DEDUPLICATION.environment,
     },
     resources={
         # Scheduler invokes the responder with this role to remind people; nothing else.
@@ -61,6 +69,7 @@ RESPONDER = ResponderSpec(
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "Description": "Lets EventBridge Scheduler invoke mamori-abuse-responder for abuse-case reminders, nothing else.",
+                "Path": ROLE_PATH,
                 "AssumeRolePolicyDocument": {
                     "Version": "2012-10-17",
                     "Statement": [

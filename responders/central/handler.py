@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from mamori import central
+from mamori import central, deduplication
 
 LOG = logging.getLogger("mamori")
 LOG.setLevel(logging.INFO)
@@ -26,6 +26,8 @@ def settings(environ: Any) -> central.Settings:
         contact_title=environ.get("SECURITY_CONTACT_TITLE", ""),
         contact_phone=environ.get("SECURITY_CONTACT_PHONE", ""),
         leaked_key_response=environ.get("LEAKED_KEY_RESPONSE", "true"),
+        deduplication_table=environ.get(deduplication.TABLE_ENVIRONMENT, ""),
+        deduplication_owner=environ.get(deduplication.OWNER_ENVIRONMENT, ""),
     )
 
 

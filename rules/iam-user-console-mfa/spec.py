@@ -1,6 +1,14 @@
 """mamori-iam-user-console-mfa: what the rule is, what it takes, what it may call."""
 
-from mamori.catalog import READ_CREDENTIAL_REPORT, Parameter, Permission, RemediationLink, RuleSpec
+from mamori.catalog import (
+    CONFIG_RULES,
+    MAX_EXEMPTION_DAYS,
+    READ_CREDENTIAL_REPORT,
+    Parameter,
+    Permission,
+    RemediationLink,
+    RuleSpec,
+)
 from mamori.console_mfa import DEFAULT_GRACE_HOURS
 
 RULE = RuleSpec(
@@ -21,11 +29,12 @@ RULE = RuleSpec(
             max_length=16,
             constraint="a whole number of hours (0-99999)",
         ),
+        MAX_EXEMPTION_DAYS,
     ),
     permissions=(
         Permission("config:PutEvaluations"),
         # rdklib marks the evaluations of users that no longer exist NOT_APPLICABLE.
-        Permission("config:GetComplianceDetailsByConfigRule"),
+        Permission("config:GetComplianceDetailsByConfigRule", CONFIG_RULES),
         *READ_CREDENTIAL_REPORT,
         # Every user's id, tags and attached policies, one call per 1,000 users (Filter=User): no call
         # per user. IAM grants this read only on "*" and cannot limit it to users; see README.md.
@@ -34,8 +43,7 @@ RULE = RuleSpec(
     remediation=RemediationLink(
         document="iam-user-console-mfa",
         resource_id_parameter="UserId",
-        parameters=("GracePeriodHours",),
-        pack_values=(("PolicyArn", "DenyWithoutMfaPolicy"),),
+        parameters=("GracePeriodHours", MAX_EXEMPTION_DAYS.name),
         maximum_automatic_attempts=3,
         retry_attempt_seconds=120,
     ),

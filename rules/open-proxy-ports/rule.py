@@ -43,9 +43,10 @@ def decide(
     proxy_ports: tuple[int, ...],
     trusted: Trusted,
     resolve_prefix_lists: Callable[[list[str]], Mapping[str, list[str]]],
+    max_exemption_days: int,
 ) -> tuple[str, str]:
     """(compliance, annotation) of one group: the one decision of the change trigger and the sweep."""
-    exempt, note = config_rule.exemption_evaluation(tags)
+    exempt, note = config_rule.exemption_evaluation(tags, max_days=max_exemption_days)
     if exempt is not None:
         return ComplianceType.NOT_APPLICABLE, exempt.annotation
     if not isinstance(configuration, dict):
@@ -69,12 +70,13 @@ class OpenProxyPorts(ConfigRule):  # type: ignore[misc]
     delete_old_evaluations_on_scheduled_notification = False
 
     def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> dict[str, Any]:
-        config_rule.check_parameter_names(rule_parameters, {"ProxyPorts", "TrustedCidrs"})
+        config_rule.check_parameter_names(rule_parameters, {"ProxyPorts", "TrustedCidrs", config_rule.MAX_EXEMPTION_DAYS})
         return {
             "ProxyPorts": config_rule.parse_parameter(
                 rule_parameters, "ProxyPorts", format_ports(DEFAULT_PROXY_PORTS), parse_proxy_ports
             ),
             "TrustedCidrs": config_rule.parse_parameter(rule_parameters, "TrustedCidrs", "", parse_trusted),
+            config_rule.MAX_EXEMPTION_DAYS: config_rule.max_exemption_days(rule_parameters),
         }
 
     def evaluate_change(
@@ -93,6 +95,7 @@ class OpenProxyPorts(ConfigRule):  # type: ignore[misc]
             valid_rule_parameters["ProxyPorts"],
             valid_rule_parameters["TrustedCidrs"],
             prefix_lists,
+            valid_rule_parameters[config_rule.MAX_EXEMPTION_DAYS],
         )
         return [Evaluation(compliance, annotation=text)]
 
@@ -115,7 +118,14 @@ class OpenProxyPorts(ConfigRule):  # type: ignore[misc]
         evaluations = []
         for group in groups:
             group_id = str(group["GroupId"])
-            compliance, text = decide(configurations[group_id], group.get("Tags"), proxy_ports, trusted, lambda ids: resolved)
+            compliance, text = decide(
+                configurations[group_id],
+                group.get("Tags"),
+                proxy_ports,
+                trusted,
+                lambda ids: resolved,
+                valid_rule_parameters[config_rule.MAX_EXEMPTION_DAYS],
+            )
             evaluations.append(Evaluation(compliance, group_id, RESOURCE_TYPE, text))
         return evaluations
 

@@ -1,6 +1,6 @@
 """mamori-open-proxy-ports: what the rule is, what it takes, what it may call."""
 
-from mamori.catalog import FREQUENCIES, Parameter, Permission, RemediationLink, RuleSpec
+from mamori.catalog import FREQUENCIES, MAX_EXEMPTION_DAYS, PREFIX_LISTS, Parameter, Permission, RemediationLink, RuleSpec
 from mamori.exposure import DEFAULT_PROXY_PORTS, PROXY_PORTS_PATTERN, TRUSTED_PATTERN, format_ports
 
 RULE = RuleSpec(
@@ -38,6 +38,7 @@ RULE = RuleSpec(
             max_length=640,
             constraint="empty, or comma-separated CIDRs (203.0.113.0/24, 2001:db8::/32) and prefix list ids (pl-...)",
         ),
+        MAX_EXEMPTION_DAYS,
     ),
     permissions=(
         Permission("config:PutEvaluations"),
@@ -45,7 +46,7 @@ RULE = RuleSpec(
         Permission("config:GetResourceConfigHistory"),
         # Only when a group references a prefix list (cached a minute per container; once per list in a sweep).
         Permission("ec2:DescribeManagedPrefixLists"),
-        Permission("ec2:GetManagedPrefixListEntries"),
+        Permission("ec2:GetManagedPrefixListEntries", PREFIX_LISTS),
         # The periodic sweep: every group of the region, 1,000 a call.
         Permission("ec2:DescribeSecurityGroups"),
     ),
@@ -53,6 +54,7 @@ RULE = RuleSpec(
         document="open-proxy-ports",
         resource_id_parameter="GroupId",
         # Its paired remediation reads the list parameters from the deployed rule (mamori.deployed_rule).
+        parameters=(MAX_EXEMPTION_DAYS.name,),
         maximum_automatic_attempts=3,
         retry_attempt_seconds=120,
     ),

@@ -1,6 +1,6 @@
 """mamori-security-contact: what the rule is, what it takes, what it may call."""
 
-from mamori.catalog import Parameter, Permission, RemediationLink, RuleSpec
+from mamori.catalog import ONLY_THE_SECURITY_CONTACT, Parameter, Permission, RemediationLink, RuleSpec, allow
 from mamori.security_contact import CONTACT_EMAIL_LIMIT, CONTACT_EMAIL_PATTERN
 
 # The account's own alternate contacts are the `account` resource type,
@@ -30,8 +30,8 @@ RULE = RuleSpec(
     ),
     permissions=(
         Permission("config:PutEvaluations"),
-        # One live call decides.
-        Permission("account:GetAlternateContact", OWN_ACCOUNT),
+        # One live call decides: the SECURITY contact, the only one the rule may read.
+        *allow("account:GetAlternateContact", on=OWN_ACCOUNT, when=ONLY_THE_SECURITY_CONTACT),
     ),
     remediation=RemediationLink(
         document="security-contact",

@@ -56,12 +56,13 @@ def no_active_key(row: CredentialRow, user_id: str) -> Evaluation:
 
 class StaleAccessKeys(ConfigRule):  # type: ignore[misc]
     def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> dict[str, Any]:
-        config_rule.check_parameter_names(rule_parameters, {"MaxUnusedDays", "MaxKeyAgeDays"})
+        config_rule.check_parameter_names(rule_parameters, {"MaxUnusedDays", "MaxKeyAgeDays", config_rule.MAX_EXEMPTION_DAYS})
         return {
             "MaxUnusedDays": config_rule.parse_parameter(
                 rule_parameters, "MaxUnusedDays", str(DEFAULT_MAX_UNUSED_DAYS), parse_max_unused_days
             ),
             "MaxKeyAgeDays": config_rule.parse_parameter(rule_parameters, "MaxKeyAgeDays", "", parse_max_key_age_days),
+            config_rule.MAX_EXEMPTION_DAYS: config_rule.max_exemption_days(rule_parameters),
         }
 
     def evaluate_periodic(
@@ -83,7 +84,9 @@ class StaleAccessKeys(ConfigRule):  # type: ignore[misc]
             stale = find_stale_keys(keys_from_report(row), now, max_unused, max_age)
             note = ""
             if stale:
-                exempt, note = config_rule.exemption_evaluation(user.tags, now.date())
+                exempt, note = config_rule.exemption_evaluation(
+                    user.tags, now.date(), valid_rule_parameters[config_rule.MAX_EXEMPTION_DAYS]
+                )
                 if exempt is not None:
                     evaluations.append(
                         Evaluation(ComplianceType.NOT_APPLICABLE, user.user_id, USER_RESOURCE_TYPE, exempt.annotation)

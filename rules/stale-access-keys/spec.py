@@ -1,7 +1,15 @@
 """mamori-stale-access-keys: what the rule is, what it takes, what it may call."""
 
 from mamori.access_keys import DEFAULT_MAX_UNUSED_DAYS
-from mamori.catalog import READ_CREDENTIAL_REPORT, Parameter, Permission, RemediationLink, RuleSpec
+from mamori.catalog import (
+    CONFIG_RULES,
+    MAX_EXEMPTION_DAYS,
+    READ_CREDENTIAL_REPORT,
+    Parameter,
+    Permission,
+    RemediationLink,
+    RuleSpec,
+)
 
 RULE = RuleSpec(
     id="stale-access-keys",
@@ -29,11 +37,12 @@ RULE = RuleSpec(
             max_length=16,
             constraint="empty, or a whole number of days (0-9999)",
         ),
+        MAX_EXEMPTION_DAYS,
     ),
     permissions=(
         Permission("config:PutEvaluations"),
         # rdklib marks the evaluations of users that no longer exist NOT_APPLICABLE.
-        Permission("config:GetComplianceDetailsByConfigRule"),
+        Permission("config:GetComplianceDetailsByConfigRule", CONFIG_RULES),
         *READ_CREDENTIAL_REPORT,
         # Every user's id, tags and attached policies, one call per 1,000 users (Filter=User): no call
         # per user. IAM grants this read only on "*" and cannot limit it to users; see README.md.
@@ -42,7 +51,7 @@ RULE = RuleSpec(
     remediation=RemediationLink(
         document="stale-access-keys",
         resource_id_parameter="UserId",
-        parameters=("MaxUnusedDays", "MaxKeyAgeDays"),
+        parameters=("MaxUnusedDays", "MaxKeyAgeDays", MAX_EXEMPTION_DAYS.name),
         maximum_automatic_attempts=3,
         retry_attempt_seconds=120,
     ),

@@ -101,9 +101,12 @@ class UnapprovedRegions(ConfigRule):  # type: ignore[misc]
     delete_old_evaluations_on_scheduled_notification = False
 
     def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> dict[str, Any]:
-        config_rule.check_parameter_names(rule_parameters, {"ApprovedRegions"})
+        config_rule.check_parameter_names(rule_parameters, {"ApprovedRegions", config_rule.MAX_EXEMPTION_DAYS})
         # Required: no default region list could be right for every deployer.
-        return {"ApprovedRegions": config_rule.parse_parameter(rule_parameters, "ApprovedRegions", "", parse_regions)}
+        return {
+            "ApprovedRegions": config_rule.parse_parameter(rule_parameters, "ApprovedRegions", "", parse_regions),
+            config_rule.MAX_EXEMPTION_DAYS: config_rule.max_exemption_days(rule_parameters),
+        }
 
     def evaluate_periodic(
         self, event: dict[str, Any], client_factory: Any, valid_rule_parameters: dict[str, Any]
@@ -125,7 +128,7 @@ class UnapprovedRegions(ConfigRule):  # type: ignore[misc]
         running: collections.Counter[str] = collections.Counter()
         for region in sorted(scan.results):
             for instance in scan.results[region]:
-                finding = decide(instance, approved, today)
+                finding = decide(instance, approved, today, valid_rule_parameters[config_rule.MAX_EXEMPTION_DAYS])
                 if finding is None:  # only regions outside ApprovedRegions were scanned
                     continue
                 if finding.compliance == ComplianceType.NON_COMPLIANT:

@@ -1,6 +1,6 @@
 """mamori-unapproved-regions: what the rule is, what it takes, what it may call."""
 
-from mamori.catalog import Parameter, Permission, RemediationLink, RuleSpec
+from mamori.catalog import CONFIG_RULES, MAX_EXEMPTION_DAYS, Parameter, Permission, RemediationLink, RuleSpec
 from mamori.instances import REGION_LIST_PATTERN
 
 RULE = RuleSpec(
@@ -21,15 +21,16 @@ RULE = RuleSpec(
             None,
             allowed_pattern=REGION_LIST_PATTERN,
             # Every commercial region takes about 450 characters; the rule's InputParameters stay under 1,024.
-            max_length=960,
+            max_length=940,
             constraint="comma-separated region names (e.g. us-east-1,eu-west-1), at least one",
         ),
+        MAX_EXEMPTION_DAYS,
     ),
     permissions=(
         Permission("config:PutEvaluations"),
         # rdklib marks instances gone since the last run NOT_APPLICABLE; the rule also keeps the
         # earlier findings of a region that refused to be scanned.
-        Permission("config:GetComplianceDetailsByConfigRule"),
+        Permission("config:GetComplianceDetailsByConfigRule", CONFIG_RULES),
         Permission("ec2:DescribeRegions"),
         # One call per 1,000 instances in each enabled region outside ApprovedRegions.
         Permission("ec2:DescribeInstances"),
@@ -38,6 +39,7 @@ RULE = RuleSpec(
         document="unapproved-regions",
         resource_id_parameter="InstanceId",
         # Its paired remediation reads the list parameters from the deployed rule (mamori.deployed_rule).
+        parameters=(MAX_EXEMPTION_DAYS.name,),
     ),
     # Every region is asked at once, but a region with many instances is paged one call after another.
     timeout_seconds=300,

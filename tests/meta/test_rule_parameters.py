@@ -28,6 +28,7 @@ MALFORMED: Mapping[str, tuple[str, ...]] = {
     "ProxyPorts": ("99999", "8000-80", "3128-"),
     "TrustedCidrs": ("10.0.0.0/33", "pl-"),
     "ApprovedRegions": ("not-a-region",),
+    "MaxExemptionDays": ("0", "400"),
 }
 # A valid value for each parameter that has no default (required, or optional and empty), given
 # under the misspelt name: only the name is wrong.

@@ -304,36 +304,33 @@ def test_the_email_is_passed_only_when_the_pack_has_one() -> None:
     assert "Condition" not in template()["Resources"]["BudgetAlertRemediation"]
 
 
-def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox, topic: str) -> None:
-    """Records of schema 0 ({accountId, budgetName, createdBudget, notifications, at}, as
-    mamori wrote them before the versioned envelope) are read as the same envelope: the
-    restore deletes the alerts recorded, and keeps the budget it did not create."""
-    make_budget(BUDGET, notifications=[ACTUAL_80, FORECAST_100])
-    legacy = {
-        "accountId": ACCOUNT,
-        "budgetName": BUDGET,
-        "createdBudget": False,
-        "notifications": [ACTUAL_80, FORECAST_100],
-        "at": "2026-01-02T03:04:05Z",
-    }
-    boto3.client("ssm").put_parameter(Name=f"/mamori/budget-alert/{ACCOUNT}", Value=json.dumps(legacy), Type="String")
-
-    result = restore(sandbox)
-
-    assert result.status == "Success", result.failure
-    assert result.outputs["Restore.Status"] == "RESTORED"
-    assert budgets()[BUDGET]["BudgetLimit"] == {"Amount": "40", "Unit": "USD"}
-    assert alerts() == {}
-    assert no_records()
-
-
-def test_a_legacy_record_of_another_account_is_refused(sandbox: Sandbox, topic: str) -> None:
+@pytest.mark.parametrize("of_account", [ACCOUNT, "210987654321"], ids=["this-account", "another-account"])
+def test_an_unsigned_record_is_refused_and_nothing_deleted(sandbox: Sandbox, topic: str, of_account: str) -> None:
+    """A record of schema 0 (before the envelope) says the budget is mamori's: written before
+    mamori signed its records, or planted by anyone who can write Parameter Store to have a
+    person's budget deleted. Nothing tells the two apart, so the restore refuses it."""
     make_budget(BUDGET, notifications=[ACTUAL_80])
-    legacy = {"accountId": "210987654321", "budgetName": BUDGET, "createdBudget": True, "notifications": []}
+    legacy = {"accountId": of_account, "budgetName": BUDGET, "createdBudget": True, "notifications": [ACTUAL_80]}
     boto3.client("ssm").put_parameter(Name=f"/mamori/budget-alert/{ACCOUNT}", Value=json.dumps(legacy), Type="String")
 
     result = restore(sandbox)
 
     assert result.status == "Failed"
-    assert "names 210987654321, not this resource" in result.failure
+    assert "Refused" in result.failure and "no mamori signature" in result.failure
     assert BUDGET in budgets() and alerts() == {"ACTUAL 80.0": [("EMAIL", "cfo@example.com")]}
+
+
+def test_alerts_deleted_by_someone_are_added_again_and_the_budget_stays_mamoris(sandbox: Sandbox, topic: str) -> None:
+    """Someone deletes the alerts of the budget mamori created: the next run reads mamori's record
+    (verified), adds them again, and still knows the budget is mamori's, so the restore deletes it."""
+    assert remediate(sandbox, topic).outputs["Remediate.Status"] == "REMEDIATED"
+    client = boto3.client("budgets")
+    for notification in client.describe_notifications_for_budget(AccountId=ACCOUNT, BudgetName=BUDGET)["Notifications"]:
+        client.delete_notification(AccountId=ACCOUNT, BudgetName=BUDGET, Notification=notification)
+
+    again = remediate(sandbox, topic)
+
+    assert (again.status, again.outputs["Remediate.Status"]) == ("Success", "REMEDIATED"), again.failure
+    assert record()["createdBudget"] is True and len(record()["notifications"]) == 2
+    assert restore(sandbox).outputs["Restore.Changes"] == [f"delete budget {BUDGET}"]
+    assert budgets() == {}

@@ -20,6 +20,7 @@ from harness.pack import (
 )
 from mamori.records import load_record
 from tests.closed_loop import assert_closed_loop
+from tests.conftest import write_mamori_record
 from tests.rules.test_guardduty_enabled import RULE_ID, detectors, guardduty, make_detector
 
 REMEDIATE = "mamori-guardduty-enabled"
@@ -195,9 +196,7 @@ def test_restore_finds_a_detector_created_before_its_id_was_recorded(sandbox: Sa
     for the region: restore deletes the detector carrying mamori's tag there, and nothing else."""
     ours = make_detector("eu-west-1", Tags={TAG: "2030-01-01T00:00:00Z created by mamori-guardduty-enabled"})
     theirs = make_detector("eu-west-2")
-    boto3.client("ssm").put_parameter(
-        Name=RECORD, Type="String", Value=json.dumps({"created": {"eu-west-1": None, "eu-west-2": None}, "enabled": {}})
-    )
+    write_mamori_record(RULE_ID, ACCOUNT, {"created": {"eu-west-1": None, "eu-west-2": None}, "enabled": {}})
 
     result = restore(sandbox)
 
@@ -249,40 +248,17 @@ def test_restore_keeps_what_a_refused_region_could_not_undo(sandbox: Sandbox) ->
     assert no_records()
 
 
-def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox) -> None:
-    """Records of schema 0 ({accountId, created, enabled, at}, as mamori wrote them before the
-    versioned envelope) are read as the same envelope: the restore undoes what they name."""
-    created = make_detector("eu-west-1", Tags={TAG: "2026-01-02T03:04:05Z created by mamori-guardduty-enabled"})
+@pytest.mark.parametrize("of_account", [ACCOUNT, "210987654321"], ids=["this-account", "another-account"])
+def test_an_unsigned_record_is_refused_and_no_detector_touched(sandbox: Sandbox, of_account: str) -> None:
+    """A record of schema 0 (before the envelope) naming a person's detectors as mamori's:
+    written before mamori signed its records, or planted to have them deleted. Refused."""
+    theirs = make_detector("eu-west-1")
     enabled = make_detector("eu-west-3")
-    theirs = make_detector("us-east-1")
-    legacy = {
-        "accountId": ACCOUNT,
-        "created": {"eu-west-1": created},
-        "enabled": {"eu-west-3": enabled},
-        "at": "2026-01-02T03:04:05Z",
-    }
+    legacy = {"accountId": of_account, "created": {"eu-west-1": theirs}, "enabled": {"eu-west-3": enabled}}
     boto3.client("ssm").put_parameter(Name=RECORD, Type="String", Value=json.dumps(legacy))
 
     result = restore(sandbox)
 
-    assert result.status == "Success", result.failure
-    assert result.outputs["Restore.Status"] == "RESTORED"
-    assert (result.outputs["Restore.Deleted"], result.outputs["Restore.Suspended"]) == (
-        [f"eu-west-1: {created}"],
-        [f"eu-west-3: {enabled}"],
-    )
-    assert (states()["eu-west-1"], states()["eu-west-3"], list(detectors("us-east-1"))) == ([], ["DISABLED"], [theirs])
-    assert no_records()
-
-
-def test_a_legacy_record_of_another_account_is_refused(sandbox: Sandbox) -> None:
-    mine = make_detector("eu-west-3")
-    boto3.client("ssm").put_parameter(
-        Name=RECORD, Type="String", Value=json.dumps({"accountId": "210987654321", "enabled": {"eu-west-3": mine}})
-    )
-
-    result = restore(sandbox)
-
     assert result.status == "Failed"
-    assert "names 210987654321, not this resource" in result.failure
-    assert states()["eu-west-3"] == ["ENABLED"]
+    assert "Refused" in result.failure and "no mamori signature" in result.failure
+    assert (list(detectors("eu-west-1")), states()["eu-west-3"]) == ([theirs], ["ENABLED"])

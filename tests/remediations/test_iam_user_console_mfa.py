@@ -23,6 +23,7 @@ from harness.pack import (
     template,
 )
 from tests.closed_loop import assert_closed_loop
+from tests.exempt import SOON
 
 # What the dashboard says of a user the deny policy contains: COMPLIANT, yet MFA is still missing.
 CONTAINED_TEXT = "Contained: no MFA yet, access limited until the user adds MFA (mamori-deny-without-mfa attached)."
@@ -138,7 +139,7 @@ def test_dry_run_changes_nothing(sandbox: Sandbox, policy_arn: str) -> None:
 
 
 def test_exempt_user_is_skipped(sandbox: Sandbox, policy_arn: str) -> None:
-    alice = console_user(tags={"mamori:exempt": "break-glass until=2999-12-31"})
+    alice = console_user(tags={"mamori:exempt": f"break-glass until={SOON}"})
 
     result = remediate(sandbox, alice, policy_arn)
 
@@ -184,8 +185,8 @@ def test_deleted_user_is_nothing_to_do(sandbox: Sandbox, policy_arn: str) -> Non
     ("parameters", "failure"),
     [
         ({"UserId": "alice"}, "does not match allowedPattern"),
-        ({"PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}, "does not match allowedPattern"),
-        ({"PolicyArn": "arn:aws:iam::123456789012:policy/mamori-deny-without-mfa"}, "does not match allowedPattern"),
+        ({"PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}, "unknown ['PolicyArn']"),
+        ({"PolicyArn": "arn:aws:iam::123456789012:policy/mamori/mamori-deny-without-mfa-evil"}, "unknown ['PolicyArn']"),
         ({"DryRun": "maybe"}, "must be a Boolean"),
         ({"GracePeriodHours": "soon"}, "GracePeriodHours: 'soon' is not a whole number of hours"),
         ({"Bogus": "1"}, "unknown ['Bogus']"),

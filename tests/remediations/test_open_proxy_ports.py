@@ -25,6 +25,7 @@ from harness.pack import (
 from mamori.records import load_record
 from tests.closed_loop import assert_closed_loop
 from tests.conftest import inbound, make_group, tcp
+from tests.exempt import SOON
 from tests.sweep import assert_sweep_agrees
 
 RULE = "mamori-open-proxy-ports"
@@ -71,11 +72,11 @@ def test_closed_loop(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
         assert result.outputs["Remediate.Revoked"] == ["tcp 3128 from 0.0.0.0/0", "tcp 3128 from ::/0"]
         assert inbound(ec2, group) == office_only
         assert tags(ec2, group)["mamori:remediated"].endswith("- undo with mamori-open-proxy-ports-restore")
-        assert [entry["source"] for entry in record(group)["changes"][0]["revoked"]] == ["0.0.0.0/0", "::/0"]
+        assert [entry["source"] for entry in record(group)["revoked"]] == ["0.0.0.0/0", "::/0"]
 
     def unchanged(result: AutomationResult) -> None:
         assert inbound(ec2, group) == office_only
-        assert len(record(group)["changes"]) == 1
+        assert len(record(group)["history"]) == 1
 
     def put_back(result: AutomationResult) -> None:
         assert inbound(ec2, group) == original
@@ -191,7 +192,7 @@ def test_dry_run_changes_nothing(sandbox: Sandbox, ec2: Any, vpc_id: str) -> Non
 
 
 def test_exempt_group_is_skipped(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
-    group = make_group(ec2, vpc_id, [tcp(8080, "0.0.0.0/0")], tags={"mamori:exempt": "demo proxy until=2999-12-31"})
+    group = make_group(ec2, vpc_id, [tcp(8080, "0.0.0.0/0")], tags={"mamori:exempt": f"demo proxy until={SOON}"})
 
     result = remediate(sandbox, group)
 
@@ -300,7 +301,7 @@ def test_a_failed_revocation_fails_the_automation_loudly(sandbox: Sandbox, ec2: 
     assert "RequestLimitExceeded" in result.failure
     assert inbound(ec2, group) == {("tcp", 3128, 3128, "0.0.0.0/0")}
     # The record was written first: nothing the remediation meant to change is lost.
-    assert record(group)["changes"][0]["revoked"][0]["source"] == "0.0.0.0/0"
+    assert record(group)["revoked"][0]["source"] == "0.0.0.0/0"
 
 
 def test_repeated_remediations_accumulate_in_one_record(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
@@ -309,7 +310,8 @@ def test_repeated_remediations_accumulate_in_one_record(sandbox: Sandbox, ec2: A
     ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[tcp(1080, "::/0")])
     assert remediate(sandbox, group).status == "Success"
 
-    assert len(record(group)["changes"]) == 2
+    assert len(record(group)["history"]) == 2
+    assert [entry["fromPort"] for entry in record(group)["revoked"]] == [3128, 1080]
     assert restore(sandbox, group).status == "Success"
     assert inbound(ec2, group) == {("tcp", 3128, 3128, "0.0.0.0/0"), ("tcp", 1080, 1080, "::/0")}
 
@@ -323,7 +325,7 @@ def test_restore_dry_run_changes_nothing(sandbox: Sandbox, ec2: Any, vpc_id: str
     assert result.outputs["Restore.Status"] == "DRY_RUN"
     assert result.outputs["Restore.Restored"] == ["tcp 3128 from 0.0.0.0/0"]
     assert inbound(ec2, group) == set()
-    assert record(group)["changes"]
+    assert record(group)["revoked"]
 
 
 def test_each_narrowed_entry_keeps_its_own_origins_description(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
@@ -346,12 +348,13 @@ def test_dropped_protocols_are_reported_and_recorded(sandbox: Sandbox, ec2: Any,
     result = remediate(sandbox, group)
 
     assert result.outputs["Remediate.Dropped"] == ["protocols other than tcp, udp and icmp from 0.0.0.0/0"]
-    assert record(group)["changes"][0]["dropped"] == result.outputs["Remediate.Dropped"]
+    assert record(group)["history"][0]["dropped"] == result.outputs["Remediate.Dropped"]
 
 
-def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
-    """Records of schema 0 ({groupId, changes}, as mamori wrote them before the versioned
-    envelope) are read as the same envelope: the restore puts the entry back."""
+def test_a_record_of_before_the_signature_is_refused_and_nothing_restored(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    """Records of schema 0 ({groupId, changes}) and 1 (the envelope unsigned) were written before
+    mamori signed its records: nothing tells them from a planted one, so the restore refuses
+    them, loudly, and changes nothing (SECURITY.md: what protects the records)."""
     group = make_group(ec2, vpc_id, [tcp(22, "203.0.113.0/24")])
     legacy = {
         "groupId": group,
@@ -368,38 +371,24 @@ def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox, e
 
     result = restore(sandbox, group)
 
-    assert result.status == "Success", result.failure
-    assert result.outputs["Restore.Status"] == "RESTORED"
-    assert inbound(ec2, group) == {("tcp", 22, 22, "203.0.113.0/24"), ("tcp", 3128, 3128, "0.0.0.0/0")}
-    assert load_record(boto3.client("ssm"), "open-proxy-ports", group) is None
-
-
-def test_a_legacy_record_of_another_group_is_refused(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
-    group = make_group(ec2, vpc_id, [tcp(22, "203.0.113.0/24")])
-    boto3.client("ssm").put_parameter(
-        Name=f"/mamori/open-proxy-ports/{group}",
-        Value=json.dumps({"groupId": "sg-0123456789abcdef0", "changes": []}),
-        Type="String",
-    )
-
-    result = restore(sandbox, group)
-
     assert result.status == "Failed"
-    assert "names sg-0123456789abcdef0, not this resource" in result.failure
+    assert "Refused" in result.failure and "no mamori signature" in result.failure and "Nothing was changed" in result.failure
     assert inbound(ec2, group) == {("tcp", 22, 22, "203.0.113.0/24")}
+    assert boto3.client("ssm").get_parameter(Name=f"/mamori/open-proxy-ports/{group}")["Parameter"]["Value"] == json.dumps(legacy)
 
 
 def test_a_planted_record_does_not_keep_the_proxy_open(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
     """The attacker: anyone who can write Parameter Store plants junk, or a record naming another
-    group, where the remediation keeps its record. The remediation still revokes, and its own
-    record replaces the planted one (which is never merged into what a restore would open)."""
+    group, where the remediation keeps its record. The remediation still revokes, its own record
+    replaces the planted one (never merged into what a restore would open), and the run fails
+    loudly: someone planted a record."""
     group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")])
     planted = {"groupId": "sg-0123456789abcdef0", "changes": [{"revoked": [{"sourceKind": "ipv4", "source": "0.0.0.0/0"}]}]}
     boto3.client("ssm").put_parameter(Name=f"/mamori/open-proxy-ports/{group}", Value=json.dumps(planted), Type="String")
 
     result = remediate(sandbox, group)
 
-    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "REMEDIATED"), result.failure
+    assert result.status == "Failed"
+    assert f"Revoked 1 entry of {group}" in result.failure and "not merged" in result.failure
     assert inbound(ec2, group) == set()
-    assert [len(change["revoked"]) for change in record(group)["changes"]] == [1]
-    assert record(group)["changes"][0]["revoked"][0]["fromPort"] == 3128
+    assert [entry["fromPort"] for entry in record(group)["revoked"]] == [3128]

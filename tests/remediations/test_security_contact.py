@@ -256,13 +256,13 @@ def test_the_remediation_exists_only_with_a_contact_to_set() -> None:
     assert template()["Parameters"]["SecurityContactTitle"]["Default"] == "Security"
 
 
-def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox) -> None:
-    """Records of schema 0 ({accountId, at, previous, set}, as mamori wrote them before the
-    versioned envelope) are read as the same envelope: the restore puts the contact back."""
+@pytest.mark.parametrize("of_account", [ACCOUNT, "210987654321"], ids=["this-account", "another-account"])
+def test_an_unsigned_record_is_refused_and_the_contact_kept(sandbox: Sandbox, of_account: str) -> None:
+    """A record of schema 0 (before the envelope) whose `previous` is someone's mailbox: written
+    before mamori signed its records, or planted to make that mailbox the SECURITY contact."""
     boto3.client("account").put_alternate_contact(**MAMORIS)
     legacy = {
-        "accountId": ACCOUNT,
-        "at": "2026-01-02T03:04:05Z",
+        "accountId": of_account,
         "previous": {"name": "Former Admin", "title": "CTO", "email": "former-admin@example.com", "phone": "555-0100"},
         "set": {"name": "Security Operations", "title": "Security", "email": EXPECTED, "phone": "+81 3 1234 5678"},
     }
@@ -270,25 +270,21 @@ def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox) -
 
     result = restore(sandbox)
 
-    assert result.status == "Success", result.failure
-    assert result.outputs["Restore.Status"] == "RESTORED"
-    assert contact() == {
-        "AlternateContactType": "SECURITY",
-        "Name": "Former Admin",
-        "Title": "CTO",
-        "EmailAddress": "former-admin@example.com",
-        "PhoneNumber": "555-0100",
-    }
-    assert no_records()
-
-
-def test_a_legacy_record_of_another_account_is_refused(sandbox: Sandbox) -> None:
-    boto3.client("account").put_alternate_contact(**MAMORIS)
-    legacy = {"accountId": "210987654321", "previous": None, "set": {"name": "x", "title": "x", "email": EXPECTED, "phone": "1"}}
-    boto3.client("ssm").put_parameter(Name=f"/mamori/security-contact/{ACCOUNT}", Value=json.dumps(legacy), Type="String")
-
-    result = restore(sandbox)
-
     assert result.status == "Failed"
-    assert "names 210987654321, not this resource" in result.failure
+    assert "Refused" in result.failure and "no mamori signature" in result.failure
     assert contact() == MAMORIS
+
+
+def test_a_contact_changed_again_is_replaced_again_and_the_record_names_the_latest(sandbox: Sandbox) -> None:
+    """Someone sets another contact after mamori set its own: the next run reads mamori's record
+    (verified), replaces the contact again, and records only what it replaced this time."""
+    set_contact(email="former-admin@example.com")
+    assert remediate(sandbox).outputs["Remediate.Status"] == "REMEDIATED"
+    interim = set_contact(email="interim@example.com", name="Interim Lead")
+
+    again = remediate(sandbox)
+
+    assert (again.status, again.outputs["Remediate.Status"]) == ("Success", "REMEDIATED"), again.failure
+    assert contact() == MAMORIS and record()["previous"]["email"] == "interim@example.com"
+    assert restore(sandbox).outputs["Restore.Status"] == "RESTORED"
+    assert contact() == interim

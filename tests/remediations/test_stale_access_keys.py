@@ -26,6 +26,7 @@ from harness.pack import (
 )
 from mamori.records import load_record
 from tests.closed_loop import assert_closed_loop
+from tests.exempt import SOON
 
 RULE = "mamori-stale-access-keys"
 RULE_ID = "stale-access-keys"
@@ -93,14 +94,14 @@ def test_closed_loop(sandbox: Sandbox) -> None:
             f"{stale}: key …{stale[-4:]} unused for 120 days (last used {last_used:%Y-%m-%d})"
         ]
         assert statuses("alice") == {stale: "Inactive", fresh: "Active"}  # deactivated, not deleted; the fresh key untouched
-        assert [key["keyId"] for key in record(alice)["changes"][0]["deactivated"]] == [stale]
+        assert [key["keyId"] for key in record(alice)["deactivated"]] == [stale]
         assert tags("alice")["mamori:remediated"].endswith(
             f"stale-access-keys deactivated {stale} - undo with mamori-stale-access-keys-restore"
         )
 
     def unchanged(result: AutomationResult) -> None:
         assert statuses("alice") == {stale: "Inactive", fresh: "Active"}
-        assert len(record(alice)["changes"]) == 1
+        assert len(record(alice)["history"]) == 1
 
     def reactivated(result: AutomationResult) -> None:
         assert result.outputs["Restore.Reactivated"] == [stale]
@@ -157,7 +158,7 @@ def test_dry_run_changes_nothing(sandbox: Sandbox) -> None:
 
 
 def test_exempt_user_is_skipped(sandbox: Sandbox) -> None:
-    alice, stale, fresh = two_key_user(tags={"mamori:exempt": "vendor sync until=2999-12-31"})
+    alice, stale, fresh = two_key_user(tags={"mamori:exempt": f"vendor sync until={SOON}"})
 
     result = remediate(sandbox, alice)
 
@@ -220,7 +221,7 @@ def test_a_failed_deactivation_fails_loudly_after_recording(sandbox: Sandbox, mo
     assert result.status == "Failed"
     assert "LimitExceeded" in result.failure
     assert statuses("alice") == {stale: "Active", fresh: "Active"}
-    assert record(alice)["changes"][0]["deactivated"][0]["keyId"] == stale
+    assert record(alice)["deactivated"][0]["keyId"] == stale
 
 
 def test_restore_dry_run_changes_nothing(sandbox: Sandbox) -> None:
@@ -232,7 +233,7 @@ def test_restore_dry_run_changes_nothing(sandbox: Sandbox) -> None:
     assert result.outputs["Restore.Status"] == "DRY_RUN"
     assert result.outputs["Restore.Reactivated"] == [stale]
     assert statuses("alice") == {stale: "Inactive", fresh: "Active"}
-    assert record(alice)["changes"]
+    assert record(alice)["deactivated"]
 
 
 def test_restore_names_a_key_deleted_since(sandbox: Sandbox) -> None:
@@ -281,42 +282,39 @@ def test_restore_of_a_deleted_user_fails_and_keeps_the_record(sandbox: Sandbox) 
     assert record(user)["userName"] == "alice"
 
 
-def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox) -> None:
-    """Records of schema 0 ({userId, userName, changes}, as mamori wrote them before the
-    versioned envelope) are read as the same envelope: the restore reactivates the key."""
+@pytest.mark.parametrize("of_user", ["self", "AIDA0123456789ABCDEFG"], ids=["this-user", "another-user"])
+def test_an_unsigned_record_is_refused_and_no_key_reactivated(sandbox: Sandbox, of_user: str) -> None:
+    """A record of schema 0 (before the envelope) naming a key a person deactivated: written
+    before mamori signed its records, or planted to have a leaked key reactivated. Refused."""
     alice, stale, fresh = two_key_user()
-    iam = boto3.client("iam")
-    iam.update_access_key(UserName="alice", AccessKeyId=stale, Status="Inactive")
-    iam.tag_user(UserName="alice", Tags=[{"Key": "mamori:remediated", "Value": "2026-01-02T03:04:05Z stale-access-keys"}])
+    boto3.client("iam").update_access_key(UserName="alice", AccessKeyId=stale, Status="Inactive")
     legacy = {
-        "userId": alice,
+        "userId": alice if of_user == "self" else of_user,
         "userName": "alice",
-        "changes": [
-            {
-                "at": "2026-01-02T03:04:05Z",
-                "deactivated": [{"keyId": stale, "created": "2025-01-01T00:00:00Z", "lastUsed": None, "reason": "stale"}],
-            }
-        ],
+        "changes": [{"at": "2026-01-02T03:04:05Z", "deactivated": [{"keyId": stale}]}],
     }
     boto3.client("ssm").put_parameter(Name=f"/mamori/stale-access-keys/{alice}", Value=json.dumps(legacy), Type="String")
 
     result = restore(sandbox, alice)
 
-    assert result.status == "Success", result.failure
-    assert (result.outputs["Restore.Status"], result.outputs["Restore.Reactivated"]) == ("RESTORED", [stale])
-    assert statuses("alice") == {stale: "Active", fresh: "Active"}
-    assert "mamori:remediated" not in tags("alice")
-    assert no_records()
-
-
-def test_a_legacy_record_of_another_user_is_refused(sandbox: Sandbox) -> None:
-    alice, stale, fresh = two_key_user()
-    boto3.client("iam").update_access_key(UserName="alice", AccessKeyId=stale, Status="Inactive")
-    other = {"userId": "AIDA0123456789ABCDEFG", "userName": "alice", "changes": [{"at": "", "deactivated": [{"keyId": stale}]}]}
-    boto3.client("ssm").put_parameter(Name=f"/mamori/stale-access-keys/{alice}", Value=json.dumps(other), Type="String")
-
-    result = restore(sandbox, alice)
-
     assert result.status == "Failed"
-    assert "names AIDA0123456789ABCDEFG, not this resource" in result.failure
+    assert "Refused" in result.failure and "no mamori signature" in result.failure
     assert statuses("alice") == {stale: "Inactive", fresh: "Active"}
+
+
+def test_a_key_that_goes_stale_later_joins_the_record_and_a_deleted_one_leaves_it(sandbox: Sandbox) -> None:
+    """Records stay small: the second run reads mamori's record (verified), adds the key that went
+    stale since, and drops the one deleted since (it cannot come back). The restore reactivates it."""
+    alice, stale, fresh = two_key_user()
+    assert remediate(sandbox, alice).outputs["Remediate.Status"] == "REMEDIATED"
+    iam = boto3.client("iam")
+    iam.delete_access_key(UserName="alice", AccessKeyId=stale)
+    key_created_ago("alice", 0, 400 * DAY)  # the fresh key, now the user's only one, went unused since
+    key_used_ago("alice", 0, 200 * DAY)
+
+    again = remediate(sandbox, alice)
+
+    assert (again.status, again.outputs["Remediate.Status"]) == ("Success", "REMEDIATED"), again.failure
+    assert [key["keyId"] for key in record(alice)["deactivated"]] == [fresh]
+    assert len(record(alice)["history"]) == 2
+    assert restore(sandbox, alice).outputs["Restore.Reactivated"] == [fresh]

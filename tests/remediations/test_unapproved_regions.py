@@ -29,6 +29,7 @@ from harness.pack import (
 from mamori.deployed_rule import RuleNotDeployed, rule_parameters
 from mamori.records import Record, load_record
 from tests.closed_loop import assert_closed_loop
+from tests.exempt import SOON
 from tools.limits import commercial_regions
 
 RULE = "mamori-unapproved-regions"
@@ -198,12 +199,12 @@ def test_a_region_approved_since_is_left_alone(sandbox: Sandbox) -> None:
 
 
 def test_an_exempt_instance_is_skipped(sandbox: Sandbox) -> None:
-    [lab] = launch(PARIS, tags={"mamori:exempt": "GPU lab until=2999-12-31"})
+    [lab] = launch(PARIS, tags={"mamori:exempt": f"GPU lab until={SOON}"})
 
     result = remediate(sandbox, lab)
 
     assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "SKIPPED_EXEMPT")
-    assert result.outputs["Remediate.Message"] == "Exempt by mamori:exempt: GPU lab (until 2999-12-31)"
+    assert result.outputs["Remediate.Message"] == f"Exempt by mamori:exempt: GPU lab (until {SOON})"
     assert result.outputs["Remediate.Region"] == PARIS
     assert live(lab)[0] == "running"
 
@@ -318,43 +319,19 @@ def test_restore_of_an_instance_started_by_hand_only_cleans_up(sandbox: Sandbox)
     assert no_records()
 
 
-def test_a_record_written_before_the_envelope_still_restores(sandbox: Sandbox) -> None:
-    """Records of schema 0 ({instanceId, region, ..., stoppedAt}, as mamori wrote them before
-    the versioned envelope) are read as the same envelope: the restore starts the instance."""
-    [miner] = launch(PARIS)
-    stop(PARIS, miner)
-    legacy = {
-        "instanceId": miner,
-        "region": PARIS,
-        "instanceType": "t3.micro",
-        "spot": False,
-        "previousState": "running",
-        "stoppedAt": "2026-01-02T03:04:05Z",
-        "reason": f"{PARIS} is not in ApprovedRegions (us-east-1, eu-west-1)",
-    }
-    boto3.client("ssm").put_parameter(Name=f"/mamori/unapproved-regions/{miner}", Value=json.dumps(legacy), Type="String")
-
-    result = restore(sandbox, miner)
-
-    assert result.status == "Success", result.failure
-    assert (result.outputs["Restore.Status"], result.outputs["Restore.Region"]) == ("RESTORED", PARIS)
-    assert live(miner)[0] in ("pending", "running")
-    assert no_records()
-
-
-def test_a_legacy_record_of_another_instance_is_refused(sandbox: Sandbox) -> None:
+@pytest.mark.parametrize("of_instance", ["self", "i-0123456789abcdef0"], ids=["this-instance", "another-instance"])
+def test_an_unsigned_record_is_refused_and_nothing_started(sandbox: Sandbox, of_instance: str) -> None:
+    """A record of schema 0 (before the envelope) for an instance a person stopped: written
+    before mamori signed its records, or planted to have it started. Refused."""
     [parked] = launch(PARIS)
     stop(PARIS, parked)
-    boto3.client("ssm").put_parameter(
-        Name=f"/mamori/unapproved-regions/{parked}",
-        Value=json.dumps({"instanceId": "i-0123456789abcdef0", "region": PARIS}),
-        Type="String",
-    )
+    legacy = {"instanceId": parked if of_instance == "self" else of_instance, "region": PARIS, "previousState": "running"}
+    boto3.client("ssm").put_parameter(Name=f"/mamori/unapproved-regions/{parked}", Value=json.dumps(legacy), Type="String")
 
     result = restore(sandbox, parked)
 
     assert result.status == "Failed"
-    assert "names i-0123456789abcdef0, not this resource" in result.failure
+    assert "Refused" in result.failure and "no mamori signature" in result.failure
     assert live(parked)[0] == "stopped"
 
 
@@ -373,7 +350,7 @@ def test_restore_of_an_exempt_instance_gives_no_warning(sandbox: Sandbox) -> Non
     [miner] = launch(PARIS)
     assert remediate(sandbox, miner).outputs["Remediate.Status"] == "REMEDIATED"
     boto3.client("ec2", region_name=PARIS).create_tags(
-        Resources=[miner], Tags=[{"Key": "mamori:exempt", "Value": "approved by the CISO"}]
+        Resources=[miner], Tags=[{"Key": "mamori:exempt", "Value": f"approved by the CISO until={SOON}"}]
     )
 
     result = restore(sandbox, miner)
@@ -384,14 +361,16 @@ def test_restore_of_an_exempt_instance_gives_no_warning(sandbox: Sandbox) -> Non
 def test_a_planted_record_does_not_keep_a_miner_running(sandbox: Sandbox) -> None:
     """The attacker: anyone with ssm:PutParameter plants a record (junk, or one naming another
     instance) where the remediation keeps its own. The remediation reads it (its role may
-    ssm:GetParameter its records), trusts none of it, stops the instance and records its own."""
+    ssm:GetParameter its records), trusts none of it, stops the instance and records its own
+    over it; then it fails, loudly, because someone planted a record."""
     [miner] = launch(PARIS, instance_type="c5.4xlarge")
     planted = {"instanceId": "i-0123456789abcdef0", "region": "us-east-1", "previousState": "running"}
     boto3.client("ssm").put_parameter(Name=f"/mamori/unapproved-regions/{miner}", Value=json.dumps(planted), Type="String")
 
     result = remediate(sandbox, miner)
 
-    assert (result.status, result.outputs["Remediate.Status"]) == ("Success", "REMEDIATED"), result.failure
+    assert result.status == "Failed"
+    assert "holds no mamori signature" in result.failure and "replaced by this run's record, not merged" in result.failure
     assert live(miner)[0] == "stopped"
     assert record(miner)["region"] == PARIS
 
@@ -434,3 +413,20 @@ def test_every_commercial_region_is_approved_without_cutting_any(sandbox: Sandbo
 def test_a_rule_that_is_not_deployed_is_said(sandbox: Sandbox) -> None:
     with pytest.raises(RuleNotDeployed, match="The AWS Config rule mamori-unapproved-regions is not deployed in this region"):
         rule_parameters(boto3.client("config"), RULE)
+
+
+def test_a_miner_started_again_is_stopped_again_and_the_restore_undoes_the_latest_stop(sandbox: Sandbox) -> None:
+    """Someone starts the stopped miner again: the next run reads mamori's own record (verified),
+    records the new stop over it, and the restore starts the instance from that stop's tag."""
+    [miner] = launch(PARIS)
+    assert remediate(sandbox, miner).outputs["Remediate.Status"] == "REMEDIATED"
+    first = saved_record(miner).at
+    boto3.client("ec2", region_name=PARIS).start_instances(InstanceIds=[miner])
+
+    again = remediate(sandbox, miner)
+
+    assert (again.status, again.outputs["Remediate.Status"]) == ("Success", "REMEDIATED"), again.failure
+    assert live(miner)[0] == "stopped" and saved_record(miner).at >= first
+    assert live(miner)[1]["mamori:remediated"].startswith(saved_record(miner).at)
+    assert restore(sandbox, miner).outputs["Restore.Status"] == "RESTORED"
+    assert live(miner)[0] in ("pending", "running")

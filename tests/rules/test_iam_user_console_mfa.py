@@ -13,6 +13,7 @@ from harness.aws import ACCOUNT, RootCredentials, Sandbox
 from harness.config_events import periodic_event
 from harness.iam_state import create_managed_policy, make_user, user_created_ago
 from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal, template
+from tests.exempt import SOON
 
 # What the dashboard says of a user the deny policy contains: COMPLIANT, yet MFA is still missing.
 CONTAINED_TEXT = "Contained: no MFA yet, access limited until the user adds MFA (mamori-deny-without-mfa attached)."
@@ -115,11 +116,11 @@ def test_deny_policy_attached_limits_the_user_and_counts_as_compliant(sandbox: S
 
 
 def test_exempt_user_is_not_applicable_with_its_reason(sandbox: Sandbox) -> None:
-    alice = old_user("alice", password=True, tags={"mamori:exempt": "break-glass user in the safe until=2999-01-01"})
+    alice = old_user("alice", password=True, tags={"mamori:exempt": f"break-glass user in the safe until={SOON}"})
 
     assert evaluations(sandbox)[alice] == (
         "NOT_APPLICABLE",
-        "Exempt by mamori:exempt: break-glass user in the safe (until 2999-01-01)",
+        f"Exempt by mamori:exempt: break-glass user in the safe (until {SOON})",
     )
 
 

@@ -11,6 +11,7 @@ from harness.aws import Sandbox
 from harness.config_events import change_event, deleted_item, oversized_event, security_group_item
 from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal
 from tests.conftest import make_group, tcp
+from tests.exempt import SOON
 from tests.sweep import assert_sweep_agrees
 
 RULE = "mamori-open-proxy-ports"
@@ -142,11 +143,11 @@ def test_trusted_cidrs_and_custom_ports(sandbox: Sandbox, ec2: Any, vpc_id: str)
 
 
 def test_exempt_group_is_not_applicable_with_its_reason(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
-    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")], tags={"mamori:exempt": "honeypot for research until=2999-01-01"})
+    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")], tags={"mamori:exempt": f"honeypot for research until={SOON}"})
 
     assert evaluate_group(sandbox, ec2, group) == (
         "NOT_APPLICABLE",
-        "Exempt by mamori:exempt: honeypot for research (until 2999-01-01)",
+        f"Exempt by mamori:exempt: honeypot for research (until {SOON})",
     )
 
 
@@ -156,6 +157,11 @@ def test_exempt_group_is_not_applicable_with_its_reason(sandbox: Sandbox, ec2: A
         ("old lab until=2020-01-01", "mamori:exempt expired on 2020-01-01"),
         ("", "mamori:exempt ignored: it gives no reason"),
         ("lab until=someday", "mamori:exempt ignored: until='someday' is not a YYYY-MM-DD date"),
+        ("lab until=20991231", "mamori:exempt ignored: until='20991231' is not a YYYY-MM-DD date"),
+        # Exemptions must end (issue 10, item 6; issue 11: an empty date exempted forever).
+        ("research honeypot", "mamori:exempt ignored: it has no end; add ' until=YYYY-MM-DD', at most 90 days ahead"),
+        ("research honeypot until=", "mamori:exempt ignored: until= gives no date"),
+        ("lab until=2999-12-31", "mamori:exempt ignored: until=2999-12-31 is more than 90 days ahead (MaxExemptionDays)"),
     ],
 )
 def test_expired_or_malformed_exemption_counts_for_nothing(
@@ -167,6 +173,16 @@ def test_expired_or_malformed_exemption_counts_for_nothing(
 
     assert compliance == "NON_COMPLIANT"
     assert annotation.endswith(f"({note})")
+
+
+def test_an_exemption_further_ahead_than_max_exemption_days_counts_for_nothing(sandbox: Sandbox, ec2: Any, vpc_id: str) -> None:
+    group = make_group(ec2, vpc_id, [tcp(3128, "0.0.0.0/0")], tags={"mamori:exempt": f"lab until={SOON}"})
+
+    compliance, annotation = evaluate_group(sandbox, ec2, group, MaxExemptionDays="7")
+
+    assert compliance == "NON_COMPLIANT"
+    assert annotation.endswith(f"(mamori:exempt ignored: until={SOON} is more than 7 days ahead (MaxExemptionDays))")
+    assert evaluate_group(sandbox, ec2, group, MaxExemptionDays="30")[0] == "NOT_APPLICABLE"
 
 
 def test_deleted_group_is_not_applicable(sandbox: Sandbox) -> None:

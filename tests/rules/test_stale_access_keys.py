@@ -13,6 +13,7 @@ from harness.aws import ACCOUNT, RootAccessKey, RootCredentials, Sandbox
 from harness.config_events import periodic_event
 from harness.iam_state import key_created_ago, key_ids, key_used_ago, make_user
 from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal
+from tests.exempt import SOON
 
 RULE = "mamori-stale-access-keys"
 RULE_ID = "stale-access-keys"
@@ -208,9 +209,12 @@ def test_key_deactivated_since_the_report_reads_stale_until_the_next_report(sand
 
 
 def test_exempt_user_is_not_applicable_with_its_reason(sandbox: Sandbox) -> None:
-    user = user_with_key("legacy", 400 * DAY, tags={"mamori:exempt": "vendor integration, ticket SEC-12"})
+    user = user_with_key("legacy", 400 * DAY, tags={"mamori:exempt": f"vendor integration, ticket SEC-12 until={SOON}"})
 
-    assert evaluations(sandbox)[user] == ("NOT_APPLICABLE", "Exempt by mamori:exempt: vendor integration, ticket SEC-12")
+    assert evaluations(sandbox)[user] == (
+        "NOT_APPLICABLE",
+        f"Exempt by mamori:exempt: vendor integration, ticket SEC-12 (until {SOON})",
+    )
 
 
 def test_expired_exemption_counts_for_nothing(sandbox: Sandbox) -> None:

@@ -21,6 +21,7 @@ from harness.ec2_state import launch, launched, stop, terminate
 from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal
 from mamori.catalog import load_unit_module
 from mamori.rule_runtime import earlier_results
+from tests.exempt import SOON
 
 RULE = "mamori-unapproved-regions"
 RULE_ID = "unapproved-regions"
@@ -106,13 +107,13 @@ def test_the_account_summary_counts_per_region(sandbox: Sandbox) -> None:
 
 
 def test_exemptions(sandbox: Sandbox) -> None:
-    [lab] = launch("eu-west-3", tags={"mamori:exempt": "GPU lab until=2999-12-31"})
+    [lab] = launch("eu-west-3", tags={"mamori:exempt": f"GPU lab until={SOON}"})
     [lapsed] = launch("eu-west-3", tags={"mamori:exempt": "old test until=2020-01-01"})
     [blank] = launch("eu-west-3", tags={"mamori:exempt": " "})
 
     result = evaluations(sandbox)
 
-    assert result[lab] == ("NOT_APPLICABLE", "eu-west-3: Exempt by mamori:exempt: GPU lab (until 2999-12-31)")
+    assert result[lab] == ("NOT_APPLICABLE", f"eu-west-3: Exempt by mamori:exempt: GPU lab (until {SOON})")
     assert result[lapsed][0] == "NON_COMPLIANT"
     assert result[lapsed][1].startswith("eu-west-3: running t3.micro")
     assert result[lapsed][1].endswith("remediation stops it. (mamori:exempt expired on 2020-01-01)")

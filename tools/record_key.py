@@ -1,0 +1,77 @@
+"""Who may sign mamori's records: the key policy statement RecordWritersSign of the record key
+(template/base.yaml, RecordKey), made from the template's own roles, once the template holds
+them all (template.yaml, then again for member-template.yaml and org-template.yaml, whose roles
+and conditions differ).
+
+The signers are exactly the roles whose policy grants kms:GenerateMac on the record key
+(mamori.catalog.record_permissions with PutParameter, record_key_permissions(signs=True)): one
+source, so a new writer of records can sign and nothing else can. The statement names the
+account as principal and the roles in an aws:PrincipalArn condition, not the roles as
+principals: KMS refuses a key policy whose principals IAM has not propagated yet, which a role
+created in the same stack may not be, while a condition value is not checked that way. IAM
+policies still cannot add a signer, because the condition must match too.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from mamori.catalog import RECORD_KEYS
+from mamori.records import MAC_ALGORITHM
+from tools.cfn import sub
+
+RECORD_KEY = "RecordKey"
+SIGNERS_SID = "RecordWritersSign"
+SIGN = "kms:GenerateMac"
+
+
+class RecordKeyError(ValueError):
+    """The template cannot say who signs records."""
+
+
+def _grants_signing(role: Mapping[str, Any]) -> bool:
+    for policy in role.get("Properties", {}).get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if statement["Effect"] == "Allow" and SIGN in actions and statement.get("Resource") == sub(RECORD_KEYS):
+                return True
+    return False
+
+
+def signer_roles(template: Mapping[str, Any]) -> list[str]:
+    """Logical ids of the roles granted kms:GenerateMac on the record key, in template order."""
+    return [
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource.get("Type") == "AWS::IAM::Role" and _grants_signing(resource)
+    ]
+
+
+def add_record_signers(template: dict[str, Any]) -> None:
+    """Write RecordWritersSign into the record key's policy (replacing an earlier one): a role
+    that exists only under a condition is named only under it."""
+    resources = template["Resources"]
+    if RECORD_KEY not in resources:
+        raise RecordKeyError(f"the template has no {RECORD_KEY} (template/base.yaml)")
+    signers = signer_roles(template)
+    arns: list[Any] = []
+    for logical_id in signers:
+        arn = {"Fn::GetAtt": [logical_id, "Arn"]}
+        condition = resources[logical_id].get("Condition")
+        arns.append({"Fn::If": [condition, arn, {"Ref": "AWS::NoValue"}]} if condition else arn)
+    if not any("Fn::GetAtt" in arn for arn in arns):
+        raise RecordKeyError("no role that writes records exists unconditionally: the key policy would name no signer")
+    policy = resources[RECORD_KEY]["Properties"]["KeyPolicy"]
+    policy["Statement"] = [statement for statement in policy["Statement"] if statement.get("Sid") != SIGNERS_SID]
+    policy["Statement"].append(
+        {
+            "Sid": SIGNERS_SID,
+            "Effect": "Allow",
+            "Principal": {"AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+            "Action": SIGN,
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"kms:MacAlgorithm": MAC_ALGORITHM},
+                "ArnEquals": {"aws:PrincipalArn": arns},
+            },
+        }
+    )
