@@ -432,6 +432,9 @@ def document(
 # depend on each other), so it names the account's keys and RECORD_KEY_CONDITION narrows them to
 # the one with the records' alias. The key's own policy decides who may sign (tools/record_key.py).
 RECORD_KEYS = "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"
+# The record key of another region: a responder that runs in every region but keeps its records
+# in the home region (mamori-miner-responder) signs with the home region's key.
+RECORD_KEYS_ANY_REGION = "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"
 RECORD_KEY_CONDITION: Mapping[str, Any] = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [RECORD_KEY_ALIAS]}}
 
 

@@ -34,12 +34,12 @@ from typing import Any
 import botocore.exceptions
 
 from mamori.abuse_events import parse_time
-from mamori.access_keys import list_key_metadata
+from mamori.access_keys import deactivation_record, list_key_metadata
 from mamori.automation import timestamp
 from mamori.aws_api import ACCOUNT_ID, error_code
 from mamori.iam_user_remediation import IamUserRemediation
 from mamori.iam_users import IamUser, as_utc
-from mamori.records import Record, merged
+from mamori.records import Record
 from mamori.remediation import Nothing, Plan
 
 SOURCE = "aws.health"
@@ -231,6 +231,7 @@ class DeactivateExposedKey(IamUserRemediation):
         self._iam = iam
         self._ssm = ssm
         self.created: datetime.datetime | None = None
+        self.live_key_ids: set[str] = set()
         super().__init__({"UserId": live.user.user_id, "DryRun": False})
 
     def read_parameters(self) -> None:
@@ -251,6 +252,7 @@ class DeactivateExposedKey(IamUserRemediation):
 
     def plan(self, target: IamUser) -> Plan | Nothing:
         live = {str(item["AccessKeyId"]): item for item in list_key_metadata(self.iam, target.name)}
+        self.live_key_ids = set(live)
         key = live.get(self.owner.key_id)
         if key is None:
             return Nothing(f"{self.owner.key_id} is no longer a key of {target.name} (deleted since): nothing to deactivate.")
@@ -263,21 +265,17 @@ class DeactivateExposedKey(IamUserRemediation):
         )
 
     def record(self, target: IamUser, plan: Plan, previous: Record | None) -> dict[str, Any]:
-        # The entry shape of mamori-stale-access-keys, which its restore reads.
-        change = {
-            "at": timestamp(self.now),
+        # The record of mamori-stale-access-keys, which its restore reads.
+        moment = timestamp(self.now)
+        key = {
+            "keyId": self.owner.key_id,
+            "at": moment,
             "event": self.event_arn,
-            "deactivated": [
-                {
-                    "keyId": self.owner.key_id,
-                    "created": timestamp(self.created) if self.created else None,
-                    "lastUsed": timestamp(self.owner.last_used) if self.owner.last_used else None,
-                    "reason": f"reported exposed by AWS Health ({CODE})",
-                }
-            ],
+            "created": timestamp(self.created) if self.created else None,
+            "lastUsed": timestamp(self.owner.last_used) if self.owner.last_used else None,
+            "reason": f"reported exposed by AWS Health ({CODE})",
         }
-        earlier = previous.changed if previous else None
-        return merged(earlier, userName=target.name, changes=[*(earlier or {}).get("changes", []), change])
+        return deactivation_record(previous.changed if previous else {}, target.name, self.live_key_ids, [key], moment)
 
     def apply(self, target: IamUser, plan: Plan) -> None:
         self.iam.update_access_key(UserName=target.name, AccessKeyId=self.owner.key_id, Status="Inactive")

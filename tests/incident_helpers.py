@@ -194,3 +194,10 @@ def regional_inbox(region: str, name: str = "inbox") -> tuple[str, Any]:
         return [json.loads(m["Body"]) for m in messages]
 
     return topic, received
+
+
+def unsigned(message: str) -> str:
+    """A published message without mamori.messages' authenticity paragraph, which every one ends with."""
+    body, separator, _ = message.rpartition("\n\n--\n")
+    assert separator, "the message does not end with mamori's authenticity paragraph"
+    return body

@@ -23,6 +23,7 @@ from mamori import automation
 from mamori.abuse_cases import DRAFT_KEY, SCHEDULE_GROUP
 from mamori.records import REMEDIATED_TAG
 from tests.conftest import make_group, tcp
+from tests.incident_helpers import unsigned
 from tests.test_abuse_response import PRINCIPAL, World, proxy_report, world
 
 __all__ = ["world"]  # the fixture, used by name below
@@ -71,7 +72,7 @@ def test_an_open_proxy_report_becomes_a_case_with_its_draft_and_reminders(world:
     assert f"Other exposure we are closing: {shared} also allows tcp 22 from 0.0.0.0/0." in draft
     assert "[name, role, contact]" in draft
     [message] = world.inbox()
-    assert message["Message"].endswith(draft)  # the same draft, in the message
+    assert unsigned(message["Message"]).endswith(draft)  # the same draft, in the message
     assert f"Case: OpsItem {item['OpsItemId']}" in message["Message"]
     assert "Reminders until the OpsItem is resolved: 2026-11-21 21:30 UTC, 2026-11-22 07:06 UTC" in message["Message"]
     [schedule] = schedules()
@@ -87,7 +88,7 @@ def test_an_open_proxy_report_becomes_a_case_with_its_draft_and_reminders(world:
     [reminder] = world.inbox()
     assert reminder["Subject"] == "[mamori] REMINDER: reply to AWS abuse report AWS_ABUSE_OPEN_PROXY_REPORT - 12 h 00 min left"
     assert "still Open: 50 % of the time to reply is gone. Deadline: 2026-11-22 09:30 UTC" in reminder["Message"]
-    assert reminder["Message"].endswith(draft)
+    assert unsigned(reminder["Message"]).endswith(draft)
     [moved] = schedules()
     assert (moved["ScheduleExpression"], moved["ActionAfterCompletion"]) == ("at(2026-11-22T07:06:00)", "DELETE")
     assert world.sandbox.calls_by(PRINCIPAL) == {"ssm:GetOpsItem": 1, "sns:Publish": 1, "scheduler:UpdateSchedule": 1}

@@ -23,7 +23,8 @@ from mamori import leaked_keys
 from mamori.exemption import EXEMPT_TAG
 from mamori.leaked_keys import NotAnExposedKeyEvent, parse_exposed_key_event
 from mamori.records import REMEDIATED_TAG, load_record
-from tests.incident_helpers import CloudTrailHistory
+from tests.exempt import SOON
+from tests.incident_helpers import CloudTrailHistory, unsigned
 from tests.root_helpers import OpsCenter, subscribe_inbox
 
 RESPONDER = "leaked-keys"
@@ -159,11 +160,13 @@ def test_an_exposed_user_key_is_deactivated_at_once_recorded_and_restorable(worl
     )
     record = load_record(boto3.client("ssm"), "stale-access-keys", user_id)
     assert record is not None and record.document == "mamori-leaked-key-responder"
-    [change] = record.changed["changes"]
-    assert change["event"] == EVENT_ARN
-    assert [(key["keyId"], key["reason"]) for key in change["deactivated"]] == [
-        (leaked, "reported exposed by AWS Health (AWS_RISK_CREDENTIALS_EXPOSED)")
-    ]
+    [key] = record.changed["deactivated"]
+    assert (key["keyId"], key["event"], key["reason"]) == (
+        leaked,
+        EVENT_ARN,
+        "reported exposed by AWS Health (AWS_RISK_CREDENTIALS_EXPOSED)",
+    )
+    assert [run["deactivated"] for run in record.changed["history"]] == [[leaked]]
     [item] = world.ops.open_items()
     assert item["Title"] == f"Exposed access key {leaked} of IAM user ci-deployer in {ACCOUNT}: deactivated"
     assert item["dedup"] == f"mamori/leaked-key/{leaked}"
@@ -178,13 +181,14 @@ def test_an_exposed_user_key_is_deactivated_at_once_recorded_and_restorable(worl
     assert f"Deactivated {leaked} of ci-deployer (not deleted); recorded at /mamori/stale-access-keys/{user_id}" in body
     assert f"Whose: IAM user ci-deployer ({user_id}); last used" in body and "(ec2 in us-east-1)" in body
     assert f"mamori-stale-access-keys-restore with UserId {user_id} reactivates it" in body
-    assert body.endswith(f"OpsItem: {item['OpsItemId']}")
+    assert unsigned(body).endswith(f"OpsItem: {item['OpsItemId']}")
     # Eleven calls from the event to the case: who (2), the kernel (6), CloudTrail, OpsItem, topic.
     assert world.sandbox.calls_by(PRINCIPAL) == {
         "iam:GetAccessKeyLastUsed": 1,
         "iam:GetUser": 1,
         "iam:ListAccessKeys": 2,
         "ssm:GetParameter": 1,
+        "kms:GenerateMac": 1,
         "ssm:PutParameter": 1,
         "iam:UpdateAccessKey": 1,
         "iam:TagUser": 1,
@@ -225,7 +229,8 @@ def test_the_record_keeps_what_stale_keys_deactivated_before(world: World) -> No
     assert world.statuses("builder") == {stale: "Inactive", leaked: "Inactive"}
     record = load_record(boto3.client("ssm"), "stale-access-keys", user_id)
     assert record is not None
-    assert [[key["keyId"] for key in change["deactivated"]] for change in record.changed["changes"]] == [[stale], [leaked]]
+    assert [key["keyId"] for key in record.changed["deactivated"]] == [stale, leaked]
+    assert [run["deactivated"] for run in record.changed["history"]] == [[stale], [leaked]]
     restored = run_document(
         world.sandbox, "mamori-stale-access-keys-restore", {"AutomationAssumeRole": AUTOMATION_ROLE_ARN, "UserId": user_id}
     )
@@ -233,7 +238,7 @@ def test_the_record_keeps_what_stale_keys_deactivated_before(world: World) -> No
 
 
 def test_an_exempt_user_keeps_its_key_and_the_message_says_so(world: World) -> None:
-    make_user("vendor-sync", keys=1, tags={EXEMPT_TAG: "vendor integration, ticket SEC-42"})
+    make_user("vendor-sync", keys=1, tags={EXEMPT_TAG: f"vendor integration, ticket SEC-42 until={SOON}"})
     [leaked] = key_ids("vendor-sync")
 
     result = world.deliver(exposed(leaked))

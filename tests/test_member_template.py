@@ -230,7 +230,7 @@ def test_every_eventbridge_event_became_a_rule_and_a_permission() -> None:
         invoke = RESOURCES[f"{function_id}EventInvokeConfig"]["Properties"]
         assert invoke["Qualifier"] == "$LATEST" and invoke["MaximumRetryAttempts"] == 2
         assert invoke["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}}
-    assert count == 5
+    assert count == 6
     assert len(of_type(MEMBER, "AWS::Events::Rule")) == count + 1  # and the forwarder
 
 

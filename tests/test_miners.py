@@ -21,6 +21,7 @@ from harness.responders import invoke_responder, responder_environment
 from mamori.exemption import EXEMPT_TAG
 from mamori.miners import NotAFinding, parse_finding, type_matches
 from mamori.records import REMEDIATED_TAG, load_record
+from tests.exempt import SOON
 from tests.incident_helpers import regional_inbox
 
 RESPONDER = "guardduty-findings"
@@ -154,10 +155,11 @@ def test_a_miner_is_snapshotted_stopped_tagged_recorded_and_restorable(world: Wo
     assert f"volumes snapshotted first: {snapshot['SnapshotId']}" in message["Message"]
     assert f"mamori-unapproved-regions-restore with InstanceId {miner}" in message["Message"]
     # From the finding to the stop: the instance, the record (read, written, written with the
-    # snapshots), the snapshot, the stop, the tag, the re-read, the message.
+    # snapshots, each signed), the snapshot, the stop, the tag, the re-read, the message.
     assert world.sandbox.calls_by(PRINCIPAL) == {
         "ec2:DescribeInstances": 2,
         "ssm:GetParameter": 1,
+        "kms:GenerateMac": 2,
         "ssm:PutParameter": 2,
         "ec2:CreateSnapshots": 1,
         "ec2:StopInstances": 1,
@@ -189,7 +191,7 @@ def test_without_snapshots_it_only_stops(world: World) -> None:
 
 
 def test_an_exempt_instance_is_left_running_and_the_message_says_so(world: World) -> None:
-    worker = world.launch(tags={EXEMPT_TAG: "research cluster, ticket SEC-7"})
+    worker = world.launch(tags={EXEMPT_TAG: f"research cluster, ticket SEC-7 until={SOON}"})
 
     result = world.deliver(finding(worker))
 

@@ -404,7 +404,11 @@ def remind(event: Mapping[str, Any], context: Any, environ: Mapping[str, str]) -
         return {"acted": False, "case": item.get("Status"), "schedule": "deleted"}
     now = automation.utc_now()
     subject, body = abuse_cases.reminder_message(reminder, item, now)
-    boto3.client("sns").publish(TopicArn=environ["TOPIC_ARN"], Subject=abuse_events.subject_line(subject), Message=body)
+    boto3.client("sns").publish(
+        TopicArn=environ["TOPIC_ARN"],
+        Subject=abuse_events.subject_line(subject),
+        Message=messages.signed(body, environ["TOPIC_ARN"]),
+    )
     following = (
         dataclasses.replace(reminder, step=reminder.step + 1) if reminder.step + 1 < len(abuse_cases.REMINDER_AT) else None
     )

@@ -33,6 +33,7 @@ import botocore.exceptions
 from mamori import miners
 from mamori.abuse_events import subject_line
 from mamori.aws_api import error_text
+from mamori.messages import signed
 from mamori.miners import MinerFinding, StopMiningInstance
 from mamori.remediation import run_remediation
 from mamori.status import FAILED, IGNORED, NOT_FOUND, NOTHING_TO_DO, NOTIFIED, REFUSED, REMEDIATED, SKIPPED_EXEMPT
@@ -121,7 +122,7 @@ def respond(event: Any, account: str | None, environ: Mapping[str, str], make: C
         why = f"it is about {elsewhere}" if elsewhere else "it names no EC2 instance"
         done = f"Nothing: {why}; mamori acts only on instances of its own account and region."
         subject = f"[mamori] {finding.finding_type} in {finding.account} {finding.region}: not acted on here"
-        sns.publish(TopicArn=topic, Subject=subject_line(subject), Message=message(finding, REFUSED, done)[1])
+        sns.publish(TopicArn=topic, Subject=subject_line(subject), Message=signed(message(finding, REFUSED, done)[1], topic))
         return {"acted": False, "status": REFUSED, "reason": why}
 
     status, done = contain(finding, environ, make)
@@ -131,7 +132,7 @@ def respond(event: Any, account: str | None, environ: Mapping[str, str], make: C
         LOG.info("Finding %s seen %d times; %s: %s", finding.finding_id, finding.count, status, done)
         return result | {"subject": ""}
     subject, body = message(finding, status, done)
-    sns.publish(TopicArn=topic, Subject=subject, Message=body)
+    sns.publish(TopicArn=topic, Subject=subject, Message=signed(body, topic))
     LOG.info("Published %r", subject)
     if status == FAILED:
         raise RuntimeError(f"{subject}: {done}")

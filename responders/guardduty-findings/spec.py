@@ -7,7 +7,15 @@ that is another region than the function's, which a region-bound ARN cannot name
 this account, under /mamori/unapproved-regions/).
 """
 
-from mamori.catalog import PUBLISH_TO_TOPIC, Parameter, Permission, ResponderSpec, allow
+from mamori.catalog import (
+    PUBLISH_TO_TOPIC,
+    RECORD_KEY_CONDITION,
+    RECORD_KEYS_ANY_REGION,
+    Parameter,
+    Permission,
+    ResponderSpec,
+    allow,
+)
 from mamori.instance_stop import STOP_REMEDIATION
 from mamori.miners import (
     DEFAULT_FINDING_TYPES,
@@ -42,6 +50,8 @@ RESPONDER = ResponderSpec(
         *allow("ec2:StopInstances", "ec2:CreateTags", on=INSTANCES),
         # The record (DeleteParameter only to take it back when EC2 refuses the stop).
         *allow("ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter", on=RECORDS),
+        # ... signed with the record key of the home region (any region, as above: the alias narrows it).
+        *allow("kms:VerifyMac", "kms:GenerateMac", on=RECORD_KEYS_ANY_REGION, when=RECORD_KEY_CONDITION),
         *PUBLISH_TO_TOPIC,
     ),
     events={"MiningFinding": {"source": [SOURCE], "detail-type": [DETAIL_TYPE]}},

@@ -41,6 +41,7 @@ from mamori.abuse_events import format_time, subject_line
 from mamori.aws_api import error_text
 from mamori.key_activity import KeyActivity, key_activity
 from mamori.leaked_keys import DeactivateExposedKey, ExposedKeyReport, KeyOwner, LiveUser
+from mamori.messages import signed
 from mamori.ops_items import finding_key, open_ops_item
 from mamori.remediation import run_remediation
 from mamori.status import FAILED, IGNORED, NOT_FOUND, NOTHING_TO_DO, NOTIFIED, REFUSED, REMEDIATED, SKIPPED_EXEMPT
@@ -266,7 +267,7 @@ def respond(event: Any, account: str | None, environ: Mapping[str, str], clients
     topic = environ["TOPIC_ARN"]
     if report.affected_account != account:
         subject, body = other_account_message(report, account or "(unknown)")
-        clients("sns").publish(TopicArn=topic, Subject=subject, Message=body)
+        clients("sns").publish(TopicArn=topic, Subject=subject, Message=signed(body, topic))
         LOG.info("Event %s is about account %s, not %s: notified only", report.event_id, report.affected_account, account)
         return {"acted": False, "status": REFUSED, "reason": f"about account {report.affected_account}", "subject": subject}
 
@@ -290,7 +291,7 @@ def respond(event: Any, account: str | None, environ: Mapping[str, str], clients
         LOG.info("Event %s: nothing changed and the OpsItems were open already; notified nothing", report.event_id)
         return result | {"subject": ""}
     subject, body = message(report, cases)
-    clients("sns").publish(TopicArn=topic, Subject=subject, Message=body)
+    clients("sns").publish(TopicArn=topic, Subject=subject, Message=signed(body, topic))
     LOG.info("Published %r", subject)
     failures = [f"{case.key_id}: {'; '.join(case.errors) or case.done}" for case in cases if case.status == FAILED or case.errors]
     if failures:
