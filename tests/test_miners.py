@@ -215,6 +215,25 @@ def test_the_same_finding_again_is_handled_once(world: World) -> None:
     assert "ec2:StopInstances" not in world.sandbox.calls_by(PRINCIPAL)
 
 
+def test_a_miner_started_again_is_stopped_again_over_mamoris_own_record(world: World) -> None:
+    """A person starts the instance mamori stopped, and it mines again: the record left from the
+    first stop is verified as mamori's (not refused as a planted one) and this stop is recorded."""
+    miner = world.launch()
+    world.deliver(finding(miner))
+    world.ec2.stop_instances(InstanceIds=[miner])  # moto: stopping -> stopped, as EC2 gets there
+    world.ec2.start_instances(InstanceIds=[miner])
+    world.inbox()
+
+    again = world.deliver(finding(miner))
+
+    assert (again["acted"], again["status"]) == (True, "REMEDIATED")
+    assert world.state(miner) in ("stopping", "stopped")
+    calls = world.sandbox.calls_by(PRINCIPAL)
+    assert (calls["kms:VerifyMac"], calls["kms:GenerateMac"]) == (1, 2)
+    record = home_record(miner)
+    assert record is not None and record.changed["previousState"] == "running"
+
+
 def test_credential_exfiltration_findings_match_by_prefix(world: World) -> None:
     instance = world.launch()
     event = finding(instance, "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS")
