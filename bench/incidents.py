@@ -32,7 +32,7 @@ from moto import mock_aws
 
 from harness.aws import REGION, Sandbox, fake_credentials
 from harness.iam_state import key_ids, make_user
-from harness.pack import deploy_rule, run_automations
+from harness.pack import deploy_rule, make_deduplication_table, run_automations
 from harness.responders import invoke_responder, responder_environment
 from mamori.abuse_cases import SCHEDULE_GROUP
 
@@ -63,6 +63,8 @@ def _environment(responder_id: str, topic: str, **extra: str) -> None:
     # As `sam deploy --config-env enforce` deploys it (AutoRemediation "true").
     for key, value in responder_environment(responder_id, topic, **{"AutoRemediation": "true", **extra}).items():
         os.environ[key] = value
+    if "DEDUPLICATION_TABLE" in os.environ:
+        make_deduplication_table()
 
 
 def _abuse(sandbox: Sandbox, topic: str) -> list[Callable[[], Any]]:

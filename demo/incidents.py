@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import boto3
-import botocore.exceptions
 
 from demo.kit import Demo, say, step
 from harness.aws import REGION
@@ -39,14 +38,6 @@ from tests.test_miners import MINING_REGION, finding
 IMAGE = "ami-12c6146b"
 
 
-def deduplication_table() -> None:
-    """The pack's DeduplicationTable (mamori.deduplication), made once per account and region."""
-    try:
-        boto3.client("dynamodb").describe_table(TableName=os.environ["DEDUPLICATION_TABLE"])
-    except botocore.exceptions.ClientError:
-        make_deduplication_table()
-
-
 @contextmanager
 def environment(responder_id: str, topic: str, **extra: str) -> Iterator[None]:
     """The responder's environment as deployed (plus `extra`), for as long as it runs."""
@@ -55,7 +46,7 @@ def environment(responder_id: str, topic: str, **extra: str) -> Iterator[None]:
     os.environ.update(responder_environment(responder_id, topic, AutoRemediation="true"))
     os.environ.update(extra)
     if "DEDUPLICATION_TABLE" in os.environ:
-        deduplication_table()
+        make_deduplication_table()
     try:
         yield
     finally:

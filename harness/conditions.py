@@ -145,7 +145,10 @@ def leading_keys(params: Mapping[str, Any], account: str, region: str) -> list[s
         return None
     from moto.dynamodb.models import dynamodb_backends
 
-    table = dynamodb_backends[account][region].get_table(str(params["TableName"]))
+    backend = dynamodb_backends[account][region]
+    if str(params["TableName"]) not in backend.tables:
+        return []  # DynamoDB answers ResourceNotFoundException (moto, below), whatever IAM says
+    table = backend.get_table(str(params["TableName"]))
     value = item.get(table.hash_key_attr)
     return [str(next(iter(value.values())))] if isinstance(value, Mapping) and value else []
 

@@ -51,12 +51,14 @@ def org_template() -> dict[str, Any]:
 
 def make_deduplication_table() -> str:
     """The pack's DeduplicationTable (mamori.deduplication's store), created in moto as
-    template.yaml declares it; its name. moto keeps items and checks conditions; it never
-    expires them by TTL, which the code does not rely on."""
+    template.yaml declares it (unless it is there already); its name. moto keeps items and
+    checks conditions; it never expires them by TTL, which the code does not rely on."""
     import boto3
 
     properties = template()["Resources"]["DeduplicationTable"]["Properties"]
     dynamodb = boto3.client("dynamodb")
+    if properties["TableName"] in dynamodb.list_tables()["TableNames"]:
+        return str(properties["TableName"])
     dynamodb.create_table(
         TableName=properties["TableName"],
         BillingMode=properties["BillingMode"],
