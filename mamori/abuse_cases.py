@@ -33,14 +33,14 @@ import botocore.exceptions
 from mamori.abuse_events import REPLY_HOURS, AbuseReport, entities_text, format_time, reported_text
 from mamori.aws_api import error_text
 from mamori.exposure import (
-    Entry,
     Trusted,
     describe_entry,
     describe_exposure,
-    entries_from_rules,
+    entries_from_configuration,
     find_exposures,
     internet_range,
 )
+from mamori.open_proxy import configuration_from_api
 from mamori.ops_items import finding_key, open_ops_item
 from mamori.records import REMEDIATED_TAG
 
@@ -101,25 +101,30 @@ class GroupView:
     world: list[str] = field(default_factory=list)  # other entries open to the internet
 
 
-def read_groups(
-    ec2: Any, groups: Mapping[str, Sequence[str]], proxy_ports: Sequence[int], trusted: Trusted
-) -> tuple[list[GroupView], str]:
-    """Each group's inbound entries (DescribeSecurityGroupRules, one call per 200 groups), judged
-    as mamori-open-proxy-ports judges them. Customer prefix lists are not resolved here (the rule
-    and its remediation do): an entry from one is listed as it is. A failed read is said."""
-    views = {group: GroupView(group, list(via)) for group, via in groups.items()}
-    ids = list(views)
-    rules: list[dict[str, Any]] = []
+def describe_groups(ec2: Any, group_ids: Sequence[str]) -> tuple[list[dict[str, Any]], str]:
+    """The groups as DescribeSecurityGroups returns them, one call per 200 groups: their inbound
+    permissions (what mamori found) and their tags (which exemptions a report overrides) in one
+    read. ([], why) when it failed."""
+    described: list[dict[str, Any]] = []
     try:
-        paginator = ec2.get_paginator("describe_security_group_rules")
-        for start in range(0, len(ids), FILTER_VALUES):
-            for page in paginator.paginate(Filters=[{"Name": "group-id", "Values": ids[start : start + FILTER_VALUES]}]):
-                rules.extend(page.get("SecurityGroupRules", []))
+        paginator = ec2.get_paginator("describe_security_groups")
+        for start in range(0, len(group_ids), FILTER_VALUES):
+            ids = list(group_ids[start : start + FILTER_VALUES])
+            for page in paginator.paginate(Filters=[{"Name": "group-id", "Values": ids}]):
+                described.extend(page.get("SecurityGroups", []))
     except botocore.exceptions.ClientError as error:
-        return list(views.values()), f"DescribeSecurityGroupRules failed: {error_text(error)}"
-    by_group: dict[str, list[Entry]] = {}
-    for rule in rules:
-        by_group.setdefault(str(rule.get("GroupId")), []).extend(entries_from_rules([rule]))
+        return [], f"DescribeSecurityGroups failed: {error_text(error)}"
+    return described, ""
+
+
+def read_groups(
+    described: Sequence[Mapping[str, Any]], groups: Mapping[str, Sequence[str]], proxy_ports: Sequence[int], trusted: Trusted
+) -> list[GroupView]:
+    """Each group's inbound entries, judged as mamori-open-proxy-ports judges them (the same
+    reading of the API's permissions as its periodic sweep). Customer prefix lists are not
+    resolved here (the rule and its remediation do): an entry from one is listed as it is."""
+    views = {group: GroupView(group, list(via)) for group, via in groups.items()}
+    by_group = {str(group.get("GroupId")): entries_from_configuration(configuration_from_api(group)) for group in described}
     for group, view in views.items():
         entries = by_group.get(group, [])
         exposures = find_exposures(entries, proxy_ports, trusted)
@@ -130,7 +135,7 @@ def read_groups(
             for entry in entries
             if entry not in flagged and internet_range(entry.source, trusted, {}) is not None
         ]
-    return list(views.values()), ""
+    return list(views.values())
 
 
 def contained_before(instances: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:

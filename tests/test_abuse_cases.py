@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from harness.aws import ACCOUNT
-from harness.pack import deploy_rule
+from harness.responders import responder_environment
 from mamori import automation
 from mamori.abuse_cases import DRAFT_KEY, SCHEDULE_GROUP
 from mamori.records import REMEDIATED_TAG
@@ -234,8 +234,9 @@ def test_a_failed_case_is_said_and_raised(world: World) -> None:
     assert schedules() == []
 
 
-def test_what_was_open_is_judged_with_the_deployed_rules_parameters(world: World) -> None:
-    deploy_rule(world.sandbox, "open-proxy-ports", ProxyPorts="8080")  # the deployer's ports, not the defaults
+def test_what_was_open_is_judged_with_the_packs_parameters(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The deployer's ports, not the defaults: the environment template.yaml gives for ProxyPorts=8080.
+    monkeypatch.setenv("PROXY_PORTS", responder_environment("abuse-events", "topic", ProxyPorts="8080")["PROXY_PORTS"])
     group = make_group(world.ec2, world.vpc, [tcp(3128, "0.0.0.0/0")])
     instance = world.launch(group)["InstanceId"]
 

@@ -475,13 +475,12 @@ def test_open_proxy_report_closes_the_port_and_says_so(world: World) -> None:
     assert "Not acted on" not in body
     assert world.sandbox.calls_by(PRINCIPAL) == {
         "ec2:DescribeInstances": 1,
-        "ec2:DescribeSecurityGroups": 1,  # which groups are exempt: the report overrides it
+        # One read of the groups: what was open (the case) and which are exempt (the report overrides it).
+        "ec2:DescribeSecurityGroups": 1,
         "ssm:StartAutomationExecution": 2,
         "dynamodb:PutItem": 1,
         "sns:Publish": 1,
-        # The case (tests/test_abuse_cases.py): what was open (by the rule's parameters), the OpsItem, its reminders.
-        "config:DescribeConfigRules": 1,
-        "ec2:DescribeSecurityGroupRules": 1,
+        # The case (tests/test_abuse_cases.py): the OpsItem, its reminders.
         "ssm:CreateOpsItem": 1,
         "scheduler:CreateSchedule": 1,
     }
@@ -533,8 +532,6 @@ def test_report_by_public_addresses(world: World) -> None:
         "ssm:StartAutomationExecution": 3,
         "dynamodb:PutItem": 1,
         "sns:Publish": 1,
-        "config:DescribeConfigRules": 1,
-        "ec2:DescribeSecurityGroupRules": 1,
         "ssm:CreateOpsItem": 1,
         "scheduler:CreateSchedule": 1,
     }

@@ -41,11 +41,9 @@ import botocore.exceptions
 from mamori import abuse_cases, abuse_events, automation, deduplication, messages
 from mamori.abuse_events import AbuseReport, AffectedEntity
 from mamori.aws_api import error_text
-from mamori.deployed_rule import RuleNotDeployed, rule_parameters
 from mamori.exemption import DEFAULT_MAX_EXEMPTION_DAYS, exemption_status, parse_max_exemption_days
 from mamori.exposure import DEFAULT_PROXY_PORTS, Trusted, parse_proxy_ports, parse_trusted
 
-OPEN_PROXY_RULE = "mamori-open-proxy-ports"
 
 LOG = logging.getLogger("mamori")
 LOG.setLevel(logging.INFO)
@@ -192,21 +190,17 @@ def find_groups(ec2: Any, entities: Sequence[AffectedEntity], region: str, accou
     return lookup
 
 
-def exempt_groups(ec2: Any, groups: Sequence[str], environ: Mapping[str, str]) -> Exemptions:
-    """Which of the groups carry an exemption that holds (so that the message can say it is
-    overridden). One DescribeSecurityGroups per 200 groups; a failure only loses the list."""
-    found = Exemptions()
+def exempt_groups(described: Sequence[Mapping[str, Any]], environ: Mapping[str, str], read_error: str = "") -> Exemptions:
+    """Which of the groups (as abuse_cases.describe_groups read them, tags included) carry an
+    exemption that holds, so that the message can say it is overridden. A failed read only loses
+    the list."""
+    found = Exemptions(error=read_error)
     max_days = parse_max_exemption_days(environ.get(f"{PARAMETER_PREFIX}MaxExemptionDays") or str(DEFAULT_MAX_EXEMPTION_DAYS))
     today = automation.utc_now().date()
-    try:
-        for ids in chunks(list(groups)):
-            for page in ec2.get_paginator("describe_security_groups").paginate(Filters=[{"Name": "group-id", "Values": ids}]):
-                for group in page.get("SecurityGroups", []):
-                    status = exemption_status(group.get("Tags"), today, max_days)
-                    if status is not None and status.applies:
-                        found.overridden[group["GroupId"]] = status.message
-    except botocore.exceptions.ClientError as error:
-        found.error = error_text(error)
+    for group in described:
+        status = exemption_status(group.get("Tags"), today, max_days)
+        if status is not None and status.applies:
+            found.overridden[str(group["GroupId"])] = status.message
     return found
 
 
@@ -418,15 +412,14 @@ def remind(event: Mapping[str, Any], context: Any, environ: Mapping[str, str]) -
     return {"acted": True, "reminded": reminder.step, "next": None}
 
 
-def proxy_settings() -> tuple[tuple[int, ...], Trusted, str]:
-    """The deployed rule's ProxyPorts and TrustedCidrs, as its remediation reads them
-    (mamori.deployed_rule); the defaults, said, when the rule is not deployed in this region."""
+def proxy_settings(environ: Mapping[str, str]) -> tuple[tuple[int, ...], Trusted, str]:
+    """The pack's ProxyPorts and TrustedCidrs, which mamori-open-proxy-ports is deployed with
+    (the template puts them in the environment); the defaults, said, when they cannot be read."""
     try:
-        parameters = rule_parameters(boto3.client("config"), OPEN_PROXY_RULE)
-    except RuleNotDeployed as error:
+        ports = environ.get("PROXY_PORTS") or ",".join(str(port) for port in DEFAULT_PROXY_PORTS)
+        return parse_proxy_ports(ports), parse_trusted(environ.get("TRUSTED_CIDRS", "")), ""
+    except ValueError as error:
         return DEFAULT_PROXY_PORTS, Trusted(), f"judged with the default ProxyPorts: {error}"
-    ports = parameters.get("ProxyPorts") or ",".join(str(port) for port in DEFAULT_PROXY_PORTS)
-    return parse_proxy_ports(ports), parse_trusted(parameters.get("TrustedCidrs", "")), ""
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
@@ -450,9 +443,12 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     case = abuse_cases.Case(report, account, region, automation.utc_now(), acting=proxy)
     lookup = find_groups(ec2, report.entities, region, account)
     # What was open, read before anything changes it: the root cause the reply names.
+    described: list[dict[str, Any]] = []
+    read_error = ""
     if lookup.groups:
-        ports, trusted, note = proxy_settings()
-        case.groups, read_error = abuse_cases.read_groups(ec2, lookup.groups, ports, trusted)
+        ports, trusted, note = proxy_settings(os.environ)
+        described, read_error = abuse_cases.describe_groups(ec2, list(lookup.groups))
+        case.groups = abuse_cases.read_groups(described, lookup.groups, ports, trusted)
         case.errors += [read_error] if read_error else []
         case.not_looked_at += [("the groups", note)] if note else []
     case.not_looked_at += list(lookup.not_acted)
@@ -460,7 +456,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     starts, ssm, exemptions = Starts(), boto3.client("ssm"), Exemptions()
     if proxy and os.environ.get("CONTAIN", "true") == "true":
         if lookup.groups and report.reference:
-            exemptions = exempt_groups(ec2, list(lookup.groups), os.environ)
+            exemptions = exempt_groups(described, os.environ, read_error)
         starts = start_remediations(ssm, list(lookup.groups), os.environ, report.reference)
     case.started, case.failed = dict(starts.executions), dict(starts.failures)
     reminder = track(case, ssm, context, os.environ)

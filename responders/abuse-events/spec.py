@@ -35,17 +35,15 @@ RESPONDER = ResponderSpec(
     permissions=(
         Permission("ec2:DescribeInstances"),
         Permission("ec2:DescribeNetworkInterfaces"),
-        # What mamori found, read-only: the reported groups' inbound rules, judged with the deployed
-        # rule's ProxyPorts and TrustedCidrs.
-        Permission("ec2:DescribeSecurityGroupRules"),
-        Permission("config:DescribeConfigRules"),
+        # What mamori found, read-only, in one read: the reported groups' inbound rules (judged with
+        # the pack's ProxyPorts and TrustedCidrs) and their tags (the message names every exemption
+        # the report overrides).
+        Permission("ec2:DescribeSecurityGroups"),
         # The case and its reminders.
         Permission("ssm:CreateOpsItem"),
         Permission("ssm:GetOpsItem", "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:opsitem/*"),
         *allow("scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule", on=SCHEDULES),
         Permission("iam:PassRole", PASS_REMINDER_ROLE),
-        # The groups' tags: the message names every exemption the report overrides.
-        Permission("ec2:DescribeSecurityGroups"),
         *PUBLISH_TO_TOPIC,
         *DEDUPLICATION.permissions,
     ),
@@ -60,6 +58,10 @@ RESPONDER = ResponderSpec(
         "TOPIC_ARN": {"Ref": "NotificationTopic"},
         # Remediation only when AbuseResponse and AutoRemediation are both on; the case always.
         "CONTAIN": {"Fn::If": ["AbuseResponseOn", "true", "false"]},
+        # What the case judges the groups with: the pack parameters the open-proxy rule is deployed
+        # with (a function's environment takes 4 KB, so no call is needed to read them back).
+        "PROXY_PORTS": {"Ref": "ProxyPorts"},
+        "TRUSTED_CIDRS": {"Ref": "TrustedCidrs"},
         "REMINDER_ROLE_ARN": {"Fn::GetAtt": [REMINDER_ROLE, "Arn"]},
         **DEDUPLICATION.environment,
     },
