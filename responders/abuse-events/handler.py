@@ -44,7 +44,6 @@ from mamori.aws_api import error_text
 from mamori.exemption import DEFAULT_MAX_EXEMPTION_DAYS, exemption_status, parse_max_exemption_days
 from mamori.exposure import DEFAULT_PROXY_PORTS, Trusted, parse_proxy_ports, parse_trusted
 
-
 LOG = logging.getLogger("mamori")
 LOG.setLevel(logging.INFO)
 
