@@ -46,6 +46,17 @@ class InstanceStop(Exemptible, Remediation[Instance]):
     def tags(self, target: Instance) -> object:
         return target.tags
 
+    def stop_record(self, target: Instance, reason: str) -> dict[str, Any]:
+        """What every stop records, in the shape mamori-unapproved-regions-restore reads (the
+        region to start it in); when it was stopped is the envelope's `at`."""
+        return {
+            "region": target.region,
+            "instanceType": target.instance_type,
+            "spot": target.spot,
+            "previousState": target.state,
+            "reason": reason,
+        }
+
     def stop(self, target: Instance) -> None:
         try:
             # Never Force: the instance shuts down cleanly and its EBS volumes are kept.

@@ -186,13 +186,9 @@ class StopMiningInstance(InstanceStop):
         return Plan([*first, f"stop {self.resource_id} in {target.region} ({target.describe()}) and tag it"])
 
     def record(self, target: Instance, plan: Plan, previous: Record | None) -> dict[str, Any]:
-        # The shape mamori-unapproved-regions-restore reads (region), with why and the evidence.
+        # What every stop records, with the finding and the evidence.
         return {
-            "region": target.region,
-            "instanceType": target.instance_type,
-            "spot": target.spot,
-            "previousState": target.state,
-            "reason": self.finding.describe(),
+            **self.stop_record(target, self.finding.describe()),
             "finding": self.finding.finding_id,
             "snapshots": [],
         }

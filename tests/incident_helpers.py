@@ -26,7 +26,7 @@ import boto3
 import botocore.exceptions
 
 from harness.aws import ACCOUNT
-from tests.root_helpers import OpsCenter
+from tests.root_helpers import OpsCenter, subscribe_inbox
 
 MAX_RESULTS = 50
 
@@ -179,21 +179,8 @@ class SchedulerGaps:
 
 
 def regional_inbox(region: str, name: str = "inbox") -> tuple[str, Any]:
-    """(the mamori-notifications topic of `region`, a function returning the messages it got since):
-    each region's stack has its own topic, and a responder there publishes to it."""
-    sns, sqs = boto3.client("sns", region_name=region), boto3.client("sqs", region_name=region)
-    topic = str(sns.create_topic(Name="mamori-notifications")["TopicArn"])
-    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-
-    def received() -> list[dict[str, Any]]:
-        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-        for message in messages:
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-        return [json.loads(m["Body"]) for m in messages]
-
-    return topic, received
+    """The mamori-notifications topic of `region` and its inbox (tests.root_helpers.subscribe_inbox)."""
+    return subscribe_inbox(region, name)
 
 
 def unsigned(message: str) -> str:

@@ -153,11 +153,12 @@ def assign_user_virtual_mfa(user_name: str) -> str:
     return serial
 
 
-def subscribe_inbox() -> tuple[str, Callable[[], list[dict[str, Any]]]]:
-    """(the mamori-notifications topic ARN, a function returning the messages it received since)."""
-    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+def subscribe_inbox(region: str | None = None, name: str = "root-inbox") -> tuple[str, Callable[[], list[dict[str, Any]]]]:
+    """(the mamori-notifications topic ARN of `region` (the default one unless given), a function
+    returning the messages it received since): each region's stack has its own topic."""
+    sns, sqs = boto3.client("sns", region_name=region), boto3.client("sqs", region_name=region)
     topic = str(sns.create_topic(Name="mamori-notifications")["TopicArn"])
-    queue = sqs.create_queue(QueueName="root-inbox")["QueueUrl"]
+    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
 

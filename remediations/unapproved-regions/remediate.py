@@ -56,14 +56,7 @@ class StopInstance(ReadsDeployedRule, InstanceStop):
         return Plan([f"stop {self.resource_id} in {target.region} ({target.describe()}) and tag it"])
 
     def record(self, target: Instance, plan: Plan, previous: Record | None) -> dict[str, Any]:
-        # When it was stopped is the envelope's `at`.
-        return {
-            "region": target.region,
-            "instanceType": target.instance_type,
-            "spot": target.spot,
-            "previousState": target.state,
-            "reason": f"{target.region} is not in ApprovedRegions ({', '.join(self.approved)})",
-        }
+        return self.stop_record(target, f"{target.region} is not in ApprovedRegions ({', '.join(self.approved)})")
 
     def apply(self, target: Instance, plan: Plan) -> None:
         self.stop(target)
