@@ -113,7 +113,7 @@ def play_organization(demo: Demo) -> None:
         "workloads' own mamori stack (from the StackSet) finds both: mamori-root-access-key and "
         "mamori-security-contact NON_COMPLIANT; sandbox is in order. Inside the member, the remediation can only "
         "notify (only root deletes a root key). The members' forwarding rule puts both compliance changes on this "
-        "account's event bus, where mamori-central-responder gets them.",
+        "account's mamori-central event bus, where mamori-central-responder gets them.",
         indent=2,
         hang=2,
     )

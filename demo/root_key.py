@@ -171,7 +171,8 @@ def play_forgotten_root_key(demo: Demo) -> None:
     messages = inbox()
     show_messages(demo, messages)
     demo.check(
-        sorted(str(m.get("Message", "")).strip().rsplit("OpsItem: ", 1)[-1] for m in messages) == sorted(opened.values())
+        # The OpsItem line, then the paragraph that tells mamori's mail from a forgery.
+        sorted(str(m.get("Message", "")).rsplit("OpsItem: ", 1)[-1].split()[0] for m in messages) == sorted(opened.values())
         and all(str(m.get("Subject", "")).startswith("[mamori] ACTION NEEDED") for m in messages),
         "one message per finding reached the topic, each naming its OpsItem",
         f"the topic received {len(messages)} message(s): {[m.get('Subject') for m in messages]}",

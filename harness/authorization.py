@@ -384,6 +384,14 @@ def physical_names(resources: Mapping[str, Any], partition: str, region: str, ac
             name = _given(properties, "Name", unnamed)
             found[f"{logical_id}.Arn"] = f"arn:{partition}:events:{region}:{account}:event-bus/{name}"
             found[logical_id] = name
+        elif kind == "AWS::DynamoDB::Table":
+            name = _given(properties, "TableName", unnamed)
+            found[f"{logical_id}.Arn"] = f"arn:{partition}:dynamodb:{region}:{account}:table/{name}"
+            found[logical_id] = name
+        elif kind == "AWS::SQS::Queue":
+            name = _given(properties, "QueueName", unnamed)
+            found[f"{logical_id}.Arn"] = f"arn:{partition}:sqs:{region}:{account}:{name}"
+            found[logical_id] = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
     return found
 
 

@@ -276,9 +276,10 @@ class CentralRootAccess:
         raise NotImplementedError(f"this stand-in does not answer {operation} in a root session")
 
 
-def central_responder_environment(topic: str, **pack_values: str) -> dict[str, str]:
+def central_responder_environment(topic: str, table: str = "", **pack_values: str) -> dict[str, str]:
     """The function's environment as CloudFormation resolves org-template.yaml's Refs: the topic,
-    the stack parameters as set (or their template defaults)."""
+    the deduplication table (harness.pack.make_deduplication_table), the stack parameters as set
+    (or their template defaults)."""
     function = org_template()["Resources"][responder_spec("central").function_id]["Properties"]
     declared = org_template()["Parameters"]
     environment = {}
@@ -287,6 +288,8 @@ def central_responder_environment(topic: str, **pack_values: str) -> dict[str, s
             environment[key] = value
         elif value["Ref"] == "NotificationTopic":
             environment[key] = topic
+        elif value["Ref"] == "DeduplicationTable":
+            environment[key] = table
         else:
             environment[key] = pack_values.get(value["Ref"], str(declared[value["Ref"]].get("Default", "")))
     return environment

@@ -10,7 +10,9 @@ It stands in for what IAM does with the few condition keys mamori's roles use, a
   policy of AssumeRoot), `aws:TagKeys` and
   `aws:RequestTag/<key>` (the tags a request writes or removes), and `aws:ResourceTag/<key>`
   (the tags the resource has before the call, read from moto's state), and `kms:ResourceAliases`
-  (the aliases of the key a KMS call names, read from moto's state);
+  (the aliases of the key a KMS call names, read from moto's state), and `dynamodb:LeadingKeys`
+  (the partition key values of the items a DynamoDB call reads or writes, by the table's key
+  schema in moto's state);
 * the operators mamori.catalog.CONDITION_OPERATORS allows, with IAM's semantics ("IAM JSON
   policy elements: Condition operators", "Set operators for multivalued context keys"): every
   operator of a Condition block must hold (AND), any value of a key may match (OR), ForAllValues
@@ -135,6 +137,19 @@ def key_aliases(params: Mapping[str, Any], account: str, region: str) -> list[st
     return sorted(key.aliases) if key is not None else []
 
 
+def leading_keys(params: Mapping[str, Any], account: str, region: str) -> list[str] | None:
+    """The partition key values of the item a single-item DynamoDB call names (Item or Key), by
+    the table's key schema in moto's state; None when the call names no item."""
+    item = params.get("Item") or params.get("Key")
+    if not isinstance(item, Mapping) or "TableName" not in params:
+        return None
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[account][region].get_table(str(params["TableName"]))
+    value = item.get(table.hash_key_attr)
+    return [str(next(iter(value.values())))] if isinstance(value, Mapping) and value else []
+
+
 # --- evaluation -------------------------------------------------------------------------------
 
 
@@ -147,6 +162,8 @@ def _test(operator: str, wanted: Sequence[str], present: list[str] | None) -> bo
         return all(value in wanted for value in present or [])
     if operator == "ForAnyValue:StringEquals":
         return any(value in wanted for value in present or [])
+    if operator == "ForAllValues:StringLike":
+        return all(any(fnmatch.fnmatchcase(value, pattern) for pattern in wanted) for value in present or [])
     if present is None:
         return False  # a single-valued operator on a key the request lacks does not match
     if operator in ("StringEquals", "ArnEquals"):
@@ -175,6 +192,7 @@ KNOWN_KEYS = (
     "aws:requesttag/",
     "aws:resourcetag/",
     "kms:resourcealiases",
+    "dynamodb:leadingkeys",
 )
 
 
@@ -203,6 +221,11 @@ def refusal(
         if aliases is None:
             raise ConditionNotEvaluated(f"{api_action}: the sandbox does not know which key it acts on")
         base = base | {"kms:resourcealiases": aliases}
+    if "dynamodb:leadingkeys" in used:
+        keys = leading_keys(params, account, region)
+        if keys is None:
+            raise ConditionNotEvaluated(f"{api_action}: the sandbox does not know which items it acts on")
+        base = base | {"dynamodb:leadingkeys": keys}
     per_resource = [base]
     if any(key.startswith("aws:resourcetag/") for key in used):
         tags = resource_tags(api_action, params, account, region)

@@ -28,7 +28,9 @@ TEMPLATE = ROOT / "template.yaml"
 ORG_TEMPLATE = ROOT / "org-template.yaml"
 # Passed as AutomationAssumeRole; the sandbox enforces the role's actions from the template.
 AUTOMATION_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mamori/mamori-automation"
-RUNTIME_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})  # used by Lambda itself, not the code
+# Used by Lambda itself, not the code: its logs, and an invocation that failed for good sent to
+# the function's on-failure destination (the dead-letter queue) with the function's role.
+RUNTIME_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"})
 # Checked by a service on the caller's behalf, never called by the code: SNS encrypts with the
 # topic's KMS key as the publisher; GuardDuty creates its service-linked role with the caller's
 # permission; SSM checks iam:PassRole for the AutomationAssumeRole a starter passes.
@@ -45,6 +47,36 @@ def template() -> dict[str, Any]:
 def org_template() -> dict[str, Any]:
     """org-template.yaml: the pack plus what only the management account runs (the central responder)."""
     return yaml.safe_load(ORG_TEMPLATE.read_text())
+
+
+def make_deduplication_table() -> str:
+    """The pack's DeduplicationTable (mamori.deduplication's store), created in moto as
+    template.yaml declares it; its name. moto keeps items and checks conditions; it never
+    expires them by TTL, which the code does not rely on."""
+    import boto3
+
+    properties = template()["Resources"]["DeduplicationTable"]["Properties"]
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName=properties["TableName"],
+        BillingMode=properties["BillingMode"],
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        KeySchema=properties["KeySchema"],
+    )
+    dynamodb.update_time_to_live(TableName=properties["TableName"], TimeToLiveSpecification=properties["TimeToLiveSpecification"])
+    return str(properties["TableName"])
+
+
+def resolved_environment(function: Mapping[str, Any], **refs: str) -> dict[str, str]:
+    """A function's environment as CloudFormation resolves it, given the value of each Ref it
+    uses (a Ref without one is an error: the test must say what it deploys)."""
+    environment = {}
+    for key, value in function["Properties"].get("Environment", {}).get("Variables", {}).items():
+        if isinstance(value, str):
+            environment[key] = value
+        elif isinstance(value, dict) and "Ref" in value:
+            environment[key] = refs[value["Ref"]]
+    return environment
 
 
 def granted_actions(role_logical_id: str, source: Mapping[str, Any] | None = None) -> frozenset[str]:

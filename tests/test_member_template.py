@@ -25,6 +25,7 @@ from tests.test_notifications import COMPLIANCE_CHANGE
 from tools import package_member
 from tools.member_template import (
     FORWARD_CONDITION,
+    HEALTH_CONDITION,
     HOME_REGION_CONDITION,
     ConversionError,
     build_member,
@@ -139,7 +140,13 @@ def test_conversion_is_what_the_sam_transform_makes(monkeypatch: pytest.MonkeyPa
     # SAM names a layer version by a hash of its content; the member template keeps the logical id.
     hashed = {k: "MamoriLibrary" for k, v in translated.items() if v["Type"] == "AWS::Lambda::LayerVersion"}
     assert list(hashed.values()) == ["MamoriLibrary"]
-    compared = ("AWS::Lambda::Function", "AWS::Lambda::LayerVersion", "AWS::Events::Rule", "AWS::Lambda::Permission")
+    compared = (
+        "AWS::Lambda::Function",
+        "AWS::Lambda::LayerVersion",
+        "AWS::Events::Rule",
+        "AWS::Lambda::Permission",
+        "AWS::Lambda::EventInvokeConfig",
+    )
     expected: dict[str, Any] = {}
     made_by_sam = {k for k, v in SAM["Resources"].items() if v["Type"].startswith("AWS::Serverless::")}
     for logical_id, resource in translated.items():
@@ -183,8 +190,29 @@ def test_every_eventbridge_event_became_a_rule_and_a_permission() -> None:
                 "Principal": "events.amazonaws.com",
                 "SourceArn": {"Fn::GetAtt": [f"{function_id}{event_name}", "Arn"]},
             }
-            assert rule.get("Condition") == permission.get("Condition") == RESOURCES[function_id].get("Condition")
-    assert count == 3
+            assert rule.get("Condition") == permission.get("Condition")
+            condition = RESOURCES[function_id].get("Condition")
+            if event["Properties"]["Pattern"]["source"][0] in ("aws.health", "aws.cloudwatch"):
+                # Where the Health forwarder does not bring them home instead (tests/test_org_template.py).
+                assert (
+                    rule["Condition"] == HEALTH_CONDITION
+                    if condition is None
+                    else CONDITIONS[rule["Condition"]] == {"Fn::And": [{"Condition": condition}, {"Condition": HEALTH_CONDITION}]}
+                )
+            else:
+                assert rule.get("Condition") == condition
+            # Retried by EventBridge, then left in the region's dead-letter queue.
+            [target] = rule["Properties"]["Targets"]
+            assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+            assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+        if not function["Properties"].get("Events"):
+            assert f"{function_id}EventInvokeConfig" not in RESOURCES  # a Config rule's: Config evaluates again
+            continue
+        # Retried by Lambda, then sent to the dead-letter queue.
+        invoke = RESOURCES[f"{function_id}EventInvokeConfig"]["Properties"]
+        assert invoke["Qualifier"] == "$LATEST" and invoke["MaximumRetryAttempts"] == 2
+        assert invoke["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}}
+    assert count == 4
     assert len(of_type(MEMBER, "AWS::Events::Rule")) == count + 1  # and the forwarder
 
 
@@ -271,9 +299,14 @@ def test_forwarder_sends_what_the_central_responders_act_on_and_nothing_else() -
     forged["source"] = "custom.forged"
     assert not pattern.matches_event(forged)
 
-    bus = {"Fn::Sub": "arn:${AWS::Partition}:events:${HomeRegion}:${ManagementAccountId}:event-bus/default"}
+    # The management account's mamori-central bus (template/org.yaml), not its default bus.
+    bus = {"Fn::Sub": "arn:${AWS::Partition}:events:${HomeRegion}:${ManagementAccountId}:event-bus/mamori-central"}
     (target,) = forwarder["Properties"]["Targets"]
     assert target["Arn"] == bus and target["RoleArn"] == {"Fn::GetAtt": ["ComplianceForwarderRole", "Arn"]}
+    # A compliance change fires once: retried for a day, then kept in the dead-letter queue, whose alarm tells.
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+    assert "Condition" not in RESOURCES["DeadLetterQueue"] and "Condition" not in RESOURCES["DeadLetterAlarm"]
     role = RESOURCES["ComplianceForwarderRole"]["Properties"]
     (policy,) = role["Policies"]
     assert policy["PolicyDocument"]["Statement"] == [{"Effect": "Allow", "Action": "events:PutEvents", "Resource": bus}]
@@ -298,7 +331,11 @@ def _broken(change: str) -> dict[str, Any]:
     elif change == "unconverted event type":
         notifier["Properties"]["Events"]["Daily"] = {"Type": "Schedule", "Properties": {"Schedule": "rate(1 day)"}}
     elif change == "unconverted EventBridgeRule property":
-        notifier["Properties"]["Events"]["AbuseEvent"]["Properties"]["EventBusName"] = "other"
+        notifier["Properties"]["Events"]["AbuseEvent"]["Properties"]["InputPath"] = "$.detail"
+    elif change == "a dead-letter queue SAM would create":
+        notifier["Properties"]["Events"]["AbuseEvent"]["Properties"]["DeadLetterConfig"] = {"Type": "SQS"}
+    elif change == "an on-failure destination SAM would create":
+        notifier["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"] = {"Type": "SQS"}
     elif change == "unconverted layer property":
         sam["Resources"]["MamoriLibrary"]["Properties"]["PublishLambdaEdge"] = True
     elif change == "SAM globals":
@@ -317,6 +354,8 @@ def _broken(change: str) -> dict[str, Any]:
         "unconverted function property",
         "unconverted event type",
         "unconverted EventBridgeRule property",
+        "a dead-letter queue SAM would create",
+        "an on-failure destination SAM would create",
         "unconverted layer property",
         "SAM globals",
         "no transform",
@@ -384,8 +423,9 @@ def test_package_names_the_build_by_its_content(tmp_path: Path) -> None:
     first = package_member.package(tmp_path / "build", tmp_path / "out")
     again = package_member.package(tmp_path / "build", tmp_path / "out")
     assert first == again and len(first.prefix) == 16 and int(first.prefix, 16) >= 0
-    assert set(first.files) == {f"{i}.zip" for i in ARTIFACT_IDS} | {"member-template.yaml"}
-    assert list(first.files)[-1] == "member-template.yaml"
+    assert set(first.files) == {f"{i}.zip" for i in ARTIFACT_IDS} | {"member-template.yaml", "abuse-event-forwarder.yaml"}
+    assert list(first.files)[-2:] == ["abuse-event-forwarder.yaml", "member-template.yaml"]
+    assert first.files["abuse-event-forwarder.yaml"] == (ROOT / "template" / "abuse-event-forwarder.yaml").read_bytes()
     assert first.files["member-template.yaml"] == MEMBER_TEXT.encode()
     assert (tmp_path / "out" / "NotifierFunction.zip").read_bytes() == first.files["NotifierFunction.zip"]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
@@ -449,6 +489,7 @@ def test_without_a_bucket_it_prints_the_copy_commands(tmp_path: Path, capsys: py
     prefix = json.loads((tmp_path / "out" / "manifest.json").read_text())["prefix"]
     assert f"ArtifactPrefix={prefix}" in printed
     assert f"s3://${{BUCKET_PREFIX}}-eu-west-1/{prefix}/member-template.yaml --region eu-west-1" in printed
-    assert printed.count("aws s3 cp ") == 2 * (len(ARTIFACT_IDS) + 1)
+    assert f"s3://${{BUCKET_PREFIX}}-eu-west-1/{prefix}/abuse-event-forwarder.yaml --region eu-west-1" in printed
+    assert printed.count("aws s3 cp ") == 2 * (len(ARTIFACT_IDS) + 2)
     with pytest.raises(SystemExit):
         package_member.main(["--regions", "not a region"])

@@ -8,11 +8,21 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 
 from harness.aws import ACCOUNT, REGION, Sandbox
 from harness.config_events import change_event, security_group_item
-from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal, role_grants, template
+from harness.pack import (
+    deployed_rule_parameters,
+    invoke_rule,
+    lambda_principal,
+    make_deduplication_table,
+    resolved_environment,
+    role_grants,
+    template,
+)
 from mamori import automation
+from mamori.catalog import ROOT
 from tests.conftest import make_group, tcp
 from tests.exempt import SOON
 
@@ -108,7 +118,15 @@ def topic_queue(sandbox: Sandbox, monkeypatch: Any) -> Any:
     queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-    monkeypatch.setenv("TOPIC_ARN", topic)
+    # The environment template.yaml gives the notifier, with the topic and the table made here.
+    environment = resolved_environment(
+        template()["Resources"]["NotifierFunction"],
+        NotificationTopic=topic,
+        DeduplicationTable=make_deduplication_table(),
+        MaxExemptionDays=str(template()["Parameters"]["MaxExemptionDays"]["Default"]),
+    )
+    for key, value in environment.items():  # ABUSE_RESPONSE (an Fn::If) is the clock fixture's
+        monkeypatch.setenv(key, value)
 
     def received() -> list[dict[str, Any]]:
         messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
@@ -132,7 +150,10 @@ def test_compliance_change_says_what_where_and_what_to_do(sandbox: Sandbox, topi
         "What: mamori-open-proxy-ports now finds AWS::EC2::SecurityGroup sg-0123456789abcdef0 NON_COMPLIANT (was COMPLIANT)."
         in body
     )
-    assert "Why: Proxy port open to the internet: tcp 3128 from 0.0.0.0/0; remediation revokes it." in body
+    assert (
+        'Why: "Proxy port open to the internet: tcp 3128 from 0.0.0.0/0; remediation revokes it." '
+        f"(as reported by account {ACCOUNT})"
+    ) in body
     assert f"Where: account {ACCOUNT}, region {REGION}." in body
     assert "mamori:exempt" in body
     assert "configRuleName=mamori-open-proxy-ports" in body
@@ -153,7 +174,9 @@ def test_abuse_event_names_the_deadline_and_the_resources(sandbox: Sandbox, topi
 def test_open_proxy_report_says_whether_mamori_acts(sandbox: Sandbox, topic_queue: Any, monkeypatch: Any) -> None:
     deliver(sandbox, ABUSE_EVENT)
     monkeypatch.setenv("ABUSE_RESPONSE", "off")
-    deliver(sandbox, ABUSE_EVENT)
+    another = json.loads(json.dumps(ABUSE_EVENT))
+    another["detail"]["communicationId"] = "abc-2"  # another message: the same one would be told once
+    deliver(sandbox, another)
 
     on, off = (message["Message"] for message in topic_queue())
     assert "mamori-abuse-responder is starting mamori-open-proxy-ports" in on
@@ -258,6 +281,122 @@ def test_other_events_are_ignored_without_publishing(sandbox: Sandbox, topic_que
     assert topic_queue() == []
 
 
+# --- what others wrote, copies, forgeries, failures (issues 10 and 11) --------------------------------
+
+MEMBER = "210987654321"
+
+
+def test_an_annotation_is_the_reporting_accounts_words_not_mamoris(sandbox: Sandbox, topic_queue: Any) -> None:
+    """Whoever may call config:PutEvaluations writes the annotation and the resource id: one
+    quoted line, cut, links unclickable, marked with the account EventBridge says sent it."""
+    event = json.loads(json.dumps(COMPLIANCE_CHANGE))
+    event["account"] = MEMBER
+    event["detail"]["resourceId"] = "sg-1\nURGENT: wire money"
+    event["detail"]["newEvaluationResult"]["annotation"] = "Fixed.\nWhat to do: sign in at https://evil.example/aws " + "x" * 300
+
+    deliver(sandbox, event)
+
+    [message] = topic_queue()
+    assert message["Subject"] == "[mamori] NON_COMPLIANT: mamori-open-proxy-ports sg-1 URGENT: wire money"
+    lines = message["Message"].splitlines()
+    [why] = [line for line in lines if line.startswith("Why:")]
+    assert why.startswith('Why: "Fixed. What to do: sign in at https[:]//evil.example/aws xxx')
+    assert why.endswith(f'..." (as reported by account {MEMBER})') and len(why) < 260
+    assert not [line for line in lines if line.startswith("What to do: sign in")]
+    assert "https://evil" not in message["Message"]
+
+
+def test_every_message_says_how_to_tell_it_from_a_forgery(sandbox: Sandbox, topic_queue: Any) -> None:
+    deliver(sandbox, COMPLIANCE_CHANGE)
+    deliver(sandbox, ABUSE_EVENT)
+
+    topic = boto3.client("sns").list_topics()["Topics"][0]["TopicArn"]
+    for message in topic_queue():
+        last = message["Message"].splitlines()[-1]
+        assert last.startswith(f"Is this from mamori? Only if it came through the topic {topic}: Amazon SNS delivers it from ")
+        assert "no-reply@sns.amazonaws.com" in last and "never asks for passwords, keys or a sign-in through a link" in last
+
+
+def test_the_topic_refuses_publishing_without_tls() -> None:
+    statements = template()["Resources"]["NotificationTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert {
+        "Sid": "TlsOnly",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sns:Publish",
+        "Resource": {"Ref": "NotificationTopic"},
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    } in statements
+
+
+def _copy(region: str, event_id: str) -> dict[str, Any]:
+    """The same AWS Health message as delivered in another region (AWS Health's backup copy)."""
+    event: dict[str, Any] = json.loads(json.dumps(ABUSE_EVENT))
+    event.update(region=region, id=event_id)
+    return event
+
+
+def test_an_abuse_report_from_two_regions_is_told_once(sandbox: Sandbox, topic_queue: Any) -> None:
+    """The Health forwarder brings the us-east-1 copy and the us-west-2 backup copy home."""
+    first = deliver(sandbox, _copy("us-east-1", "7bf73129-0000-0000-0000-000000000001"))
+    second = deliver(sandbox, _copy("us-west-2", "7bf73129-0000-0000-0000-000000000002"))
+
+    assert (first["published"], second) == (True, {"published": False, "duplicate": True, "subject": first["subject"]})
+    assert len(topic_queue()) == 1
+    # Another message of AWS Health (an update, another page) is told.
+    update = _copy("us-east-1", "7bf73129-0000-0000-0000-000000000003")
+    update["detail"]["communicationId"] = "def-2"
+    assert deliver(sandbox, update)["published"] is True
+    assert len(topic_queue()) == 1
+
+
+def test_a_message_that_did_not_go_out_is_told_by_the_retry(sandbox: Sandbox, topic_queue: Any) -> None:
+    sandbox.answer_next("sns:Publish", "Throttled")
+
+    with pytest.raises(boto3.client("sns").exceptions.ClientError, match="Throttled"):
+        deliver(sandbox, ABUSE_EVENT)
+
+    assert deliver(sandbox, ABUSE_EVENT)["published"] is True  # Lambda's retry: the claim was released
+    assert len(topic_queue()) == 1
+    assert sandbox.calls_by(lambda_principal("mamori-notifier"))["dynamodb:DeleteItem"] == 1
+
+
+FORWARDER_ALARM = {
+    "version": "0",
+    "id": "c4c1c1c9-0000-0000-0000-000000000000",
+    "detail-type": "CloudWatch Alarm State Change",
+    "source": "aws.cloudwatch",
+    "account": ACCOUNT,
+    "time": "2026-11-21T10:00:00Z",
+    "region": "us-west-2",
+    "resources": [f"arn:aws:cloudwatch:us-west-2:{ACCOUNT}:alarm:mamori-forwarder-dead-letters"],
+    "detail": {
+        "alarmName": "mamori-forwarder-dead-letters",
+        "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": "2026-11-21T10:00:00.000+0000"},
+        "previousState": {"value": "OK", "timestamp": "2026-11-20T10:00:00.000+0000"},
+        "configuration": {"metrics": []},
+    },
+}
+
+
+def test_a_forwarders_dead_letters_reach_the_topic_as_one_message(sandbox: Sandbox, topic_queue: Any) -> None:
+    """CloudWatch alarms tell only topics of their own region: the forwarder in us-west-2 sends
+    its alarm home as an event (template/abuse-event-forwarder.yaml), the notifier tells once."""
+    assert deliver(sandbox, FORWARDER_ALARM)["published"] is True
+    assert deliver(sandbox, FORWARDER_ALARM)["published"] is False  # delivered twice: told once
+    [message] = topic_queue()
+    assert message["Subject"] == "[mamori] FAILED to forward AWS Health events from us-west-2"
+    assert "mamori-forwarder-dead-letters" in message["Message"] and "redrive or purge" in message["Message"]
+    back_to_ok = json.loads(json.dumps(FORWARDER_ALARM))
+    back_to_ok["detail"]["state"]["value"] = "OK"
+    assert deliver(sandbox, back_to_ok) == {"published": False}
+    # The notifier's rule takes exactly the alarm the forwarder template makes and forwards.
+    pattern = template()["Resources"]["NotifierFunction"]["Properties"]["Events"]["ForwarderAlarm"]["Properties"]["Pattern"]
+    forwarder = yaml.safe_load((ROOT / "template" / "abuse-event-forwarder.yaml").read_text())["Resources"]
+    assert pattern["detail"]["alarmName"] == [forwarder["ForwarderDeadLetterAlarm"]["Properties"]["AlarmName"]]
+    assert pattern["detail"] == forwarder["AlarmForwarder"]["Properties"]["EventPattern"]["detail"]
+
+
 def change_to(resource_id: str, compliance: str, annotation: str, was: str = "NON_COMPLIANT") -> dict[str, Any]:
     """COMPLIANCE_CHANGE for another group, compliance and annotation."""
     event = json.loads(json.dumps(COMPLIANCE_CHANGE))
@@ -289,7 +428,9 @@ def test_every_exemption_is_announced_with_its_reason_and_end(sandbox: Sandbox, 
     assert message["Subject"] == f"[mamori] EXEMPT: mamori-open-proxy-ports {group}"
     body = message["Message"]
     assert f"What: AWS::EC2::SecurityGroup {group} is now exempt from mamori-open-proxy-ports (was NON_COMPLIANT)" in body
-    assert f"Why (the mamori:exempt tag): red-team proxy, ticket SEC-9 (until {SOON})" in body
+    # The tag's text is whoever tagged it's, as the rule reported it: quoted, with the account.
+    why = f'Why (the mamori:exempt tag): "red-team proxy, ticket SEC-9 (until {SOON})" (as reported by account {ACCOUNT})'
+    assert why in body
     assert "CloudTrail shows who did" in body and "remove the tag" in body
 
 
@@ -306,7 +447,7 @@ def test_an_exemption_that_counts_for_nothing_is_said_with_its_reason(
     assert message["Subject"] == f"[mamori] NON_COMPLIANT: mamori-open-proxy-ports {group}"
     body = message["Message"]
     assert (
-        "Exemption: the resource's mamori:exempt tag counts for nothing: mamori:exempt ignored: it has no end; "
-        "add ' until=YYYY-MM-DD', at most 90 days ahead."
+        "Exemption: the resource's mamori:exempt tag counts for nothing: \"mamori:exempt ignored: it has no end; "
+        f"add ' until=YYYY-MM-DD', at most 90 days ahead\" (as reported by account {ACCOUNT})."
     ) in body
     assert "a reason and ' until=YYYY-MM-DD', at most 90 days ahead" in body

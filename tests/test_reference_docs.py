@@ -1,6 +1,8 @@
 """docs/PERMISSIONS.md and docs/COST.md are what tools/reference_docs.py makes from the specs and
 the generated templates now: regenerated here, compared, and checked for what they must say."""
 
+import re
+
 from harness.pack import granted_actions, template
 from mamori.catalog import load_rules
 from tools import reference_docs
@@ -38,3 +40,12 @@ def test_the_cost_page_counts_every_rule_and_spells_out_guardduty() -> None:
     for rule in load_rules():
         assert f"| `{rule.config_rule_name}` |" in page
     assert "100 IAM users" in page and "3 regions" in page and "30 days" in page and "after the trial" in page
+
+
+def test_the_readme_quotes_the_cost_page_total() -> None:
+    """README's one-line cost is the cost page's total, rounded to whole dollars (they drifted once)."""
+    found = re.search(r"\| \*\*the pack\*\* \| \| \*\*about ([\d.]+)\*\*", reference_docs.cost_markdown())
+    assert found, "the cost page has no total"
+    total = float(found.group(1))
+    readme = (reference_docs.ROOT / "README.md").read_text()
+    assert f"What it costs: about {round(total)} USD a month" in readme

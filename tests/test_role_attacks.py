@@ -23,6 +23,7 @@ from harness.pack import (
     AUTOMATION_ROLE_ARN,
     deployed_rule_parameters,
     invoke_rule,
+    make_deduplication_table,
     remediation_parameters,
     role_grants,
     run_document,
@@ -273,3 +274,22 @@ def test_a_restore_document_aimed_at_what_mamori_did_not_change_changes_nothing(
 
     assert result.status == "Failed" or result.outputs.get("Restore.Status") != "RESTORED"
     assert state(REGION, parked) == "stopped"
+
+
+# --- the deduplication table: each publisher only under its own prefix ------------------------
+
+
+def test_a_publisher_cannot_silence_another_publishers_messages(sandbox: Sandbox) -> None:
+    """Whoever runs with the notifier's role (its code, or a person who may pass it) writes only
+    keys under "notifier#": a key of the central responder's, written ahead of it, would make it
+    think it had told already."""
+    table = make_deduplication_table()
+    dynamodb = boto3.client("dynamodb")
+    item = lambda key: {"pk": {"S": key}, "expires": {"N": "9999999999"}}  # noqa: E731
+
+    with sandbox.acting_as("attacker-with:NotifierRole", role_grants("NotifierRole")):
+        others = refused(lambda: dynamodb.put_item(TableName=table, Item=item("central#root-key#210987654321")))
+        forget = refused(lambda: dynamodb.delete_item(TableName=table, Key={"pk": {"S": "abuse-responder#health#x"}}))
+        own = allowed(lambda: dynamodb.put_item(TableName=table, Item=item("notifier#event#1")))
+
+    assert (others, forget, own) == (True, True, True)

@@ -77,6 +77,8 @@ def test_the_notifier_is_a_responder_with_the_resources_it_had() -> None:
     assert properties["Environment"]["Variables"] == {
         "TOPIC_ARN": {"Ref": "NotificationTopic"},
         "ABUSE_RESPONSE": {"Fn::If": ["AbuseResponseOn", "on", "off"]},
+        "DEDUPLICATION_TABLE": {"Ref": "DeduplicationTable"},
+        "DEDUPLICATION_OWNER": "notifier",
         "MAX_EXEMPTION_DAYS": {"Ref": "MaxExemptionDays"},
     }
     assert properties["Events"]["ComplianceChange"]["Properties"]["Pattern"] == {

@@ -20,6 +20,15 @@ from tools.cfn import sub
 
 LAMBDA_RUNTIME = "python3.12"
 LIBRARY_LAYER = "MamoriLibrary"  # template/base.yaml: the mamori package and rdklib
+# template/base.yaml: where events that failed for good wait, and its alarm tells the topic.
+DEAD_LETTER_QUEUE = "DeadLetterQueue"
+# EventBridge delivering to a target: its defaults, written out (24 hours, 185 attempts; the
+# most it allows), then the dead-letter queue (EventBridge User Guide, "Event retry policy").
+EVENT_RETRY_POLICY = {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+# Lambda running an event it was handed: two retries and six hours, the most it allows
+# (AWS::Lambda::EventInvokeConfig), then the on-failure destination.
+INVOKE_RETRY_ATTEMPTS = 2
+INVOKE_EVENT_AGE_SECONDS = 21600
 # A responder that starts a document passes the document's role to SSM, and to nothing else.
 PASS_ROLE_TO_SSM = {"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}}
 
@@ -90,6 +99,19 @@ class LambdaFunction:
     condition: str | None = None
     # False: the folder's own Makefile builds it with the mamori package inside (no layer).
     uses_library_layer: bool = True
+    # Event-driven: EventBridge and Lambda retry each event, then leave it in this queue (a
+    # logical id of the template); None for a function nothing retries (a Config rule's).
+    dead_letter_queue: str | None = None
+    event_bus: Any = None  # the EventBusName of its rules; None: the default bus
+
+
+def dead_letter_arn(queue: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [queue, "Arn"]}
+
+
+def event_target_settings(queue: str) -> dict[str, Any]:
+    """A rule target's retries and dead-letter queue (for the SAM event and plain rules alike)."""
+    return {"RetryPolicy": dict(EVENT_RETRY_POLICY), "DeadLetterConfig": {"Arn": dead_letter_arn(queue)}}
 
 
 def lambda_resources(function: LambdaFunction) -> dict[str, Any]:
@@ -114,10 +136,26 @@ def lambda_resources(function: LambdaFunction) -> dict[str, Any]:
     if function.environment:
         properties["Environment"] = {"Variables": dict(function.environment)}
     if function.events:
+        rule: dict[str, Any] = {}
+        if function.event_bus is not None:
+            rule["EventBusName"] = function.event_bus
+        if function.dead_letter_queue is not None:
+            rule.update(event_target_settings(function.dead_letter_queue))
         properties["Events"] = {
-            name: {"Type": "EventBridgeRule", "Properties": {"Pattern": dict(pattern)}}
+            name: {"Type": "EventBridgeRule", "Properties": {"Pattern": dict(pattern), **rule}}
             for name, pattern in function.events.items()
         }
+    statements = list(function.statements)
+    if function.dead_letter_queue is not None:
+        properties["EventInvokeConfig"] = {
+            "MaximumRetryAttempts": INVOKE_RETRY_ATTEMPTS,
+            "MaximumEventAgeInSeconds": INVOKE_EVENT_AGE_SECONDS,
+            "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": dead_letter_arn(function.dead_letter_queue)}},
+        }
+        # Lambda sends a failed invocation to the destination with the function's role.
+        statements.append(
+            {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": dead_letter_arn(function.dead_letter_queue)}
+        )
     lambda_function: dict[str, Any] = {"Type": "AWS::Serverless::Function", **condition, "DependsOn": [function.log_group_id]}
     if not function.uses_library_layer:
         lambda_function["Metadata"] = {"BuildMethod": "makefile"}
@@ -155,7 +193,7 @@ def lambda_resources(function: LambdaFunction) -> dict[str, Any]:
                                     "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
                                     "Resource": sub(log_group_arn),
                                 },
-                                *function.statements,
+                                *statements,
                             ],
                         },
                     }
@@ -234,6 +272,8 @@ def responder_resources(
             events=spec.events,
             condition=spec.condition,
             uses_library_layer=not spec.bundles_mamori,
+            dead_letter_queue=DEAD_LETTER_QUEUE,
+            event_bus=None if spec.event_bus is None else {"Ref": spec.event_bus},
         )
     )
     if set(made) != set(spec.resource_ids):

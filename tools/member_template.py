@@ -13,9 +13,11 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from mamori.abuse_events import SOURCE as HEALTH_SOURCE
 from mamori.catalog import ROLE_PATH, RemediationSpec, RuleSpec, load_remediations, load_rules
 from mamori.central.events import RULES as CENTRAL_RULES
 from tools.cfn import check_references, dump, referenced_names
+from tools.lambdas import DEAD_LETTER_QUEUE, event_target_settings
 from tools.record_key import add_record_signers
 
 HEADER = (
@@ -25,10 +27,21 @@ HEADER = (
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 HOME_REGION_CONDITION = "IsHomeRegion"
 FORWARD_CONDITION = "ForwardsComplianceChanges"
+HEALTH_CONDITION = "HandlesHealthEvents"
 # The rules whose NON_COMPLIANT results the management account's central responders act on:
 # mamori.central.events.RULES names them (config rule names, mamori-<id>).
 FORWARDED_RULES = tuple(name.removeprefix("mamori-") for name in CENTRAL_RULES)
-MANAGEMENT_BUS = "arn:${AWS::Partition}:events:${HomeRegion}:${ManagementAccountId}:event-bus/default"
+# template/org.yaml's CentralEventBus, whose policy admits only these events from the organization.
+CENTRAL_BUS_NAME = "mamori-central"
+MANAGEMENT_BUS = f"arn:${{AWS::Partition}}:events:${{HomeRegion}}:${{ManagementAccountId}}:event-bus/{CENTRAL_BUS_NAME}"
+# AWS Health delivers events that are not specific to a region (abuse reports among them) in
+# us-east-1, and in us-west-2 as its backup (AWS Health User Guide, "Creating EventBridge rules
+# for AWS Region coverage"). The organization's second StackSet forwards them from there to each
+# member's home region (template/abuse-event-forwarder.yaml), so a member stack in one of those
+# two regions that is not the home region leaves them to the forwarder: told once, at home.
+HEALTH_GLOBAL_REGIONS = ("us-east-1", "us-west-2")
+# What the forwarder forwards: the notifier's and the abuse responder's events of these sources.
+FORWARDED_SOURCES = (HEALTH_SOURCE, "aws.cloudwatch")
 # Lambda reads code only from a bucket in the function's own region, so there is one artifact
 # bucket per target region, named <ArtifactBucketPrefix>-<region>.
 ARTIFACT_BUCKET = {"Fn::Sub": "${ArtifactBucketPrefix}-${AWS::Region}"}
@@ -46,7 +59,9 @@ FUNCTION_KEPT = (
     "Environment",
     "Layers",
 )
-FUNCTION_CONVERTED = ("CodeUri", "Events")
+FUNCTION_CONVERTED = ("CodeUri", "Events", "EventInvokeConfig")
+EVENT_RULE_KEPT = ("EventBusName", "RetryPolicy")  # passed to the rule, or to its target, as they are
+EVENT_RULE_CONVERTED = ("Pattern", "DeadLetterConfig")
 LAYER_KEPT = ("LayerName", "Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo")
 LAYER_CONVERTED = ("ContentUri", "RetentionPolicy")
 RESOURCE_ATTRIBUTES = ("Type", "Properties", "Condition", "DependsOn", "Metadata", "DeletionPolicy", "UpdateReplacePolicy")
@@ -146,9 +161,29 @@ def _code_location(logical_id: str) -> dict[str, Any]:
     return {"S3Bucket": copy.deepcopy(ARTIFACT_BUCKET), "S3Key": {"Fn::Sub": f"${{ArtifactPrefix}}/{logical_id}.zip"}}
 
 
+def _event_invoke_config(logical_id: str, config: dict[str, Any], condition: dict[str, Any]) -> dict[str, Any]:
+    """SAM's EventInvokeConfig: an AWS::Lambda::EventInvokeConfig of $LATEST, destinations given by ARN."""
+    _check_keys(
+        logical_id, "EventInvokeConfig keys", config, ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+    )
+    properties: dict[str, Any] = {"FunctionName": {"Ref": logical_id}, "Qualifier": "$LATEST"}
+    destinations = {}
+    for kind, destination in config.get("DestinationConfig", {}).items():
+        _check_keys(logical_id, f"EventInvokeConfig.DestinationConfig.{kind} keys", destination, ("Type", "Destination"))
+        if kind not in ("OnSuccess", "OnFailure") or "Destination" not in destination:
+            raise ConversionError(f"{logical_id}: EventInvokeConfig.DestinationConfig.{kind} needs a Destination ARN")
+        destinations[kind] = {"Destination": destination["Destination"]}
+    properties["DestinationConfig"] = destinations
+    for key in ("MaximumEventAgeInSeconds", "MaximumRetryAttempts"):
+        if key in config:
+            properties[key] = config[key]
+    return {"Type": "AWS::Lambda::EventInvokeConfig", **condition, "Properties": properties}
+
+
 def convert_function(logical_id: str, resource: dict[str, Any]) -> dict[str, Any]:
     """AWS::Serverless::Function → AWS::Lambda::Function, plus an AWS::Events::Rule and its
-    AWS::Lambda::Permission per EventBridgeRule event, named as SAM names them."""
+    AWS::Lambda::Permission per EventBridgeRule event, and its AWS::Lambda::EventInvokeConfig,
+    named as SAM names them."""
     properties = resource.get("Properties", {})
     _check_keys(logical_id, "properties", properties, FUNCTION_KEPT + FUNCTION_CONVERTED)
     attributes = _attributes(logical_id, resource)
@@ -156,23 +191,29 @@ def convert_function(logical_id: str, resource: dict[str, Any]) -> dict[str, Any
     function_properties.update({key: properties[key] for key in FUNCTION_KEPT if key in properties})
     converted: dict[str, Any] = {logical_id: {"Type": "AWS::Lambda::Function", **attributes, "Properties": function_properties}}
     condition = {"Condition": resource["Condition"]} if "Condition" in resource else {}
+    if "EventInvokeConfig" in properties:
+        converted[f"{logical_id}EventInvokeConfig"] = _event_invoke_config(logical_id, properties["EventInvokeConfig"], condition)
     for event_name, event in properties.get("Events", {}).items():
         event_id = f"{logical_id}{event_name}"
         _check_keys(event_id, "event keys", event, ("Type", "Properties"))
         if event.get("Type") != "EventBridgeRule":
             raise ConversionError(f"{event_id}: events of type {event.get('Type')!r} are not converted for the member template")
-        _check_keys(event_id, "EventBridgeRule properties", event.get("Properties", {}), ("Pattern",))
+        event_properties = event.get("Properties", {})
+        _check_keys(event_id, "EventBridgeRule properties", event_properties, EVENT_RULE_KEPT + EVENT_RULE_CONVERTED)
         target_id = f"{event_id}LambdaTarget"
         if len(target_id) > 64:
             raise ConversionError(f"{event_id}: target id {target_id} is longer than EventBridge's 64 characters")
-        converted[event_id] = {
-            "Type": "AWS::Events::Rule",
-            **condition,
-            "Properties": {
-                "EventPattern": event["Properties"]["Pattern"],
-                "Targets": [{"Id": target_id, "Arn": {"Fn::GetAtt": [logical_id, "Arn"]}}],
-            },
-        }
+        target: dict[str, Any] = {"Arn": {"Fn::GetAtt": [logical_id, "Arn"]}, "Id": target_id}
+        if "DeadLetterConfig" in event_properties:
+            dead_letters = event_properties["DeadLetterConfig"]
+            _check_keys(event_id, "DeadLetterConfig keys", dead_letters, ("Arn",))
+            target["DeadLetterConfig"] = {"Arn": dead_letters["Arn"]}
+        if "RetryPolicy" in event_properties:
+            target["RetryPolicy"] = event_properties["RetryPolicy"]
+        rule_properties: dict[str, Any] = {"EventPattern": event_properties["Pattern"], "Targets": [target]}
+        if "EventBusName" in event_properties:
+            rule_properties["EventBusName"] = event_properties["EventBusName"]
+        converted[event_id] = {"Type": "AWS::Events::Rule", **condition, "Properties": rule_properties}
         converted[f"{event_id}Permission"] = {
             "Type": "AWS::Lambda::Permission",
             **condition,
@@ -215,7 +256,7 @@ CONVERTERS = {
 
 def forwarder_resources(rules: list[RuleSpec]) -> dict[str, Any]:
     """An EventBridge rule, in the home region, that sends NON_COMPLIANT results of the rules the
-    central responders handle to the management account's default bus, and the role it uses."""
+    central responders handle to the management account's mamori-central bus, and the role it uses."""
     by_id = {rule.id: rule for rule in rules}
     for rule_id in FORWARDED_RULES:
         if rule_id not in by_id:
@@ -269,14 +310,42 @@ def forwarder_resources(rules: list[RuleSpec]) -> dict[str, Any]:
                 },
                 "Targets": [
                     {
-                        "Id": "management-account-default-bus",
+                        "Id": "management-account-central-bus",
                         "Arn": {"Fn::Sub": MANAGEMENT_BUS},
                         "RoleArn": {"Fn::GetAtt": ["ComplianceForwarderRole", "Arn"]},
+                        # A compliance change fires once: what cannot be delivered waits in this
+                        # region's dead-letter queue, whose alarm tells the member's topic.
+                        **event_target_settings(DEAD_LETTER_QUEUE),
                     }
                 ],
             },
         },
     }
+
+
+def _combined(conditions: dict[str, Any], existing: str | None, added: str) -> str:
+    """added, or a new condition for "existing and added"."""
+    if existing is None:
+        return added
+    name = f"{existing}And{added}"
+    body = {"Fn::And": [{"Condition": existing}, {"Condition": added}]}
+    if conditions.setdefault(name, body) != body:
+        raise ConversionError(f"condition {name} already exists with another meaning")
+    return name
+
+
+def forwarded_events(sam_resources: Mapping[str, Any]) -> list[str]:
+    """Logical ids of the rules and permissions of the functions' events that the Health
+    forwarder brings home (AWS Health events, and the forwarder's own alarm)."""
+    found = []
+    for logical_id, resource in sam_resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event_name, event in resource.get("Properties", {}).get("Events", {}).items():
+            sources = event.get("Properties", {}).get("Pattern", {}).get("source", [])
+            if sources and set(sources) <= set(FORWARDED_SOURCES):
+                found += [f"{logical_id}{event_name}", f"{logical_id}{event_name}Permission"]
+    return found
 
 
 def _condition_outputs(outputs: dict[str, Any], resources: dict[str, Any]) -> None:
@@ -310,10 +379,18 @@ def build_member(sam_template: Mapping[str, Any]) -> dict[str, Any]:
             raise ConversionError(f"parameter {name} of the member template is already a pack parameter")
     template["Parameters"] = {**copy.deepcopy(PARAMETERS), **template.get("Parameters", {})}
     conditions = template.setdefault("Conditions", {})
-    for name in (HOME_REGION_CONDITION, FORWARD_CONDITION):
+    for name in (HOME_REGION_CONDITION, FORWARD_CONDITION, HEALTH_CONDITION):
         if name in conditions:
             raise ConversionError(f"condition {name} of the member template is already a pack condition")
     conditions[HOME_REGION_CONDITION] = {"Fn::Equals": [{"Ref": "AWS::Region"}, {"Ref": "HomeRegion"}]}
+    # Where AWS Health events are handled: the home region, and every region but the two that
+    # the forwarder brings them home from (there they would be told twice, on two topics).
+    conditions[HEALTH_CONDITION] = {
+        "Fn::Or": [
+            {"Condition": HOME_REGION_CONDITION},
+            {"Fn::Not": [{"Fn::Or": [{"Fn::Equals": [{"Ref": "AWS::Region"}, region]} for region in HEALTH_GLOBAL_REGIONS]}]},
+        ]
+    }
     # The account that runs the responders would otherwise send events to its own bus.
     conditions[FORWARD_CONDITION] = {
         "Fn::And": [
@@ -346,6 +423,12 @@ def build_member(sam_template: Mapping[str, Any]) -> dict[str, Any]:
         if clash:
             raise ConversionError(f"{logical_id}: converting it makes resources that already exist: {sorted(clash)}")
         resources.update(made)
+    for logical_id in forwarded_events(sam_resources):
+        resources[logical_id] = {
+            "Type": resources[logical_id]["Type"],
+            "Condition": _combined(conditions, resources[logical_id].get("Condition"), HEALTH_CONDITION),
+            **{key: value for key, value in resources[logical_id].items() if key not in ("Type", "Condition")},
+        }
     forwarder = forwarder_resources(rules)
     if set(forwarder) & set(resources):
         raise ConversionError(f"the forwarder's resources already exist: {sorted(set(forwarder) & set(resources))}")

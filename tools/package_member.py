@@ -7,10 +7,11 @@
 
 After `sam build` (.aws-sam/build/<LogicalId>/ per function and layer), each function's and
 layer's folder is zipped deterministically into .aws-sam/member/<LogicalId>.zip. The prefix is a
-hash of the zips and the member template, so a new build never overwrites code a running stack
-uses, and the StackSet updates exactly when something changed. Every target region's bucket
-<bucket-prefix>-<region> gets <prefix>/<LogicalId>.zip and <prefix>/member-template.yaml,
-because Lambda reads code only from a bucket in the function's own region.
+hash of the zips and the two templates, so a new build never overwrites code a running stack
+uses, and the StackSets update exactly when something changed. Every target region's bucket
+<bucket-prefix>-<region> gets <prefix>/<LogicalId>.zip, <prefix>/abuse-event-forwarder.yaml (the
+mamori-health-forwarder StackSet's template) and <prefix>/member-template.yaml, because Lambda
+reads code only from a bucket in the function's own region.
 """
 
 import argparse
@@ -38,6 +39,8 @@ from tools.member_template import ARTIFACT_BUCKET  # noqa: E402
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 OUT_DIR = ROOT / ".aws-sam" / "member"
 MEMBER_TEMPLATE_NAME = "member-template.yaml"
+FORWARDER_TEMPLATE = ROOT / "template" / "abuse-event-forwarder.yaml"
+FORWARDER_TEMPLATE_NAME = FORWARDER_TEMPLATE.name
 MANIFEST_NAME = "manifest.json"
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 # The earliest time a zip entry can hold: no build machine's clock or checkout time gets in.
@@ -49,7 +52,7 @@ PREFIX_LENGTH = 16  # hex digits of the content hash (template/org.yaml admits 1
 @dataclass(frozen=True)
 class Package:
     prefix: str
-    files: dict[str, bytes]  # name under the prefix -> content; the member template comes last
+    files: dict[str, bytes]  # name under the prefix -> content; the templates come last, the member template last of all
 
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}"
@@ -114,11 +117,17 @@ def package(build_dir: Path = BUILD_DIR, out_dir: Path = OUT_DIR) -> Package:
         if not folder.is_dir():
             raise SystemExit(f"{folder} is missing: run `sam build` (make build) first.")
         files[f"{logical_id}.zip"] = zip_folder(folder)
+    files[FORWARDER_TEMPLATE_NAME] = FORWARDER_TEMPLATE.read_bytes()
     files[MEMBER_TEMPLATE_NAME] = template_text.encode()
     built = Package(content_prefix(files), files)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in [*out_dir.glob("*.zip"), out_dir / MEMBER_TEMPLATE_NAME, out_dir / MANIFEST_NAME]:
+    for stale in [
+        *out_dir.glob("*.zip"),
+        out_dir / FORWARDER_TEMPLATE_NAME,
+        out_dir / MEMBER_TEMPLATE_NAME,
+        out_dir / MANIFEST_NAME,
+    ]:
         stale.unlink(missing_ok=True)
     for name, content in files.items():
         (out_dir / name).write_bytes(content)

@@ -252,6 +252,7 @@ RUNS_PER_MONTH = {
 CONFIG_EVALUATION = 0.001  # AWS Config pricing: per rule evaluation, first 100,000 per account and region a month
 KMS_KEY = 1.0  # AWS KMS pricing: per customer managed key a month (the topic's key, the records' HMAC key)
 KMS_KEYS = 2
+ALARM = 0.10  # Amazon CloudWatch pricing: per standard-resolution alarm metric a month (the dead-letter alarm)
 LAMBDA_FREE_REQUESTS = 1_000_000  # AWS Lambda pricing: free tier requests a month
 SNS_FREE_EMAILS = 1_000  # Amazon SNS pricing: email notifications free a month; then 2 USD per 100,000
 # Amazon GuardDuty pricing, after each region's 30-day free trial: CloudTrail management events
@@ -331,7 +332,11 @@ def cost_markdown() -> str:
         "| SSM Automation (remediations run on findings only) and CloudWatch Logs (a few MB, 90 days) | | < 0.10 |",
         "| SNS email notifications (Amazon SNS pricing) | a few dozen | 0.00 |",
         "| the budget `mamori-budget-alert` creates (AWS Budgets: budgets without actions cost nothing) | 1 | 0.00 |",
-        f"| **the pack** | | **about {math.ceil((config + KMS_KEYS * KMS_KEY + 0.1) * 100) / 100:.2f}** |",
+        f"| the dead-letter alarm (Amazon CloudWatch pricing: {ALARM:.2f} USD per alarm; each abuse forwarder stack adds one) "
+        f"| 1 alarm | {ALARM:.2f} |",
+        "| the dead-letter queue and the deduplication table (Amazon SQS and DynamoDB on-demand, billed per request; "
+        "a few requests a day) | | 0.00 |",
+        f"| **the pack** | | **about {math.ceil((config + KMS_KEYS * KMS_KEY + ALARM + 0.1) * 100) / 100:.2f}** |",
         "",
         "## GuardDuty, once its remediation turns it on",
         "",

@@ -5,8 +5,8 @@ aws:executeScript runs one script with the standard library, boto3 and botocore,
 else. So the generated script starts with a small bootstrap that registers each mamori module
 the script needs (transitively, imports inside functions included) under its own name:
 sys.modules["mamori"] is a package with no path of its own and sys.modules["mamori.<x>"] runs
-the module's own code (without docstrings and comments), embedded as a string, in dependency
-order. The script follows
+the module's own code (without docstrings and comments), embedded as a one-line string, in
+dependency order. The script follows
 unchanged: its `from mamori.x import y` lines resolve through sys.modules as they do in the
 Lambda layer, and two modules may define the same name.
 
@@ -17,7 +17,6 @@ SSM would read as a parameter reference.
 """
 
 import ast
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +27,6 @@ PACKAGE = "mamori"
 THIRD_PARTY = ("boto3", "botocore")
 ALLOWED = "the Python standard library, boto3, botocore and mamori.<module>"
 BOOTSTRAP_HEADER = "# ---- mamori modules, each registered under its own name (inlined by tools/scripts.py) ----"
-
-# Characters a raw string or a YAML literal block would not carry through unchanged.
-_UNREADABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]")
 
 
 class ScriptError(ValueError):
@@ -128,17 +124,11 @@ def mamori_modules(script: Path, package_dir: Path | None = None) -> list[Path]:
 
 
 def python_literal(text: str) -> str:
-    """A Python string literal whose value is exactly `text`: the text as it is, in a raw
-    triple-quoted string, when that can hold it; otherwise a triple-quoted string with
-    backslashes, runs of quotes and unreadable characters escaped."""
-    if "'''" not in text and not text.endswith(("\\", "'")) and not _UNREADABLE.search(text):
-        return "r'''" + text + "'''"
-    escaped = text.replace("\\", "\\\\")
-    escaped = _UNREADABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", escaped)
-    escaped = re.sub(r'"{3,}', lambda m: '\\"' * len(m.group()), escaped)
-    if escaped.endswith('"'):
-        escaped = escaped[:-1] + '\\"'
-    return '"""' + escaped + '"""'
+    """A Python string literal on one line whose value is exactly `text` (newlines, quotes,
+    backslashes and unprintable characters escaped). A module inlined on one line costs no YAML
+    indentation: in the template every line of a script is indented 14 spaces, which was a
+    quarter of the template, and CloudFormation takes at most 1 MB."""
+    return repr(text)
 
 
 def without_docstrings(tree: ast.Module) -> ast.Module:

@@ -28,6 +28,7 @@ from mamori.compliance import NON_COMPLIANT
 from mamori.credential_report import AccessKeyUse
 from mamori.records import HISTORY_LIMIT, Record, merged
 from mamori.remediation import Nothing, Plan, Remediation, Target, run_remediation
+from mamori.reported import plain, quoted
 from mamori.root_credentials import describe_root_key
 from mamori.security_contact import (
     CONTACT_PATTERNS,
@@ -56,6 +57,9 @@ class Settings:
     contact_name: str = ""
     contact_title: str = ""
     contact_phone: str = ""
+    # mamori.deduplication's table and this responder's key prefix ("" for none: tell every time).
+    deduplication_table: str = ""
+    deduplication_owner: str = ""
 
     def removes_root_passwords(self) -> bool:
         value = self.root_password_removal.strip().lower()
@@ -185,9 +189,12 @@ def _if_exists(call: Callable[..., Any], **request: Any) -> Any:
 
 
 def finding_text(change: ComplianceChange) -> str:
-    was = f" (was {change.previous})" if change.previous else ""
-    where = f" in {change.region}" if change.region else ""
-    return f"{change.rule}{where} found it {NON_COMPLIANT}{was}" + (f": {change.annotation}" if change.annotation else ".")
+    """The member's finding. Its annotation is the member's text (anyone there may call
+    config:PutEvaluations): quoted, cut to one safe line and marked as the member's words."""
+    was = f" (was {plain(change.previous, 20)})" if change.previous else ""
+    where = f" in {plain(change.region, 30)}" if change.region else ""
+    said = f": {quoted(change.annotation, change.account)}" if plain(change.annotation) else "."
+    return f"{change.rule}{where} found it {NON_COMPLIANT}{was}{said}"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,14 @@
 """One event through the central responder: read it, check the member, act, publish what
 happened. Failures are published first and then raised, so that they show in the Lambda's
 metrics and Lambda retries.
+
+A member decides when its rules turn NON_COMPLIANT, and may do it again and again: what the
+responder did not change (a refusal, a failure) is told once per member, rule and outcome
+within WINDOW (mamori.deduplication); what it changed in a member is always told. Every message
+ends with how to tell it from a forgery (mamori.messages).
 """
 
+import datetime
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -10,8 +16,10 @@ from typing import Any
 
 import botocore.exceptions
 
+from mamori import deduplication, messages
 from mamori.abuse_events import subject_line
 from mamori.aws_api import error_text
+from mamori.central import actions as central_actions
 from mamori.central.actions import (
     RESPONDER,
     RETRIES,
@@ -35,6 +43,10 @@ from mamori.security_contact import SecurityContact
 from mamori.status import FAILED, IGNORED, REFUSED, REMEDIATED
 
 LOG = logging.getLogger("mamori")
+
+# A refusal or a failure about one member's rule is told once a day: the reason holds until a
+# person acts on it, and a member flipping its rule must not flood the management account.
+WINDOW = datetime.timedelta(hours=24)
 
 
 class Clients:
@@ -120,6 +132,12 @@ def act(change: ComplianceChange, caller: Caller, settings: Settings, clients: C
     return remove_root_password(root_iam, clients("ssm"), change, member, caller, settings)
 
 
+def message_store(settings: Settings, clients: Clients) -> deduplication.Deduplication | None:
+    if not (settings.deduplication_table and settings.deduplication_owner):
+        return None
+    return deduplication.Deduplication(clients("dynamodb"), settings.deduplication_table, settings.deduplication_owner)
+
+
 def ignored(reason: str, event: Any) -> dict[str, Any]:
     LOG.info("Ignored: %s: %s", reason, json.dumps(event, default=str)[:500])
     return {"acted": False, "status": IGNORED, "reason": reason}
@@ -148,8 +166,20 @@ def respond(event: Any, caller: Caller, settings: Settings, clients: Clients) ->
             f"The finding: {finding_text(change)}\n\nWhat to do: {RETRIES} Its log says how far it got.",
         )
     LOG.info("%s %s in %s: %s", report.status, change.rule, change.account, report.summary)
+    told = False
     if report.subject:
-        clients("sns").publish(TopicArn=settings.topic_arn, Subject=subject_line(report.subject), Message=report.body)
+        told = deduplication.publish_once(
+            # A change made in a member is always told; the rest once per window.
+            None if report.status == REMEDIATED else message_store(settings, clients),
+            f"{change.account}#{change.rule}#{report.status}",
+            WINDOW,
+            central_actions.utc_now(),
+            lambda: clients("sns").publish(
+                TopicArn=settings.topic_arn,
+                Subject=subject_line(report.subject),
+                Message=messages.signed(report.body, settings.topic_arn),
+            ),
+        )
     if report.status == FAILED:
         raise RuntimeError(f"{change.rule} in {change.account}: {report.summary}")
     return {
@@ -160,4 +190,5 @@ def respond(event: Any, caller: Caller, settings: Settings, clients: Clients) ->
         "reason": report.summary,
         "record": report.record,
         "subject": subject_line(report.subject) if report.subject else "",
+        "told": told,
     }

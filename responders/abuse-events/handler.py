@@ -19,8 +19,14 @@ already tells people about every abuse report; this responder also closes the po
    exemption is overridden, and why it was exempt), what was not and why, the reply deadline
    and what the person must still do. If a start or a look-up failed, it
    raises after publishing, so the failure shows in the Lambda's metrics and is retried.
+
+The same report may arrive twice (from us-east-1 and its backup us-west-2, or delivered twice):
+both copies act (the automation re-checks the group, so the second changes nothing), and one
+message per outcome goes out (mamori.deduplication; a retry that succeeds after a failure is
+told). What failed for good ends in the dead-letter queue, whose alarm tells the topic.
 """
 
+import datetime
 import json
 import logging
 import os
@@ -31,7 +37,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from mamori import abuse_events, automation
+from mamori import abuse_events, automation, deduplication, messages
 from mamori.abuse_events import AbuseReport, AffectedEntity
 from mamori.aws_api import error_text
 from mamori.exemption import DEFAULT_MAX_EXEMPTION_DAYS, exemption_status, parse_max_exemption_days
@@ -44,6 +50,7 @@ LOG.setLevel(logging.INFO)
 # RemediationConfiguration leaves out an optional pack parameter that is not set.
 PARAMETER_PREFIX = "DOCUMENT_PARAMETER_"
 FILTER_VALUES = 200  # EC2 accepts at most 200 values per filter
+WINDOW = datetime.timedelta(days=1)  # copies of one report arrive within minutes
 
 
 @dataclass
@@ -340,8 +347,22 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     exemptions = exempt_groups(ec2, list(lookup.groups), os.environ) if lookup.groups and report.reference else Exemptions()
     starts = start_remediations(boto3.client("ssm"), list(lookup.groups), os.environ, report.reference)
     subject, body = format_message(report, region, lookup, starts, os.environ, exemptions)
-    boto3.client("sns").publish(TopicArn=os.environ["TOPIC_ARN"], Subject=subject, Message=body)
-    LOG.info("Published %r", subject)
-    if starts.failures or lookup.errors:
+    failed = bool(starts.failures or lookup.errors)
+    topic = os.environ["TOPIC_ARN"]
+    told = deduplication.publish_once(
+        deduplication.from_environment(os.environ, boto3.client),
+        f"{deduplication.health_event_key(event)}#{'failed' if failed else 'done'}",
+        WINDOW,
+        automation.utc_now(),
+        lambda: boto3.client("sns").publish(TopicArn=topic, Subject=subject, Message=messages.signed(body, topic)),
+    )
+    LOG.info("Published %r" if told else "Told already, not published: %r", subject)
+    if failed:
         raise RuntimeError(f"{subject}: " + "; ".join([*lookup.errors, *(f"{g}: {e}" for g, e in starts.failures.items())]))
-    return {"acted": True, "executions": starts.executions, "not_acted": dict(lookup.not_acted), "subject": subject}
+    return {
+        "acted": True,
+        "executions": starts.executions,
+        "not_acted": dict(lookup.not_acted),
+        "subject": subject,
+        "told": told,
+    }

@@ -7,7 +7,10 @@ RemediationConfiguration passes.
 """
 
 from mamori.abuse_events import DETAIL_TYPE, SOURCE
-from mamori.catalog import PUBLISH_TO_TOPIC, Permission, ResponderSpec
+from mamori.catalog import PUBLISH_TO_TOPIC, Deduplicating, Permission, ResponderSpec
+
+# The same report arriving twice (us-east-1 and its backup us-west-2) is told once.
+DEDUPLICATION = Deduplicating("abuse-responder")
 
 RESPONDER = ResponderSpec(
     id="abuse-events",
@@ -19,9 +22,11 @@ RESPONDER = ResponderSpec(
         # The groups' tags: the message names every exemption the report overrides.
         Permission("ec2:DescribeSecurityGroups"),
         *PUBLISH_TO_TOPIC,
+        *DEDUPLICATION.permissions,
     ),
+    statement_conditions=(DEDUPLICATION.condition,),
     events={"AbuseEvent": {"source": [SOURCE], "detail-type": [DETAIL_TYPE]}},
-    environment={"TOPIC_ARN": {"Ref": "NotificationTopic"}},
+    environment={"TOPIC_ARN": {"Ref": "NotificationTopic"}, **DEDUPLICATION.environment},
     # It changes security groups: off when AbuseResponse or AutoRemediation is "false" (template/base.yaml).
     condition="AbuseResponseOn",
     starts_remediation_of="open-proxy-ports",

@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from mamori import central
+from mamori import central, deduplication
 
 LOG = logging.getLogger("mamori")
 LOG.setLevel(logging.INFO)
@@ -25,6 +25,8 @@ def settings(environ: Any) -> central.Settings:
         contact_name=environ.get("SECURITY_CONTACT_NAME", ""),
         contact_title=environ.get("SECURITY_CONTACT_TITLE", ""),
         contact_phone=environ.get("SECURITY_CONTACT_PHONE", ""),
+        deduplication_table=environ.get(deduplication.TABLE_ENVIRONMENT, ""),
+        deduplication_owner=environ.get(deduplication.OWNER_ENVIRONMENT, ""),
     )
 
 

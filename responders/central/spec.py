@@ -7,7 +7,15 @@ authorized by the IAMDeleteRootUserCredentials task policy, not by this role: th
 granted here.
 """
 
-from mamori.catalog import PUBLISH_TO_TOPIC, Parameter, Permission, ResponderSpec, StatementCondition, record_key_permissions
+from mamori.catalog import (
+    PUBLISH_TO_TOPIC,
+    Deduplicating,
+    Parameter,
+    Permission,
+    ResponderSpec,
+    StatementCondition,
+    record_key_permissions,
+)
 from mamori.central.events import ACCOUNT_RESOURCE_TYPE, DETAIL_TYPE, RULES, SOURCE
 from mamori.compliance import NON_COMPLIANT
 
@@ -24,6 +32,10 @@ MEMBER_ACCOUNTS = "arn:${AWS::Partition}:account::*:account/o-*/*"
 ORGANIZATION_ACCOUNTS = "arn:${AWS::Partition}:organizations::*:account/o-*/*"
 RECORDS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/mamori/central/*"
 PASSWORD_REMOVAL = "CentralRootPasswordRemoval"
+# A member that flips a rule back to NON_COMPLIANT again and again is told about once per window.
+DEDUPLICATION = Deduplicating("central")
+# template/org.yaml: the bus members send their compliance changes to.
+CENTRAL_BUS = "CentralEventBus"
 
 RESPONDER = ResponderSpec(
     id="central",
@@ -54,8 +66,10 @@ RESPONDER = ResponderSpec(
         # ... signed with the pack's record key, and verified before they are merged.
         *record_key_permissions(signs=True),
         *PUBLISH_TO_TOPIC,
+        *DEDUPLICATION.permissions,
     ),
     statement_conditions=(
+        DEDUPLICATION.condition,
         # Only the task policy that deletes root credentials: no other root task, ever.
         StatementCondition(("sts:AssumeRoot",), {"StringEquals": {"sts:TaskPolicyArn": {"Fn::Sub": TASK_POLICY}}}),
         # The SECURITY contact only, never BILLING or OPERATIONS (a multi-valued key: ForAnyValue).
@@ -65,7 +79,8 @@ RESPONDER = ResponderSpec(
         ),
     ),
     # The three rules' changes to NON_COMPLIANT, from accounts other than this one (its own
-    # stack remediates this account; the code refuses it too).
+    # stack remediates this account; the code refuses it too), on the bus only they may put to.
+    event_bus=CENTRAL_BUS,
     events={
         "MemberComplianceChange": {
             "source": [SOURCE],
@@ -87,6 +102,7 @@ RESPONDER = ResponderSpec(
         "CENTRAL_ROOT_PASSWORD_REMOVAL": {"Ref": PASSWORD_REMOVAL},
         # sts:AssumeRoot is refused on the global endpoint: make sure an older runtime boto3 uses the regional one.
         "AWS_STS_REGIONAL_ENDPOINTS": "regional",
+        **DEDUPLICATION.environment,
     },
     parameters=(
         Parameter(

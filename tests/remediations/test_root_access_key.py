@@ -83,7 +83,10 @@ def test_closed_loop(sandbox: Sandbox, ops: OpsCenter, inbox: Inbox) -> None:
         assert result.outputs["Remediate.Keys"][0].startswith("access key 1: active, created 2019-03-01")
         [message] = received()
         assert message["Subject"] == f"[mamori] ACTION NEEDED: Root user of {ACCOUNT} has an access key: delete it"
-        assert message["Message"].endswith(f"OpsItem: {item['OpsItemId']}")
+        assert (
+            f"\n\nOpsItem: {item['OpsItemId']}\n\n--\nIs this from mamori? Only if it came through the topic {topic}:"
+            in (message["Message"])
+        )
         assert root.access_keys, "the remediation must not (and cannot) delete a root key"
 
     def nothing_new(result: AutomationResult) -> None:
