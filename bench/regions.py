@@ -12,8 +12,12 @@ What is measured
   one, so it scans that region only (DescribeRegions, the region's DescribeInstances pages,
   the read-back of earlier results, PutEvaluations). The whole scan's wall time against the
   slowest of these (issue 12: at most 1.5 times), both in a warm container; cold shown beside.
-* Per run: every AWS API call the rule's principal made, by action, and the wall time of the
-  handler call.
+  The whole scan and each region alone are run REPEATS (3) times; the median run counts (a
+  shared machine moves single runs by tens of milliseconds, and the slowest of 18 single
+  runs would be the unluckiest one).
+* Per run: every AWS API call the rule's principal made, by action, the wall time of the
+  handler call, the CPU time of the bench process and that of the regions' server processes.
+* Each run starts from an empty dashboard (no earlier results to read back but one page).
 * The budget: one ec2:DescribeRegions, and one ec2:DescribeInstances page per unapproved region
   per 1,000 instances in it (at least one per region; approved regions are not listed, their
   instances are not evaluated); both runs deliver the same evaluations. The
@@ -34,12 +38,21 @@ What is stood in, and how (bench/region_endpoints.py)
   (GetComplianceDetailsByConfigRule, PutEvaluations): answered in the bench process by the
   harness (harness.aws.Sandbox), which also counts every call the rule's principal makes, by
   action, and checks it against the role's grants, as in the tests.
-* One interpreter: the Lambda's threads share one interpreter lock, here as on Lambda.
+* One interpreter: the Lambda's threads share one interpreter lock, here as on Lambda, with
+  this machine's core for the vCPU that the rule's 1,769 MB give on Lambda. What the bench made
+  before the measured runs (moto's in-process backends, the harness and the Service
+  Authorization Reference it checks grants against, the warm clients) is frozen out of the
+  garbage collector's sight (gc.freeze): a Lambda holds none of the bench's part, and a
+  collection over it stalled every thread for up to 180 ms.
 
-Measured before this stand-in, with moto in the bench process (the same run): 1.6 s of the
-concurrent scan's 2.2 s of CPU was moto building answers (about 4 ms an instance), 2.6 s wall
-against 0.75 s for the slowest region alone; of the rest, botocore's timestamp parsing
-(dateutil) took most, which mamori's clients no longer use (mamori.clients, mamori.rule_runtime).
+Measured before this stand-in and mamori's changes, with moto in the bench process: 1.6 s of
+the concurrent scan's 2.2 s of CPU was moto building answers (about 4 ms an instance), 2.6 s
+wall against 0.75 s for the slowest region alone (3.5x). Of the Lambda's own CPU, botocore's
+timestamp parsing (dateutil) took most, then parsing values the rule does not read: the
+workers' clients now skip both (mamori.clients, mamori.instances.DESCRIBE_INSTANCES_READS), and
+PutEvaluations' timestamps are read once (mamori.rule_runtime). With the servers building every
+answer anew (--regions-fresh-answers), their 1.7 s of CPU queue for this machine's two cores:
+the whole scan takes about 4 times its slowest region.
 """
 
 import collections
