@@ -47,7 +47,7 @@ class KeptAnswers:
     def __init__(self, app: Callable[..., Any]) -> None:
         self.app = app
         self.answers: dict[tuple[str, str, str, bytes], tuple[str, list[tuple[str, str]], bytes]] = {}
-        self.hits = 0
+        self._writes = 0  # an answer built while a write ran is not kept
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -59,14 +59,18 @@ class KeptAnswers:
         if not action.startswith(READ_PREFIXES):
             with self._lock:
                 self.answers.clear()
-            return self.app(environ, start_response)  # type: ignore[no-any-return]
+                self._writes += 1
+            try:
+                return self.app(environ, start_response)  # type: ignore[no-any-return]
+            finally:
+                with self._lock:
+                    self.answers.clear()
+                    self._writes += 1
         # The region is in the signature's credential scope (moto reads it there too).
         scope = environ.get("HTTP_AUTHORIZATION", "").partition("Credential=")[2].split("/")
         key = (scope[2] if len(scope) > 2 else "", environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""), body)
         with self._lock:
-            kept = self.answers.get(key)
-            if kept is not None:
-                self.hits += 1
+            kept, writes = self.answers.get(key), self._writes
         if kept is None:
             captured: dict[str, Any] = {}
 
@@ -81,8 +85,8 @@ class KeptAnswers:
                 if hasattr(answered, "close"):
                     answered.close()
             kept = (captured["status"], captured["headers"], answer)
-            if kept[0].startswith("200"):
-                with self._lock:
+            with self._lock:
+                if kept[0].startswith("200") and writes == self._writes:
                     self.answers[key] = kept
         status, headers, answer = kept
         start_response(status, headers)

@@ -71,7 +71,7 @@ from bench.report import progress, summary, table, target
 from harness.aws import ACCOUNT, REGION, Sandbox, fake_credentials
 from harness.config_events import change_event, configuration_item, periodic_event
 from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal, rule_spec, template
-from mamori import clients, exposure, open_proxy
+from mamori import clients, config_rule, exposure, open_proxy
 from mamori.catalog import load_unit_module
 from tools.limits import CLOUDFORMATION_TEMPLATE_LIMIT, SSM_DOCUMENT_LIMIT, TEMPLATE_BUDGET, document_size
 
@@ -466,7 +466,14 @@ def time_decision(sandbox: Sandbox, items: Sequence[Synthetic], parameters: dict
         wrong = 0
         cpu, wall = time.thread_time(), time.perf_counter()
         for configuration, tags, expected in inputs:
-            compliance, _ = rule.decide(configuration, tags, valid["ProxyPorts"], valid["TrustedCidrs"], lambda _ids: resolved)
+            compliance, _ = rule.decide(
+                configuration,
+                tags,
+                valid["ProxyPorts"],
+                valid["TrustedCidrs"],
+                lambda _ids: resolved,
+                valid[config_rule.MAX_EXEMPTION_DAYS],
+            )
             wrong += compliance != expected
         run.decisions_per_second.append(len(inputs) / (time.thread_time() - cpu))
         run.decisions_per_wall_second.append(len(inputs) / (time.perf_counter() - wall))
