@@ -66,6 +66,7 @@ import moto
 from moto.ec2.models import ec2_backends
 
 from bench.iam import DEFAULT_IAM_USERS, iam_section, iam_user_counts
+from bench.incidents import incidents_section
 from bench.regions import regions_section
 from bench.report import progress, summary, table, target
 from harness.aws import ACCOUNT, REGION, Sandbox, fake_credentials
@@ -832,7 +833,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("openproxy", "iam", "regions", "artifacts"),
+        choices=("openproxy", "iam", "regions", "artifacts", "incidents"),
         help="run one section (openproxy includes the artifact sizes and quotas; artifacts runs those alone)",
     )
     parser.add_argument("--seed", type=int, default=20240611, help="seed of the synthetic items and users")
@@ -865,6 +866,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print()
         progress(f"region scan: {args.instances:,} instances, {args.latency_ms:g} ms per call")
         ok = regions_section(args.instances, args.seed, args.latency_ms, not args.regions_fresh_answers) and ok
+    if args.only in (None, "incidents"):
+        print()
+        ok = incidents_section() and ok  # bench/incidents.py
     print()
     print(summary())
     print()

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from demo.incidents import play_abuse_case
 from demo.kit import (
     Demo,
     api_calls,
@@ -287,3 +288,5 @@ def play_open_proxy(demo: Demo) -> None:
     say("For real (the role is the stack's OpenProxyPortsRestoreAutomationRoleArn output):", indent=2)
     print(f"      aws ssm start-automation-execution --document-name {restore} \\")
     print(f"          --parameters GroupId={shared},AutomationAssumeRole=<role arn>")
+
+    play_abuse_case(demo)  # the report AWS sent, as a tracked case (demo/incidents.py)

@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 
+from demo.incidents import play_leaked_key_and_miner
 from demo.kit import (
     Demo,
     compliance_table,
@@ -325,3 +326,5 @@ def play_forgotten_root_key(demo: Demo) -> None:
     for uid, rule_id in ((hana, "iam-user-console-mfa"), (ci, "stale-access-keys")):
         print(f"      aws ssm start-automation-execution --document-name {remediation_document(rule_id)}-restore \\")
         print(f"          --parameters UserId={uid},AutomationAssumeRole=<role arn>")
+
+    play_leaked_key_and_miner(demo, ops)  # AWS's own signals, acted on at once (demo/incidents.py)

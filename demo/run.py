@@ -147,6 +147,10 @@ def header() -> None:
         "DescribeSubscribersForNotification, which moto lacks, is read from moto's budgets backend.",
         "The organization: moto's Organizations; sts:AssumeRoot, iam:ListOrganizationsFeatures and the root "
         "session's IAM calls in a member, which moto lacks, are answered by harness/central.py.",
+        "AWS's own signals (abuse reports, an exposed key, a GuardDuty finding) are built after AWS's published "
+        "samples and go to the real responders; CloudTrail's LookupEvents, OpsCenter's GetOpsItem and a gap of moto's "
+        "Scheduler are stood in by tests/incident_helpers.py; Scheduler fires nothing in moto, so the demo invokes "
+        "the responder at the schedule's time, as Scheduler would.",
     ):
         say(f"- {stand_in}", indent=2, hang=2)
     say(

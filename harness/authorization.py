@@ -529,6 +529,34 @@ def _config_rule(call: Call) -> dict[str, list[Arn]]:
     return {"ConfigRule": [Arn(f"arn:{call.partition}:config:{call.region}:{call.account}:config-rule/", open=True)]}
 
 
+def _schedule(call: Call) -> dict[str, list[Arn]]:
+    group = call.params.get("GroupName") or "default"
+    base = f"arn:{call.partition}:scheduler:{call.region}:{call.account}"
+    return {"schedule": [Arn(f"{base}:schedule/{group}/{call.params['Name']}")]}
+
+
+def _function(call: Call) -> dict[str, list[Arn]]:
+    """Invoke (IAM action lambda:InvokeFunction) names the function by name or ARN."""
+    name = str(call.params["FunctionName"])
+    base = f"arn:{call.partition}:lambda:{call.region}:{call.account}:function:"
+    return {"function": [Arn(name if name.startswith("arn:") else base + name)]}
+
+
+def _snapshots(call: Call) -> dict[str, list[Arn]]:
+    """CreateSnapshots names the instance: its volumes are moto's; the snapshots are made by the call."""
+    from moto.ec2.models import ec2_backends
+
+    instance_id = str((call.params.get("InstanceSpecification") or {}).get("InstanceId"))
+    base = f"arn:{call.partition}:ec2:{call.region}:{call.account}"
+    instance = ec2_backends[call.account][call.region].get_instance_by_id(instance_id)
+    volumes = [mapping.volume_id for mapping in instance.block_device_mapping.values()] if instance is not None else []
+    return {
+        "instance": [Arn(f"{base}:instance/{instance_id}")],
+        "volume": [Arn(f"{base}:volume/{volume}") for volume in volumes] or [Arn(f"{base}:volume/", open=True)],
+        "snapshot": [Arn(f"arn:{call.partition}:ec2:{call.region}::snapshot/", open=True)],
+    }
+
+
 # For each action the code calls that the reference says requires a resource type: the ARNs the
 # call touches, from its parameters (and, where a parameter names only an id, moto's state).
 REQUIRED_RESOURCES: Mapping[str, Callable[[Call], dict[str, list[Arn]]]] = {
@@ -569,7 +597,13 @@ REQUIRED_RESOURCES: Mapping[str, Callable[[Call], dict[str, list[Arn]]]] = {
     "ssm:DeleteParameter": _parameter,
     "ssm:StartAutomationExecution": _automation,
     "ssm:UpdateOpsItem": _ops_item,
+    "ssm:GetOpsItem": _ops_item,
     "sts:AssumeRoot": _root_user,
+    "scheduler:CreateSchedule": _schedule,
+    "scheduler:UpdateSchedule": _schedule,
+    "scheduler:DeleteSchedule": _schedule,
+    "ec2:CreateSnapshots": _snapshots,
+    "lambda:InvokeFunction": _function,  # what Scheduler does with AbuseReminderRole
 }
 
 

@@ -95,7 +95,7 @@ class AbuseReport:
     entities: tuple[AffectedEntity, ...]
     page: str | None = None  # "2 of 10" when the report comes in pages
     problems: tuple[str, ...] = ()  # parts of the event that could not be read
-    event_arn: str | None = None  # detail.eventArn, when it is a Health event ARN
+    event_arn: str | None = None  # detail.eventArn: one per report (its pages and updates share it)
 
     @property
     def reference(self) -> str:

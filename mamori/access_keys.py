@@ -18,6 +18,7 @@ from typing import Any
 
 from mamori.credential_report import CredentialRow, days_between
 from mamori.iam_users import as_utc
+from mamori.records import capped
 
 DEFAULT_MAX_UNUSED_DAYS = 90
 MAX_DAYS = 3650
@@ -158,3 +159,21 @@ def live_keys(iam: Any, user_name: str) -> list[KeyFacts]:
             key = replace(key, last_used=as_utc(used.get("LastUsedDate")))
         keys.append(key)
     return keys
+
+
+def deactivation_record(
+    earlier: Mapping[str, Any], user_name: str, live_key_ids: Iterable[str], deactivated: Sequence[Mapping[str, Any]], moment: str
+) -> dict[str, Any]:
+    """The record of keys mamori deactivated, which mamori-stale-access-keys-restore reads, kept by
+    every writer of it (the stale-keys remediation, the leaked-key responder): the keys it may
+    reactivate, those recorded before that still exist and those deactivated now (a user has at
+    most two keys, so it stays small), and the latest runs for people."""
+    live = set(live_key_ids)
+    keys = {
+        str(key["keyId"]): dict(key)
+        for key in earlier.get("deactivated") or []
+        if isinstance(key, Mapping) and str(key.get("keyId")) in live
+    }
+    keys.update({str(key["keyId"]): dict(key) for key in deactivated})
+    history = capped(earlier.get("history") or [], {"at": moment, "deactivated": [str(key["keyId"]) for key in deactivated]})
+    return {"userName": user_name, "deactivated": list(keys.values()), "history": history}

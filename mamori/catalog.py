@@ -432,6 +432,9 @@ def document(
 # depend on each other), so it names the account's keys and RECORD_KEY_CONDITION narrows them to
 # the one with the records' alias. The key's own policy decides who may sign (tools/record_key.py).
 RECORD_KEYS = "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"
+# The record key of another region: a responder that runs in every region but keeps its records
+# in the home region (mamori-miner-responder) signs with the home region's key.
+RECORD_KEYS_ANY_REGION = "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"
 RECORD_KEY_CONDITION: Mapping[str, Any] = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [RECORD_KEY_ALIAS]}}
 
 
@@ -499,6 +502,8 @@ class StatementCondition:
 
     actions: tuple[str, ...]
     condition: Mapping[str, Any]
+    # When the same actions are granted on several resources: the one this condition is for.
+    resource: str | None = None
 
 
 @dataclass(frozen=True)
@@ -560,6 +565,13 @@ class ResponderSpec:
     # True: the folder's Makefile builds the function with the whole mamori package inside,
     # subpackages only this responder needs included (mamori/central/), and it takes no layer.
     bundles_mamori: bool = False
+    # CloudFormation resources it needs besides its function, role and log group (e.g. the role
+    # EventBridge Scheduler invokes it with), by logical id; deployed under its condition.
+    resources: Mapping[str, Any] = field(default_factory=dict)
+    # True: it acts on its own region's events (GuardDuty findings, abuse reports), so the member
+    # StackSet deploys it in every region. False: it acts on something global (IAM keys, whose
+    # AWS Health events arrive in one region) and is deployed in the home region only.
+    regional: bool = True
 
     def __post_init__(self) -> None:
         where = f"responder {self.id}"
@@ -619,7 +631,7 @@ class ResponderSpec:
 
     @property
     def resource_ids(self) -> tuple[str, ...]:
-        return (self.log_group_id, self.role_id, self.function_id)
+        return (self.log_group_id, self.role_id, self.function_id, *self.resources)
 
 
 def pascal(text: str) -> str:

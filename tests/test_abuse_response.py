@@ -27,10 +27,8 @@ from hypothesis import strategies as st
 from harness.authorization import role_policy
 from harness.aws import ACCOUNT, REGION, Sandbox
 from harness.pack import (
-    AUTOMATION_ROLE_ARN,
     AutomationRun,
     deploy_rule,
-    documents,
     granted_actions,
     lambda_principal,
     make_deduplication_table,
@@ -41,11 +39,14 @@ from harness.pack import (
     run_document,
     template,
 )
+from harness.responders import responder_environment
 from mamori import abuse_events, automation
+from mamori.abuse_cases import SCHEDULE_GROUP
 from mamori.abuse_events import EntityKind, NotAnAbuseReport, is_open_proxy_report, parse_abuse_event
 from mamori.catalog import ROOT, load_rules
 from tests.conftest import inbound, make_group, tcp
 from tests.exempt import SOON
+from tests.incident_helpers import CaseCenter, SchedulerGaps
 
 FUNCTION = "mamori-abuse-responder"
 PRINCIPAL = lambda_principal(FUNCTION)
@@ -359,27 +360,9 @@ class LambdaContext:
 
 
 def deployed_environment(topic_arn: str, **pack_values: str) -> dict[str, str]:
-    """The function's environment as CloudFormation would resolve template.yaml's: Refs to
-    pack parameters take their default (or pack_values), the document's Ref its name, the
-    automation role's Arn the harness's automation role."""
-    variables = template()["Resources"]["AbuseResponderFunction"]["Properties"]["Environment"]["Variables"]
-    parameters = template()["Parameters"]
-    names = {logical_id: name for name, (logical_id, _) in documents().items()}
-    environment = {}
-    for key, value in variables.items():
-        if isinstance(value, str):
-            environment[key] = value
-        elif "Fn::GetAtt" in value:
-            environment[key] = AUTOMATION_ROLE_ARN
-        elif value["Ref"] == "NotificationTopic":
-            environment[key] = topic_arn
-        elif value["Ref"] == "DeduplicationTable":  # made by the world fixture
-            environment[key] = template()["Resources"]["DeduplicationTable"]["Properties"]["TableName"]
-        elif value["Ref"] in names:
-            environment[key] = names[value["Ref"]]
-        else:
-            environment[key] = pack_values.get(value["Ref"], str(parameters[value["Ref"]].get("Default")))
-    return environment
+    """The function's environment as CloudFormation would resolve template.yaml's (harness.responders),
+    deployed as `sam deploy --config-env enforce` does (AutoRemediation "true") unless told otherwise."""
+    return responder_environment("abuse-events", topic_arn, **{"AutoRemediation": "true", **pack_values})
 
 
 @pytest.fixture(autouse=True)
@@ -413,6 +396,7 @@ class World:
     runs: list[AutomationRun]
     inbox: Callable[[], list[dict[str, Any]]]
     topic: str
+    ops: Any = None
 
     def deliver(self, event: Any) -> Any:
         with self.sandbox.acting_as(PRINCIPAL, role_grants(ROLE)):
@@ -446,8 +430,12 @@ def world(sandbox: Sandbox, ec2: Any, vpc_id: str, monkeypatch: Any) -> Iterator
 
     subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     runs = run_automations(sandbox)
+    ops = CaseCenter()  # moto has no OpsItems (tests/incident_helpers.py)
+    SchedulerGaps()
+    boto3.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)  # as the stack creates it
+    deploy_rule(sandbox, "open-proxy-ports")  # the responder judges what it finds with the rule's parameters
     sandbox.reset_counts()
-    yield World(sandbox, ec2, vpc_id, subnet, runs, inbox, topic)
+    yield World(sandbox, ec2, vpc_id, subnet, runs, inbox, topic, ops)
 
 
 def passed_as_config_would(group: str, **pack_values: str) -> dict[str, list[str]]:
@@ -491,6 +479,11 @@ def test_open_proxy_report_closes_the_port_and_says_so(world: World) -> None:
         "ssm:StartAutomationExecution": 2,
         "dynamodb:PutItem": 1,
         "sns:Publish": 1,
+        # The case (tests/test_abuse_cases.py): what was open (by the rule's parameters), the OpsItem, its reminders.
+        "config:DescribeConfigRules": 1,
+        "ec2:DescribeSecurityGroupRules": 1,
+        "ssm:CreateOpsItem": 1,
+        "scheduler:CreateSchedule": 1,
     }
 
     world.sandbox.reset_counts()
@@ -540,6 +533,10 @@ def test_report_by_public_addresses(world: World) -> None:
         "ssm:StartAutomationExecution": 3,
         "dynamodb:PutItem": 1,
         "sns:Publish": 1,
+        "config:DescribeConfigRules": 1,
+        "ec2:DescribeSecurityGroupRules": 1,
+        "ssm:CreateOpsItem": 1,
+        "scheduler:CreateSchedule": 1,
     }
 
 
@@ -575,11 +572,16 @@ def test_report_that_names_nothing_still_tells_people_nothing_was_done(world: Wo
 
     result = world.deliver(event)
 
-    assert result["acted"] is True and result["executions"] == {}
+    assert result["acted"] is False and result["executions"] == {}
     [message] = world.inbox()
     assert message["Subject"] == "[mamori] Open proxy report: nothing remediated automatically - reply by 2026-11-22 09:30 UTC"
     assert "the report names no instance or address; find the proxy yourself" in message["Message"]
-    assert world.sandbox.calls_by(PRINCIPAL) == {"dynamodb:PutItem": 1, "sns:Publish": 1}
+    assert world.sandbox.calls_by(PRINCIPAL) == {
+        "ssm:CreateOpsItem": 1,
+        "scheduler:CreateSchedule": 1,
+        "dynamodb:PutItem": 1,
+        "sns:Publish": 1,
+    }
 
 
 def test_an_abuse_report_overrides_an_exemption_and_says_so(world: World) -> None:
@@ -677,7 +679,6 @@ def test_a_failed_look_up_is_said_and_raised(world: World) -> None:
 @pytest.mark.parametrize(
     ("event", "reason"),
     [
-        (proxy_report("i-0abc1234def567890", code="AWS_ABUSE_DOS_REPORT", description="DoS"), "not an open-proxy report"),
         (proxy_report("i-0abc1234def567890", account="111122223333", affected_account=MEMBER), f"about account {MEMBER}"),
         (proxy_report("i-0abc1234def567890", affected_account="not-an-account"), "about an unknown account"),
         ({**proxy_report("i-0abc1234def567890"), "detail-type": "AWS Health Event"}, "detail-type 'AWS Health Event'"),
@@ -686,7 +687,6 @@ def test_a_failed_look_up_is_said_and_raised(world: World) -> None:
         ("not an event", "not a JSON object"),
     ],
     ids=[
-        "not-a-proxy-report",
         "other-account",
         "unknown-account",
         "ordinary-health-event",
@@ -714,7 +714,12 @@ RESPONDER_RESOURCES = sorted(logical_id for logical_id in RESOURCES if logical_i
 
 def test_responder_resources_exist_only_when_abuse_response_is_on() -> None:
     assert RESPONDER_RESOURCES == ["AbuseResponderFunction", "AbuseResponderLogGroup", "AbuseResponderRole"]
-    assert all(RESOURCES[logical_id]["Condition"] == "AbuseResponseOn" for logical_id in RESPONDER_RESOURCES)
+    cases = [*RESPONDER_RESOURCES, "AbuseReminderRole", "AbuseCaseSchedules"]
+    assert all(RESOURCES[logical_id]["Condition"] == "AbuseCasesOn" for logical_id in cases)
+    assert template()["Conditions"]["AbuseCasesOn"] == {"Fn::Equals": [{"Ref": "AbuseResponse"}, "true"]}
+    # It remediates only when AbuseResponseOn (AbuseResponse and AutoRemediation): CONTAIN.
+    variables = RESOURCES["AbuseResponderFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["CONTAIN"] == {"Fn::If": ["AbuseResponseOn", "true", "false"]}
     assert template()["Conditions"]["AbuseResponseOn"] == {
         "Fn::And": [{"Fn::Equals": [{"Ref": "AbuseResponse"}, "true"]}, {"Condition": "AutoRemediationOn"}]
     }

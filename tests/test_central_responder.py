@@ -748,6 +748,7 @@ def test_resources_are_a_sam_function_with_its_own_log_group_and_role() -> None:
         "SECURITY_CONTACT_TITLE": {"Ref": "SecurityContactTitle"},
         "SECURITY_CONTACT_PHONE": {"Ref": "SecurityContactPhone"},
         "CENTRAL_ROOT_PASSWORD_REMOVAL": {"Ref": "CentralRootPasswordRemoval"},
+        "LEAKED_KEY_RESPONSE": {"Ref": "LeakedKeyResponse"},
         "AWS_STS_REGIONAL_ENDPOINTS": "regional",
         "DEDUPLICATION_TABLE": {"Ref": "DeduplicationTable"},
         "DEDUPLICATION_OWNER": "central",

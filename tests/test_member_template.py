@@ -27,6 +27,7 @@ from tools.member_template import (
     FORWARD_CONDITION,
     HEALTH_CONDITION,
     HOME_REGION_CONDITION,
+    HOME_REGION_VARIABLE,
     ConversionError,
     build_member,
     render_member,
@@ -101,13 +102,26 @@ def test_same_rules_documents_and_remediations_as_template_yaml(kind: str) -> No
         assert member[logical_id]["Properties"] == resource["Properties"], logical_id
 
 
+def in_member(value: Any) -> Any:
+    """A function property as the member template has it: a responder's HOME_REGION is the
+    HomeRegion parameter there (its own region in template.yaml)."""
+    if isinstance(value, dict) and value.get("Variables", {}).get(HOME_REGION_VARIABLE) == {"Ref": "AWS::Region"}:
+        return {**value, "Variables": {**value["Variables"], HOME_REGION_VARIABLE: {"Ref": "HomeRegion"}}}
+    return value
+
+
+def test_a_home_region_variable_names_the_home_region() -> None:
+    miner = RESOURCES["MinerResponderFunction"]["Properties"]["Environment"]["Variables"]
+    assert miner[HOME_REGION_VARIABLE] == {"Ref": "HomeRegion"}
+
+
 def test_one_lambda_function_per_sam_function_with_the_same_settings() -> None:
     functions = of_type(MEMBER, "AWS::Lambda::Function")
     assert set(functions) == set(SAM_FUNCTIONS)
     for logical_id, resource in SAM_FUNCTIONS.items():
         sam, plain = resource["Properties"], functions[logical_id]["Properties"]
         for key in ("FunctionName", "Runtime", "Handler", "Role", "Environment", "Layers", "Architectures", "Timeout"):
-            assert plain.get(key) == sam.get(key), f"{logical_id}.{key}"
+            assert plain.get(key) == in_member(sam.get(key)), f"{logical_id}.{key}"
         assert plain["Code"] == {
             "S3Bucket": {"Fn::Sub": "${ArtifactBucketPrefix}-${AWS::Region}"},
             "S3Key": {"Fn::Sub": f"${{ArtifactPrefix}}/{logical_id}.zip"},
@@ -162,6 +176,10 @@ def test_conversion_is_what_the_sam_transform_makes(monkeypatch: pytest.MonkeyPa
     actual: dict[str, Any] = {}
     for logical_id in expected:
         resource = copy.deepcopy(RESOURCES[logical_id])
+        if resource["Type"] == "AWS::Lambda::Function" and "Environment" in resource["Properties"]:
+            sam_environment = SAM["Resources"][logical_id]["Properties"]["Environment"]
+            assert resource["Properties"]["Environment"] == in_member(sam_environment), logical_id
+            resource["Properties"]["Environment"] = sam_environment  # what SAM translates, before HomeRegion
         resource["Properties"].pop("Code", None)
         resource["Properties"].pop("Content", None)
         resource.pop("Condition", None)
@@ -212,7 +230,7 @@ def test_every_eventbridge_event_became_a_rule_and_a_permission() -> None:
         invoke = RESOURCES[f"{function_id}EventInvokeConfig"]["Properties"]
         assert invoke["Qualifier"] == "$LATEST" and invoke["MaximumRetryAttempts"] == 2
         assert invoke["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}}
-    assert count == 4
+    assert count == 6
     assert len(of_type(MEMBER, "AWS::Events::Rule")) == count + 1  # and the forwarder
 
 
@@ -255,7 +273,8 @@ def test_what_every_region_needs_is_in_every_region() -> None:
         "NotifierFunctionComplianceChange",
     ):
         assert "Condition" not in RESOURCES[logical_id], logical_id
-    assert RESOURCES["AbuseResponderFunction"]["Condition"] == "AbuseResponseOn"
+    assert RESOURCES["AbuseResponderFunction"]["Condition"] == "AbuseCasesOn"
+    assert RESOURCES["MinerResponderFunction"]["Condition"] == "MinerResponseOn"  # GuardDuty findings are regional
 
 
 def test_nothing_deployed_in_every_region_has_a_fixed_global_name() -> None:

@@ -42,7 +42,13 @@ def using_role(sandbox: Sandbox, document: str) -> Iterator[None]:
     """Calls inside run under the role of `document`, as in a runbook of the attacker's that was
     passed that role. They are not the pack's code: not added to the session's calls that
     tests/meta compares with the grants."""
-    role = document_spec(document).role_id
+    with using_role_id(sandbox, document_spec(document).role_id):
+        yield
+
+
+@contextmanager
+def using_role_id(sandbox: Sandbox, role: str) -> Iterator[None]:
+    """Calls inside run under the template's role `role` (a logical id), as an attacker's."""
     saved, Sandbox.session_calls = Sandbox.session_calls, None
     try:
         with sandbox.acting_as(f"attacker-with:{role}", role_grants(role)):
@@ -287,7 +293,7 @@ def test_a_publisher_cannot_silence_another_publishers_messages(sandbox: Sandbox
     dynamodb = boto3.client("dynamodb")
     item = lambda key: {"pk": {"S": key}, "expires": {"N": "9999999999"}}  # noqa: E731
 
-    with sandbox.acting_as("attacker-with:NotifierRole", role_grants("NotifierRole")):
+    with using_role_id(sandbox, "NotifierRole"):
         others = refused(lambda: dynamodb.put_item(TableName=table, Item=item("central#root-key#210987654321")))
         forget = refused(lambda: dynamodb.delete_item(TableName=table, Key={"pk": {"S": "abuse-responder#health#x"}}))
         own = allowed(lambda: dynamodb.put_item(TableName=table, Item=item("notifier#event#1")))

@@ -53,7 +53,13 @@ def test_every_document_and_its_role_are_named_by_its_spec() -> None:
 
 def test_every_responder_is_in_the_template_it_belongs_to_and_no_other() -> None:
     responders = load_responders()
-    assert {r.id: r.template for r in responders} == {"abuse-events": "pack", "central": "org", "notifications": "pack"}
+    assert {r.id: r.template for r in responders} == {
+        "abuse-events": "pack",
+        "central": "org",
+        "guardduty-findings": "pack",
+        "leaked-keys": "pack",
+        "notifications": "pack",
+    }
     member = generated().member["Resources"]
     for responder in responders:
         function = org_template()["Resources"][responder.function_id]["Properties"]

@@ -57,7 +57,12 @@ def policy_statements(
             statement["Condition"] = rendered_condition(tests)
         statements.append(statement)
     for condition in conditions:
-        matching = [s for s in statements if set(s["Action"]) == set(condition.actions)]
+        matching = [
+            s
+            for s in statements
+            if set(s["Action"]) == set(condition.actions)
+            and (condition.resource is None or s["Resource"] in (condition.resource, sub(condition.resource)))
+        ]
         if len(matching) != 1 or "Condition" in matching[0]:
             raise LambdaError(
                 f"{owner}: the condition on {sorted(condition.actions)} needs a statement of exactly those actions: give them "
@@ -237,7 +242,8 @@ def started_remediation(
         # StartAutomationExecution with an AutomationAssumeRole passes that role to SSM.
         Permission("iam:PassRole", f"${{{document.role_id}.Arn}}"),
     )
-    return environment, permissions, (StatementCondition(("iam:PassRole",), PASS_ROLE_TO_SSM),)
+    passed_role = f"${{{document.role_id}.Arn}}"
+    return environment, permissions, (StatementCondition(("iam:PassRole",), PASS_ROLE_TO_SSM, passed_role),)
 
 
 def responder_resources(
@@ -276,6 +282,10 @@ def responder_resources(
             event_bus=None if spec.event_bus is None else {"Ref": spec.event_bus},
         )
     )
+    for logical_id, resource in spec.resources.items():
+        if logical_id in made:
+            raise LambdaError(f"responder {spec.id}: resource {logical_id} is one the builder makes")
+        made[logical_id] = {**resource, "Condition": spec.condition} if spec.condition else dict(resource)
     if set(made) != set(spec.resource_ids):
         raise LambdaError(f"responder {spec.id}: made {sorted(made)}, its spec names {sorted(spec.resource_ids)}")
     return made

@@ -10,11 +10,19 @@ the compliance changes the central responders act on to the management account's
 """
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mamori.abuse_events import SOURCE as HEALTH_SOURCE
-from mamori.catalog import ROLE_PATH, RemediationSpec, RuleSpec, load_remediations, load_rules
+from mamori.catalog import (
+    ROLE_PATH,
+    RemediationSpec,
+    ResponderSpec,
+    RuleSpec,
+    load_remediations,
+    load_responders,
+    load_rules,
+)
 from mamori.central.events import RULES as CENTRAL_RULES
 from tools.cfn import check_references, dump, referenced_names
 from tools.lambdas import DEAD_LETTER_QUEUE, event_target_settings
@@ -26,6 +34,7 @@ HEADER = (
 )
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 HOME_REGION_CONDITION = "IsHomeRegion"
+HOME_REGION_VARIABLE = "HOME_REGION"
 FORWARD_CONDITION = "ForwardsComplianceChanges"
 HEALTH_CONDITION = "HandlesHealthEvents"
 # The rules whose NON_COMPLIANT results the management account's central responders act on:
@@ -102,15 +111,17 @@ class ConversionError(ValueError):
 # --- what belongs to the home region ---------------------------------------------------
 
 
-def home_region_resources(rules: list[RuleSpec], remediations: Mapping[str, RemediationSpec]) -> set[str]:
+def home_region_resources(
+    rules: list[RuleSpec], remediations: Mapping[str, RemediationSpec], responders: Sequence[ResponderSpec] = ()
+) -> set[str]:
     """Logical ids of every resource of a global rule: its own, and its remediation's documents,
-    roles and resources. The names come from the specs, which the pack's builders check they
-    made exactly, so they cannot drift."""
+    roles and resources; and of every responder that is not regional. The names come from the
+    specs, which the pack's builders check they made exactly, so they cannot drift."""
     linked: dict[str, list[RuleSpec]] = {}
     for rule in rules:
         if rule.remediation is not None:
             linked.setdefault(rule.remediation.document, []).append(rule)
-    home: set[str] = set()
+    home: set[str] = {resource_id for responder in responders if not responder.regional for resource_id in responder.resource_ids}
     for rule in rules:
         if not rule.regional:
             home.update(rule.resource_ids)
@@ -400,7 +411,8 @@ def build_member(sam_template: Mapping[str, Any]) -> dict[str, Any]:
     }
 
     sam_resources = template["Resources"]
-    home = home_region_resources(rules, remediations)
+    pack_responders = [responder for responder in load_responders() if responder.template == "pack"]
+    home = home_region_resources(rules, remediations, pack_responders)
     missing = home - set(sam_resources)
     if missing:
         raise ConversionError(f"resources of global rules missing from the template: {sorted(missing)}")
@@ -409,6 +421,13 @@ def build_member(sam_template: Mapping[str, Any]) -> dict[str, Any]:
         condition = _home_condition(conditions, resource.get("Condition"))
         rest = {key: value for key, value in resource.items() if key not in ("Type", "Condition")}
         sam_resources[logical_id] = {"Type": resource["Type"], "Condition": condition, **rest}
+
+    # A responder that keeps records where the home region's documents read them names that
+    # region: its own in template.yaml, HomeRegion in a member stack.
+    for resource in sam_resources.values():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        if variables.get(HOME_REGION_VARIABLE) == {"Ref": "AWS::Region"}:
+            variables[HOME_REGION_VARIABLE] = {"Ref": "HomeRegion"}
 
     resources: dict[str, Any] = {}
     for logical_id, resource in sam_resources.items():

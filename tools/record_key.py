@@ -15,7 +15,7 @@ policies still cannot add a signer, because the condition must match too.
 from collections.abc import Mapping
 from typing import Any
 
-from mamori.catalog import RECORD_KEYS
+from mamori.catalog import RECORD_KEYS, RECORD_KEYS_ANY_REGION
 from mamori.records import MAC_ALGORITHM
 from tools.cfn import sub
 
@@ -32,7 +32,11 @@ def _grants_signing(role: Mapping[str, Any]) -> bool:
     for policy in role.get("Properties", {}).get("Policies", []):
         for statement in policy["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            if statement["Effect"] == "Allow" and SIGN in actions and statement.get("Resource") == sub(RECORD_KEYS):
+            if (
+                statement["Effect"] == "Allow"
+                and SIGN in actions
+                and statement.get("Resource") in (sub(RECORD_KEYS), sub(RECORD_KEYS_ANY_REGION))
+            ):
                 return True
     return False
 

@@ -57,6 +57,11 @@ class Settings:
     contact_name: str = ""
     contact_title: str = ""
     contact_phone: str = ""
+    leaked_key_response: str = "true"
+
+    def responds_to_leaked_keys(self) -> bool:
+        return self.leaked_key_response.strip().lower() == "true"
+
     # mamori.deduplication's table and this responder's key prefix ("" for none: tell every time).
     deduplication_table: str = ""
     deduplication_owner: str = ""
@@ -191,6 +196,11 @@ def _if_exists(call: Callable[..., Any], **request: Any) -> Any:
 def finding_text(change: ComplianceChange) -> str:
     """The member's finding. Its annotation is the member's text (anyone there may call
     config:PutEvaluations): quoted, cut to one safe line and marked as the member's words."""
+    if change.exposed_keys:
+        return (
+            f"AWS Health reported access key {', '.join(plain(key, 32) for key in change.exposed_keys)} of account "
+            f"{plain(change.account, 12)} exposed in public (AWS_RISK_CREDENTIALS_EXPOSED, {plain(change.health_event, 300)})."
+        )
     was = f" (was {plain(change.previous, 20)})" if change.previous else ""
     where = f" in {plain(change.region, 30)}" if change.region else ""
     said = f": {quoted(change.annotation, change.account)}" if plain(change.annotation) else "."
@@ -351,6 +361,12 @@ class RootKeyRemoval(RootSessionAction[list[RootKey]]):
     def plan(self, target: list[RootKey]) -> Plan | Nothing:
         if not target:
             return Nothing(f"the root user of {self.resource_id} has no access key (deleted already): nothing to do")
+        exposed = set(self.change.exposed_keys)
+        if exposed and not exposed & {key.key_id for key in target}:
+            return Nothing(
+                f"the exposed key {', '.join(sorted(exposed))} is not a root key of {self.resource_id}: the member's own "
+                "mamori stack contains an IAM user's key"
+            )
         return Plan([f"delete the root access key {key.key_id}" for key in target])
 
     def entries(self, target: list[RootKey]) -> dict[str, Any]:

@@ -12,6 +12,13 @@ from typing import Any
 
 from mamori.aws_api import ACCOUNT_ID
 from mamori.compliance import NON_COMPLIANT
+from mamori.leaked_keys import CODE as EXPOSED_KEY_CODE
+from mamori.leaked_keys import DETAIL_TYPE as HEALTH_DETAIL_TYPE
+from mamori.leaked_keys import SOURCE as HEALTH_SOURCE
+from mamori.leaked_keys import NotAnExposedKeyEvent, parse_exposed_key_event
+
+# The exposed-key event the responder also acts on (responders/central/spec.py's pattern).
+EXPOSED_KEY_EVENT = (HEALTH_SOURCE, HEALTH_DETAIL_TYPE, EXPOSED_KEY_CODE)
 
 SOURCE = "aws.config"
 DETAIL_TYPE = "Config Rules Compliance Change"
@@ -35,6 +42,10 @@ class ComplianceChange:
     event_id: str
     annotation: str
     previous: str  # the old compliance type, "" when the event has none
+    # An AWS Health exposed-credentials event instead of a compliance change (read_exposed_key):
+    # the keys it names and its ARN. The member's root keys are deleted when one of them is root's.
+    exposed_keys: tuple[str, ...] = ()
+    health_event: str = ""
 
 
 def _text(mapping: Mapping[str, Any], key: str, where: str) -> str | None:
@@ -107,3 +118,34 @@ def read_compliance_change(event: Any) -> ComplianceChange:
         annotation=annotation if isinstance(annotation, str) else "",
         previous=previous if isinstance(previous, str) else "",
     )
+
+
+def read_exposed_key(event: Any) -> ComplianceChange:
+    """AWS Health's AWS_RISK_CREDENTIALS_EXPOSED about a member (organizational view: the event
+    reaches this account with detail.affectedAccount naming the member), read as a finding of
+    mamori-root-access-key to check in that member; Ignored with the reason otherwise.
+
+    Whom to trust: AWS Health sets affectedAccount, and EventBridge refuses `aws.` sources from
+    PutEvents; a member that forwards its own events can only forward what is about itself."""
+    try:
+        report = parse_exposed_key_event(event)
+    except NotAnExposedKeyEvent as error:
+        raise Ignored(str(error)) from None
+    region = event.get("region") if isinstance(event.get("region"), str) else ""
+    return ComplianceChange(
+        rule=ROOT_ACCESS_KEY_RULE,
+        account=report.affected_account,
+        region=region,
+        event_id=report.event_id,
+        annotation="",
+        previous="",
+        exposed_keys=report.key_ids,
+        health_event=report.event_arn,
+    )
+
+
+def read_event(event: Any) -> ComplianceChange:
+    """A compliance change (aws.config) or an exposed-key event (aws.health)."""
+    if isinstance(event, Mapping) and event.get("source") == HEALTH_SOURCE:
+        return read_exposed_key(event)
+    return read_compliance_change(event)

@@ -36,7 +36,7 @@ from mamori.central.events import (
     SECURITY_CONTACT_RULE,
     ComplianceChange,
     Ignored,
-    read_compliance_change,
+    read_event,
 )
 from mamori.central.organization import Caller, Refusal, assume_root, check_centralized_root_access, check_member
 from mamori.security_contact import SecurityContact
@@ -147,11 +147,13 @@ def respond(event: Any, caller: Caller, settings: Settings, clients: Clients) ->
     """Read the event, act, publish what happened; raise after publishing when the action failed
     (the failure then shows in the Lambda's metrics, and Lambda retries)."""
     try:
-        change = read_compliance_change(event)
+        change = read_event(event)
     except Ignored as error:
         return ignored(str(error), event)
     if change.account == caller.account:
         return ignored(f"{change.account} is this responder's own account: its own mamori stack remediates it", event)
+    if change.exposed_keys and not settings.responds_to_leaked_keys():
+        return ignored(f"exposed key of {change.account}: LeakedKeyResponse is false", event)
     if change.rule == ROOT_MFA_RULE and not settings.removes_root_passwords():
         return ignored(f"{ROOT_MFA_RULE} in {change.account}: CentralRootPasswordRemoval is false", event)
 

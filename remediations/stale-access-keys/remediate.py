@@ -12,6 +12,7 @@ from typing import Any
 from mamori.access_keys import (
     DEFAULT_MAX_UNUSED_DAYS,
     StaleKey,
+    deactivation_record,
     find_stale_keys,
     live_keys,
     parse_max_key_age_days,
@@ -20,7 +21,7 @@ from mamori.access_keys import (
 from mamori.automation import timestamp
 from mamori.iam_user_remediation import IamUserRemediation
 from mamori.iam_users import IamUser
-from mamori.records import Record, capped
+from mamori.records import Record
 from mamori.remediation import Nothing, Plan, run_remediation
 
 
@@ -58,22 +59,17 @@ class DeactivateStaleKeys(IamUserRemediation):
         user has at most two, so the record stays small), and the latest runs for people."""
         stale: list[StaleKey] = plan.data
         moment = timestamp(self.now)
-        earlier = previous.changed if previous else {}
-        deactivated = {
-            str(key["keyId"]): key
-            for key in earlier.get("deactivated") or []
-            if isinstance(key, dict) and str(key.get("keyId")) in self.live_key_ids
-        }
-        for item in stale:
-            deactivated[str(item.key.key_id)] = {
+        deactivated = [
+            {
                 "keyId": item.key.key_id,
                 "at": moment,
                 "created": _moment(item.key.created),
                 "lastUsed": _moment(item.key.last_used),
                 "reason": item.describe(),
             }
-        history = capped(earlier.get("history") or [], {"at": moment, "deactivated": [item.key.key_id for item in stale]})
-        return {"userName": target.name, "deactivated": list(deactivated.values()), "history": history}
+            for item in stale
+        ]
+        return deactivation_record(previous.changed if previous else {}, target.name, self.live_key_ids, deactivated, moment)
 
     def apply(self, target: IamUser, plan: Plan) -> None:
         for item in plan.data:

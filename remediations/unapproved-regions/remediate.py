@@ -11,36 +11,18 @@ it, what it was is recorded at /mamori/unapproved-regions/<instance id> in Param
 from typing import Any
 
 import boto3
-import botocore.exceptions
 
 from mamori.automation import required_input
 from mamori.deployed_rule import ReadsDeployedRule
-from mamori.exemption import Exemptible
-from mamori.instances import INSTANCE_ID_PATTERN, REGION_LIST_PATTERN, STOPPED_STATES, Instance, decide, list_instances
-from mamori.records import REMEDIATED_TAG, Record, delete_record
+from mamori.instance_stop import InstanceStop
+from mamori.instances import REGION_LIST_PATTERN, Instance, decide, list_instances
+from mamori.records import Record
 from mamori.regions import enabled_regions, parse_regions, regional_clients, scan_regions
-from mamori.remediation import Nothing, Plan, Remediation, run_remediation
-
-# EC2's refusals of a stop, which leave the instance as it was, and what a person should know.
-STOP_REFUSALS = {
-    "UnsupportedOperation": (
-        "A one-time Spot instance (or one with an instance-store root) can only be terminated, and mamori never "
-        "terminates. A person must decide: terminate it, or tag it mamori:exempt with a reason."
-    ),
-    "OperationNotPermitted": (
-        "Its stop protection (DisableApiStop) is on, and mamori does not turn it off. A person must decide: stop or "
-        "terminate it, or tag it mamori:exempt with a reason."
-    ),
-    "IncorrectInstanceState": "It cannot be stopped in its current state; AWS Config's next automatic attempt tries again.",
-}
+from mamori.remediation import Nothing, Plan, run_remediation
 
 
-class StopInstance(Exemptible, ReadsDeployedRule, Remediation[Instance]):
+class StopInstance(ReadsDeployedRule, InstanceStop):
     paired_rule = "mamori-unapproved-regions"
-    remediation_id = "unapproved-regions"
-    resource_input = "InstanceId"
-    resource_pattern = INSTANCE_ID_PATTERN
-    text_outputs = ("Region",)
 
     def read_parameters(self) -> None:
         # The deployed rule's ApprovedRegions (mamori.deployed_rule says why not a document parameter).
@@ -65,9 +47,6 @@ class StopInstance(Exemptible, ReadsDeployedRule, Remediation[Instance]):
     def not_found_message(self) -> str:
         return f"No instance {self.resource_id} exists (terminated or never there); nothing to do.{self.unsearched}"
 
-    def tags(self, target: Instance) -> object:
-        return target.tags
-
     def plan(self, target: Instance) -> Plan | Nothing:
         finding = decide(target, self.approved, self.now.date(), self.max_exemption_days)
         if finding is None:
@@ -87,33 +66,10 @@ class StopInstance(Exemptible, ReadsDeployedRule, Remediation[Instance]):
         }
 
     def apply(self, target: Instance, plan: Plan) -> None:
-        try:
-            # Never Force: the instance shuts down cleanly and its EBS volumes are kept.
-            self.ec2.stop_instances(InstanceIds=[self.resource_id])
-        except botocore.exceptions.ClientError as error:
-            answer = error.response.get("Error", {})
-            why = STOP_REFUSALS.get(str(answer.get("Code")))
-            if why is None:
-                raise  # the stop may have happened: the record stays for the restore
-            delete_record(self.ssm, self.remediation_id, self.resource_id)  # nothing stopped, nothing to start
-            raise RuntimeError(
-                f"EC2 refused to stop {self.resource_id} in {target.region} ({target.describe()}): "
-                f"{answer.get('Message', '')}. {why}"
-            ) from None
+        self.stop(target)
 
     def tag_summary(self, target: Instance, plan: Plan) -> str:
         return f"stopped it: {target.region} is not approved"
-
-    def write_tag(self, target: Instance, value: str) -> None:
-        self.ec2.create_tags(Resources=[self.resource_id], Tags=[{"Key": REMEDIATED_TAG, "Value": value}])
-
-    def still_wrong(self, target: Instance, plan: Plan) -> str | None:
-        # On its way down is enough: stopping takes minutes, and the instance no longer mines.
-        after = list_instances(self.ec2, target.region, self.resource_id)
-        state = after[0].state if after else "gone"
-        if state in STOPPED_STATES:
-            return None
-        return f"{self.resource_id} in {target.region} is {state} after StopInstances; expected stopping or stopped"
 
     def done_message(self, target: Instance, plan: Plan) -> str:
         return (

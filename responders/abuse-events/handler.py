@@ -26,6 +26,7 @@ message per outcome goes out (mamori.deduplication; a retry that succeeds after 
 told). What failed for good ends in the dead-letter queue, whose alarm tells the topic.
 """
 
+import dataclasses
 import datetime
 import json
 import logging
@@ -37,10 +38,14 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from mamori import abuse_events, automation, deduplication, messages
+from mamori import abuse_cases, abuse_events, automation, deduplication, messages
 from mamori.abuse_events import AbuseReport, AffectedEntity
 from mamori.aws_api import error_text
+from mamori.deployed_rule import RuleNotDeployed, rule_parameters
 from mamori.exemption import DEFAULT_MAX_EXEMPTION_DAYS, exemption_status, parse_max_exemption_days
+from mamori.exposure import DEFAULT_PROXY_PORTS, Trusted, parse_proxy_ports, parse_trusted
+
+OPEN_PROXY_RULE = "mamori-open-proxy-ports"
 
 LOG = logging.getLogger("mamori")
 LOG.setLevel(logging.INFO)
@@ -60,6 +65,7 @@ class Lookup:
     groups: dict[str, list[str]] = field(default_factory=dict)  # group id -> the entities that led to it
     not_acted: list[tuple[str, str]] = field(default_factory=list)  # (entity, why)
     errors: list[str] = field(default_factory=list)
+    instances: dict[str, dict[str, Any]] = field(default_factory=dict)  # the reported instances, as described
 
 
 @dataclass
@@ -157,6 +163,7 @@ def find_groups(ec2: Any, entities: Sequence[AffectedEntity], region: str, accou
                 if instance is None:
                     lookup.not_acted.append((entity.value, f"no such instance {where} (terminated, or in another region)"))
                     continue
+                lookup.instances[instance_id] = instance
                 groups = instance_groups(instance)
                 if not groups:
                     state = (instance.get("State") or {}).get("Name", "unknown")
@@ -326,28 +333,146 @@ def ignored(reason: str) -> dict[str, Any]:
     return {"acted": False, "ignored": reason}
 
 
+def case_section(case: abuse_cases.Case, reminder: abuse_cases.Reminder | None) -> list[str]:
+    """What the message adds about the case: the OpsItem, the reminders, the reply draft."""
+    start, due = case.clock
+    if case.ops_item:
+        item = f"Case: OpsItem {case.ops_item}" + ("" if case.opened else " (already open for this report)")
+    else:
+        item = "Case: NOT opened (" + "; ".join(case.errors) + ")"
+    if reminder is not None:
+        times = [start + (due - start) * share for share in abuse_cases.REMINDER_AT[reminder.step :]]
+        reminders = "Reminders until the OpsItem is resolved: " + ", ".join(abuse_cases.format_time(t) for t in times)
+    else:
+        reminders = "Reminders: none (" + ("; ".join(case.errors) or "the deadline is near or passed") + ")"
+    return [
+        item,
+        reminders,
+        "",
+        "Reply draft (check it, complete the [brackets], send it, then resolve the OpsItem):",
+        case.draft(),
+    ]
+
+
+def other_report_message(case: abuse_cases.Case) -> tuple[str, str]:
+    _, due = case.clock
+    subject = f"[mamori] Abuse report {case.report.code_text}: case opened - reply by {abuse_events.format_time(due)}"
+    return abuse_events.subject_line(subject), case.description()
+
+
+def track(case: abuse_cases.Case, ssm: Any, context: Any, environ: Mapping[str, str]) -> abuse_cases.Reminder | None:
+    """Open the case and, when it is new, schedule its reminders. Failures go to case.errors."""
+    abuse_cases.open_case(ssm, case)
+    if not case.opened:
+        return None
+    reminder = abuse_cases.next_reminder(case, automation.utc_now())
+    if reminder is None:
+        return None
+    try:
+        abuse_cases.schedule(
+            boto3.client("scheduler"), reminder, context.invoked_function_arn, environ["REMINDER_ROLE_ARN"], create=True
+        )
+    except botocore.exceptions.ClientError as error:
+        case.errors.append(f"CreateSchedule failed: {error_text(error)}")
+        return None
+    case.schedule = reminder.schedule
+    return reminder
+
+
+def remind(event: Mapping[str, Any], context: Any, environ: Mapping[str, str]) -> dict[str, Any]:
+    """A reminder Scheduler invoked: tell the topic how much time is left, unless the case is
+    resolved (then delete its schedule), and move the schedule to the next reminder."""
+    try:
+        reminder = abuse_cases.read_reminder(event)
+    except abuse_cases.NotAReminder as error:
+        LOG.warning("Ignored a reminder invocation: %s: %s", error, json.dumps(event, default=str)[:500])
+        return {"acted": False, "ignored": str(error)}
+    scheduler = boto3.client("scheduler")
+    try:
+        item = boto3.client("ssm").get_ops_item(OpsItemId=reminder.ops_item)["OpsItem"]
+    except botocore.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "OpsItemNotFoundException":
+            raise
+        item = {"Status": "deleted"}
+    if item.get("Status") not in abuse_cases.OPEN:
+        try:
+            scheduler.delete_schedule(Name=reminder.schedule, GroupName=abuse_cases.SCHEDULE_GROUP)
+        except botocore.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+        LOG.info("Case %s is %s: deleted its schedule %s", reminder.ops_item, item.get("Status"), reminder.schedule)
+        return {"acted": False, "case": item.get("Status"), "schedule": "deleted"}
+    now = automation.utc_now()
+    subject, body = abuse_cases.reminder_message(reminder, item, now)
+    boto3.client("sns").publish(
+        TopicArn=environ["TOPIC_ARN"],
+        Subject=abuse_events.subject_line(subject),
+        Message=messages.signed(body, environ["TOPIC_ARN"]),
+    )
+    following = (
+        dataclasses.replace(reminder, step=reminder.step + 1) if reminder.step + 1 < len(abuse_cases.REMINDER_AT) else None
+    )
+    if following is not None and following.at() > now:
+        abuse_cases.schedule(scheduler, following, context.invoked_function_arn, environ["REMINDER_ROLE_ARN"], create=False)
+        return {"acted": True, "reminded": reminder.step, "next": following.step}
+    return {"acted": True, "reminded": reminder.step, "next": None}
+
+
+def proxy_settings() -> tuple[tuple[int, ...], Trusted, str]:
+    """The deployed rule's ProxyPorts and TrustedCidrs, as its remediation reads them
+    (mamori.deployed_rule); the defaults, said, when the rule is not deployed in this region."""
+    try:
+        parameters = rule_parameters(boto3.client("config"), OPEN_PROXY_RULE)
+    except RuleNotDeployed as error:
+        return DEFAULT_PROXY_PORTS, Trusted(), f"judged with the default ProxyPorts: {error}"
+    ports = parameters.get("ProxyPorts") or ",".join(str(port) for port in DEFAULT_PROXY_PORTS)
+    return parse_proxy_ports(ports), parse_trusted(parameters.get("TrustedCidrs", "")), ""
+
+
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    if abuse_cases.is_reminder(event):
+        return remind(event, context, os.environ)
     try:
         report = abuse_events.parse_abuse_event(event)
     except abuse_events.NotAnAbuseReport as error:
         LOG.warning("Ignored an event that is not an abuse report (%s): %s", error, json.dumps(event, default=str)[:500])
         return {"acted": False, "ignored": str(error)}
-    if not abuse_events.is_open_proxy_report(report):
-        return ignored(f"{report.code_text} is not an open-proxy report; the notifier tells people about it")
     account = report.affected_account
     if account is None or account != this_account(context, report):
         # Organizational views deliver member accounts' reports to the management account:
-        # acting there would need a role in the member account.
+        # acting there would need a role in the member account. The notifier tells people.
         about = f"account {account}" if account else "an unknown account"
         return ignored(f"the report is about {about}, not this account {this_account(context, report)}")
 
     region = os.environ["AWS_REGION"]
     ec2 = boto3.client("ec2")
+    proxy = abuse_events.is_open_proxy_report(report)
+    case = abuse_cases.Case(report, account, region, automation.utc_now(), acting=proxy)
     lookup = find_groups(ec2, report.entities, region, account)
-    exemptions = exempt_groups(ec2, list(lookup.groups), os.environ) if lookup.groups and report.reference else Exemptions()
-    starts = start_remediations(boto3.client("ssm"), list(lookup.groups), os.environ, report.reference)
-    subject, body = format_message(report, region, lookup, starts, os.environ, exemptions)
-    failed = bool(starts.failures or lookup.errors)
+    # What was open, read before anything changes it: the root cause the reply names.
+    if lookup.groups:
+        ports, trusted, note = proxy_settings()
+        case.groups, read_error = abuse_cases.read_groups(ec2, lookup.groups, ports, trusted)
+        case.errors += [read_error] if read_error else []
+        case.not_looked_at += [("the groups", note)] if note else []
+    case.not_looked_at += list(lookup.not_acted)
+    case.contained = abuse_cases.contained_before(lookup.instances)
+    starts, ssm, exemptions = Starts(), boto3.client("ssm"), Exemptions()
+    if proxy and os.environ.get("CONTAIN", "true") == "true":
+        if lookup.groups and report.reference:
+            exemptions = exempt_groups(ec2, list(lookup.groups), os.environ)
+        starts = start_remediations(ssm, list(lookup.groups), os.environ, report.reference)
+    case.started, case.failed = dict(starts.executions), dict(starts.failures)
+    reminder = track(case, ssm, context, os.environ)
+    if not case.opened and not case.errors and not starts.failures and not starts.executions:
+        LOG.info("Report %s: case %s is open already and nothing changed; notified nothing", report.event_arn, case.ops_item)
+        return {"acted": False, "case": case.ops_item, "subject": ""}
+    if proxy:
+        subject, body = format_message(report, region, lookup, starts, os.environ, exemptions)
+    else:
+        subject, body = other_report_message(case)
+    body = "\n".join([body, "", *case_section(case, reminder)])
+    failed = bool(starts.failures or lookup.errors or case.errors)
     topic = os.environ["TOPIC_ARN"]
     told = deduplication.publish_once(
         deduplication.from_environment(os.environ, boto3.client),
@@ -358,11 +483,14 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     )
     LOG.info("Published %r" if told else "Told already, not published: %r", subject)
     if failed:
-        raise RuntimeError(f"{subject}: " + "; ".join([*lookup.errors, *(f"{g}: {e}" for g, e in starts.failures.items())]))
+        problems = [*lookup.errors, *case.errors, *(f"{g}: {e}" for g, e in starts.failures.items())]
+        raise RuntimeError(f"{subject}: " + "; ".join(problems))
     return {
-        "acted": True,
+        "acted": bool(starts.executions),
         "executions": starts.executions,
         "not_acted": dict(lookup.not_acted),
         "subject": subject,
+        "case": case.ops_item,
+        "schedule": case.schedule,
         "told": told,
     }

@@ -25,6 +25,7 @@ def settings(environ: Any) -> central.Settings:
         contact_name=environ.get("SECURITY_CONTACT_NAME", ""),
         contact_title=environ.get("SECURITY_CONTACT_TITLE", ""),
         contact_phone=environ.get("SECURITY_CONTACT_PHONE", ""),
+        leaked_key_response=environ.get("LEAKED_KEY_RESPONSE", "true"),
         deduplication_table=environ.get(deduplication.TABLE_ENVIRONMENT, ""),
         deduplication_owner=environ.get(deduplication.OWNER_ENVIRONMENT, ""),
     )

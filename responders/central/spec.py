@@ -16,7 +16,15 @@ from mamori.catalog import (
     StatementCondition,
     record_key_permissions,
 )
-from mamori.central.events import ACCOUNT_RESOURCE_TYPE, DETAIL_TYPE, RULES, SOURCE
+from mamori.central.events import (
+    ACCOUNT_RESOURCE_TYPE,
+    DETAIL_TYPE,
+    EXPOSED_KEY_CODE,
+    HEALTH_DETAIL_TYPE,
+    HEALTH_SOURCE,
+    RULES,
+    SOURCE,
+)
 from mamori.compliance import NON_COMPLIANT
 
 # The AWS managed task policy every root session is scoped to (mamori.central builds the ARN
@@ -91,7 +99,14 @@ RESPONDER = ResponderSpec(
                 "resourceType": [ACCOUNT_RESOURCE_TYPE],
                 "newEvaluationResult": {"complianceType": [NON_COMPLIANT]},
             },
-        }
+        },
+        # AWS Health's organizational view: a member's access key found in public. If it is the
+        # member's root key, the member cannot delete it itself; the code finds out in a root session.
+        "MemberExposedKey": {
+            "source": [HEALTH_SOURCE],
+            "detail-type": [HEALTH_DETAIL_TYPE],
+            "detail": {"eventTypeCode": [EXPOSED_KEY_CODE]},
+        },
     },
     environment={
         "TOPIC_ARN": {"Ref": "NotificationTopic"},
@@ -100,6 +115,7 @@ RESPONDER = ResponderSpec(
         "SECURITY_CONTACT_TITLE": {"Ref": "SecurityContactTitle"},
         "SECURITY_CONTACT_PHONE": {"Ref": "SecurityContactPhone"},
         "CENTRAL_ROOT_PASSWORD_REMOVAL": {"Ref": PASSWORD_REMOVAL},
+        "LEAKED_KEY_RESPONSE": {"Ref": "LeakedKeyResponse"},
         # sts:AssumeRoot is refused on the global endpoint: make sure an older runtime boto3 uses the regional one.
         "AWS_STS_REGIONAL_ENDPOINTS": "regional",
         **DEDUPLICATION.environment,

@@ -26,6 +26,7 @@ SERVICE_ROLES: Mapping[str, str] = {
     "ConfigAggregatorRole": "AWS Config assumes it for the organization aggregator (AWS managed policy only)",
     "ComplianceForwarderRole": "EventBridge assumes it to put members' compliance changes on the management bus",
     "ForwarderRole": "EventBridge assumes it to forward AWS Health abuse events from us-east-1 to the home region",
+    "AbuseReminderRole": "EventBridge Scheduler assumes it to invoke mamori-abuse-responder for an abuse case's reminders",
 }
 
 # Actions IAM authorizes on top of the one a call is named after, which the sandbox (one action
