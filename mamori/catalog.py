@@ -558,6 +558,9 @@ class ResponderSpec:
     # The logical id of the AWS::Events::EventBus (in the responder's template) its rules listen
     # on; None for the default bus.
     event_bus: str | None = None
+    # Events that stay on the default bus whatever event_bus says: those AWS itself delivers there
+    # (an AWS Health organizational view), which no account can put on another bus.
+    default_bus_events: tuple[str, ...] = ()
     handler: str = "handler.lambda_handler"
     timeout_seconds: int = 60
     memory_mb: int = 128
@@ -595,6 +598,8 @@ class ResponderSpec:
             raise ValueError(f"{where}: condition {self.condition!r} is not a condition name")
         if self.event_bus is not None and not LOGICAL_ID.match(self.event_bus):
             raise ValueError(f"{where}: event_bus {self.event_bus!r} is not a logical id")
+        if set(self.default_bus_events) - set(self.events):
+            raise ValueError(f"{where}: default_bus_events names events it does not have: {self.default_bus_events}")
         granted = {permission.action for permission in self.permissions}
         for statement_condition in self.statement_conditions:
             unknown = set(statement_condition.actions) - granted

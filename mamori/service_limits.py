@@ -40,6 +40,10 @@ PARAMETER_VALUE_ADVANCED = 8192
 CLOUDFORMATION_TEMPLATE_LIMIT = 1_000_000
 TEMPLATE_BUDGET = 900_000
 
+# --- AWS Identity and Access Management --------------------------------------------------
+# botocore iam, CreateRole RoleName (roleNameType, max 64).
+IAM_ROLE_NAME_CHARS = 64
+
 # --- AWS Organizations --------------------------------------------------------------------
 # "Maximum size of a policy document: Service control policies: 5,120 characters" (Organizations
 # User Guide, Quotas for AWS Organizations; botocore's PolicyContent states no maximum).

@@ -5,15 +5,20 @@ in the tests: no service of moto evaluates a template's Conditions or Rules, or 
   commas and each member space trimmed, CloudFormation User Guide, Parameters), Fn::Sub,
   Fn::Join, Fn::Split, Fn::If, AWS::NoValue; condition() and the condition functions; rule():
   the rule functions a Rules section may use (Fn::Equals, Fn::Contains, Fn::EachMemberIn, ...).
+  Fn::GetAtt of a role's Arn (and ${Role.Arn} in Fn::Sub) is its ARN with its Path and its
+  RoleName, or, without a RoleName, a name CloudFormation generates from the stack's name (which
+  differs for every stack of a StackSet); other resources resolve to a stand-in physical id.
 * denied(): whether a Deny statement of a resolved policy applies to a request: Action and
   NotAction with wildcards (case-insensitive), Resource as ArnLike, and the condition operators
   mamori's SCPs use, with IAM's rules for several values (any value of a key matches; negated
   operators hold when no value matches) and for ForAnyValue (IAM User Guide, condition
-  operators and multivalued context keys).
+  operators and multivalued context keys). allowed(): the same for the Allow statements of an
+  identity or key policy (a key policy's Principal must name the requester or its account).
 """
 
 import fnmatch
 import re
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +33,12 @@ class Stack:
     region: str = "us-east-1"
     account: str = "111111111111"
     partition: str = "aws"
+    # Each stack instance of a StackSet is named StackSet-<name>-<uuid>: one per account and region.
+    name: str = ""
+
+    @property
+    def stack_name(self) -> str:
+        return self.name or f"StackSet-mamori-{zlib.crc32(f'{self.account}/{self.region}'.encode()):08x}"
 
     def parameter(self, name: str) -> Any:
         declared = self.template["Parameters"][name]
@@ -50,7 +61,22 @@ class Stack:
             return pseudo[name]
         if name in self.template["Parameters"]:
             return self.parameter(name)
-        raise KeyError(f"this evaluator resolves parameters and pseudo parameters, not {name}")
+        if "." in name:
+            return self.get_att(*name.split(".", 1))
+        if name in self.template["Resources"]:
+            return f"{self.stack_name}-{name}"
+        raise KeyError(f"this evaluator resolves parameters, pseudo parameters and resources, not {name}")
+
+    def get_att(self, logical_id: str, attribute: str) -> Any:
+        resource = self.template["Resources"][logical_id]
+        if resource["Type"] != "AWS::IAM::Role" or attribute != "Arn":
+            return f"{self.stack_name}-{logical_id}.{attribute}"
+        properties = resource["Properties"]
+        # CloudFormation's generated name: <stack name>-<logical id>-<random>, at most 64 characters.
+        name = (
+            resolve(self, properties["RoleName"]) if "RoleName" in properties else f"{self.stack_name}-{logical_id}-X1Y2Z3"[-64:]
+        )
+        return f"arn:{self.partition}:iam::{self.account}:role{properties.get('Path', '/')}{name}"
 
 
 def condition(stack: Stack, name: str) -> bool:
@@ -77,6 +103,8 @@ def resolve(stack: Stack, node: Any) -> Any:
         return str(resolve(stack, argument[1])).split(argument[0])
     if function == "Fn::If":
         return resolve(stack, argument[1] if condition(stack, argument[0]) else argument[2])
+    if function == "Fn::GetAtt":
+        return stack.get_att(*argument)
     if function == "Fn::Equals":
         return resolve(stack, argument[0]) == resolve(stack, argument[1])
     if function == "Fn::Not":
@@ -118,11 +146,12 @@ class Request:
     context: Mapping[str, Any] = field(default_factory=dict)
 
     def values(self, key: str) -> list[str] | None:
-        known: dict[str, list[str]] = {"aws:PrincipalARN": [self.principal], "aws:RequestedRegion": [self.region]}
+        """The key's values; condition key names are not case-sensitive (IAM User Guide, Condition)."""
+        known: dict[str, list[str]] = {"aws:principalarn": [self.principal], "aws:requestedregion": [self.region]}
         if self.tag_keys:
-            known["aws:TagKeys"] = list(self.tag_keys)
-        known.update({k: list(v) if isinstance(v, list) else [v] for k, v in self.context.items()})
-        return known.get(key)
+            known["aws:tagkeys"] = list(self.tag_keys)
+        known.update({k.lower(): list(v) if isinstance(v, list) else [v] for k, v in self.context.items()})
+        return known.get(key.lower())
 
 
 def _listed(value: Any) -> list[str]:
@@ -172,11 +201,21 @@ def _condition_holds(operator: str, key: str, expected: Any, request: Request) -
     return not matched if negated else matched
 
 
-def denied(policy: Mapping[str, Any], request: Request) -> list[str]:
-    """The Sids of the policy's Deny statements that apply to the request."""
+def _principal_matches(principal: Any, request: Request) -> bool:
+    """A resource policy's Principal: the requester's ARN, or its account (root), which hands the
+    decision to the account's IAM policies (KMS Developer Guide, key policies)."""
+    if principal is None:
+        return True  # an identity policy
+    account = request.principal.split(":")[4]
+    root = f"{':'.join(request.principal.split(':')[:2])}:iam::{account}:root"
+    return any(value in (request.principal, root) for value in _listed(principal.get("AWS", [])))
+
+
+def _applying(policy: Mapping[str, Any], request: Request, effect: str) -> list[str]:
+    """The Sids of the policy's statements of that effect that apply to the request."""
     found = []
     for statement in policy["Statement"]:
-        if statement["Effect"] != "Deny":
+        if statement["Effect"] != effect or not _principal_matches(statement.get("Principal"), request):
             continue
         if "Action" in statement and not _action_matches(statement["Action"], request.action):
             continue
@@ -192,3 +231,13 @@ def denied(policy: Mapping[str, Any], request: Request) -> list[str]:
         ):
             found.append(statement.get("Sid", "?"))
     return found
+
+
+def denied(policy: Mapping[str, Any], request: Request) -> list[str]:
+    """The Sids of the policy's Deny statements that apply to the request."""
+    return _applying(policy, request, "Deny")
+
+
+def allowed(policy: Mapping[str, Any], request: Request) -> list[str]:
+    """The Sids of the policy's Allow statements that apply to the request."""
+    return _applying(policy, request, "Allow")

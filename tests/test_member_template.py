@@ -287,6 +287,27 @@ def test_nothing_deployed_in_every_region_has_a_fixed_global_name() -> None:
                     assert "${AWS::Region}" in json.dumps(properties[key]), f"{logical_id}.{key}"
 
 
+def test_a_role_named_after_its_region_fits_iam_in_every_region_of_every_partition() -> None:
+    """mamori-miner-responder-<region>: IAM's 64 characters (botocore's CreateRole RoleName),
+    counted with the longest region name in botocore's endpoints data; generation refuses more."""
+    import botocore.session
+
+    from tools import limits
+
+    request = botocore.session.get_session().get_service_model("iam").operation_model("CreateRole").input_shape
+    assert request is not None and request.members["RoleName"].metadata["max"] == limits.IAM_ROLE_NAME_CHARS
+    named = [
+        r["Properties"]["RoleName"]["Fn::Sub"]
+        for r in of_type(MEMBER, "AWS::IAM::Role").values()
+        if "RoleName" in r["Properties"]
+    ]
+    assert named == ["mamori-miner-responder-${AWS::Region}"]
+    longest = max(limits.every_region(), key=len)
+    assert len(named[0].replace("${AWS::Region}", longest)) == limits.check_regional_role_name("mamori-miner-responder") <= 64
+    with pytest.raises(limits.SizeError, match="over IAM's 64"):
+        limits.check_regional_role_name("mamori-" + "x" * (64 - len("mamori--") - len(longest) + 1))
+
+
 def test_outputs_of_home_region_resources_exist_only_there() -> None:
     for name, output in MEMBER["Outputs"].items():
         (referenced,) = (v[0] for v in output["Value"].values()) if "Fn::GetAtt" in output["Value"] else (output["Value"]["Ref"],)

@@ -215,6 +215,25 @@ def test_the_same_finding_again_is_handled_once(world: World) -> None:
     assert "ec2:StopInstances" not in world.sandbox.calls_by(PRINCIPAL)
 
 
+def test_a_miner_started_again_is_stopped_again_over_mamoris_own_record(world: World) -> None:
+    """A person starts the instance mamori stopped, and it mines again: the record left from the
+    first stop is verified as mamori's (not refused as a planted one) and this stop is recorded."""
+    miner = world.launch()
+    world.deliver(finding(miner))
+    world.ec2.stop_instances(InstanceIds=[miner])  # moto: stopping -> stopped, as EC2 gets there
+    world.ec2.start_instances(InstanceIds=[miner])
+    world.inbox()
+
+    again = world.deliver(finding(miner))
+
+    assert (again["acted"], again["status"]) == (True, "REMEDIATED")
+    assert world.state(miner) in ("stopping", "stopped")
+    calls = world.sandbox.calls_by(PRINCIPAL)
+    assert (calls["kms:VerifyMac"], calls["kms:GenerateMac"]) == (1, 2)
+    record = home_record(miner)
+    assert record is not None and record.changed["previousState"] == "running"
+
+
 def test_credential_exfiltration_findings_match_by_prefix(world: World) -> None:
     instance = world.launch()
     event = finding(instance, "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS")
@@ -361,3 +380,90 @@ def test_it_runs_in_every_region_with_the_home_regions_records() -> None:
         "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.*",
     ]
     assert (parameters["MinerSeverityFloor"]["Default"], parameters["SnapshotBeforeStop"]["Default"]) == ("4", "true")
+
+
+# --- signing the home region's record from another region ----------------------------------
+# Stood in: KMS's evaluation of the record key's policy, and IAM's of the role's (the sandbox
+# enforces neither): tests/cfn_logic.py resolves the member template as CloudFormation would in
+# each stack of the StackSet, and evaluates both policies for kms:GenerateMac.
+
+HOME, MEMBER = "us-east-1", "123456789012"
+MEMBER_PARAMETERS = {"HomeRegion": HOME, "ManagementAccountId": "210987654321"}
+
+
+def _home_key_lets_sign(role_arn: str, role_policy: Any = None) -> bool:
+    """Whether role_arn may call kms:GenerateMac on the home region's record key: its key policy
+    (a member stack's, in the home region) and, when given, the role's own policy."""
+    import yaml
+
+    from harness.pack import ROOT
+    from mamori.records import MAC_ALGORITHM, RECORD_KEY_ALIAS
+    from tests.cfn_logic import Request, Stack, allowed, resolve
+
+    member = yaml.safe_load((ROOT / "member-template.yaml").read_text())
+    home = Stack(member, MEMBER_PARAMETERS, region=HOME, account=MEMBER)
+    key_policy = resolve(home, member["Resources"]["RecordKey"]["Properties"]["KeyPolicy"])
+    request = Request(
+        "kms:GenerateMac",
+        role_arn,
+        HOME,
+        f"arn:aws:kms:{HOME}:{MEMBER}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        context={"kms:MacAlgorithm": MAC_ALGORITHM, "kms:ResourceAliases": [RECORD_KEY_ALIAS]},
+    )
+    return bool(allowed(key_policy, request)) and (role_policy is None or bool(allowed(role_policy, request)))
+
+
+def _member_role(region: str, logical_id: str) -> tuple[str, Any]:
+    """The role's ARN and its policy as the member stack of that region makes them."""
+    import yaml
+
+    from harness.pack import ROOT
+    from tests.cfn_logic import Stack, resolve
+
+    member = yaml.safe_load((ROOT / "member-template.yaml").read_text())
+    stack = Stack(member, MEMBER_PARAMETERS, region=region, account=MEMBER)
+    [policy] = member["Resources"][logical_id]["Properties"]["Policies"]
+    return resolve(stack, {"Fn::GetAtt": [logical_id, "Arn"]}), resolve(stack, policy["PolicyDocument"])
+
+
+def test_the_miner_responder_of_every_region_may_sign_the_home_regions_record() -> None:
+    """It keeps its record in the home region, where the restore reads it: the home region's key
+    must let the miner responders of the other regions' stacks sign (their roles are not the
+    home stack's), and no other role."""
+    for region in (HOME, MINING_REGION, "us-isof-south-1"):
+        arn, policy = _member_role(region, "MinerResponderRole")
+        assert _home_key_lets_sign(arn, policy), f"{region}: {arn}"
+    # Only the miner responder's name, under mamori's path, in this account:
+    for impostor in (
+        f"arn:aws:iam::{MEMBER}:role/mamori/mamori-abuse-responder-{MINING_REGION}",
+        f"arn:aws:iam::{MEMBER}:role/mamori-miner-responder-{MINING_REGION}",
+        f"arn:aws:iam::{MEMBER}:role/other/mamori-miner-responder-{MINING_REGION}",
+        f"arn:aws:iam::{OTHER_ACCOUNT}:role/mamori/mamori-miner-responder-{MINING_REGION}",
+    ):
+        assert not _home_key_lets_sign(impostor), impostor
+    # A writer of records of another region signs only its own region's records.
+    arn, policy = _member_role(MINING_REGION, "OpenProxyPortsAutomationRole")
+    assert not _home_key_lets_sign(arn, policy)
+    assert _home_key_lets_sign(*_member_role(HOME, "OpenProxyPortsAutomationRole"))
+
+
+def test_the_recommended_fence_leaves_making_such_a_role_to_the_deployment() -> None:
+    """SECURITY.md's fence, as written there: only the deployment creates or changes a role under
+    /mamori/, so nobody else can make a mamori-miner-responder-<anything> that the key admits."""
+    import json
+    import re
+
+    from harness.pack import ROOT
+    from tests.cfn_logic import Request, denied
+
+    text = (ROOT / "SECURITY.md").read_text()
+    [fence] = [
+        json.loads(block)
+        for block in re.findall(r"```json\n(.*?)```", text, re.S)
+        if "OnlyTheDeploymentMakesMamoriRoles" in block
+    ]
+    role = f"arn:aws:iam::{MEMBER}:role/mamori/mamori-miner-responder-evil"
+    for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy"):
+        assert denied(fence, Request(action, f"arn:aws:iam::{MEMBER}:role/PowerUser", HOME, role)), action
+    for deployment in ("stacksets-exec-0123456789abcdef", "YourDeploymentRole"):
+        assert not denied(fence, Request("iam:CreateRole", f"arn:aws:iam::{MEMBER}:role/{deployment}", HOME, role))

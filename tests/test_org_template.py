@@ -170,8 +170,11 @@ def test_a_bus_of_its_own_admits_only_config_compliance_changes_from_the_organiz
     assert forwarder["EventPattern"]["detail-type"] == ["Config Rules Compliance Change"]
     [target] = forwarder["Targets"]
     assert target["Arn"]["Fn::Sub"].endswith(f":event-bus/{CENTRAL_BUS_NAME}")
-    [event] = resources["CentralResponderFunction"]["Properties"]["Events"].values()
-    assert event["Properties"]["EventBusName"] == {"Ref": "CentralEventBus"}
+    events = resources["CentralResponderFunction"]["Properties"]["Events"]
+    assert events["MemberComplianceChange"]["Properties"]["EventBusName"] == {"Ref": "CentralEventBus"}
+    # AWS Health's organizational view arrives on the default bus, from AWS itself.
+    assert events["MemberExposedKey"]["Properties"]["Pattern"]["source"] == ["aws.health"]
+    assert "EventBusName" not in events["MemberExposedKey"]["Properties"]
     # Members forward from their first minute: the bus must admit them before they exist.
     assert resources["MemberStackSet"]["DependsOn"] == ["CentralEventBusPolicy"]
 

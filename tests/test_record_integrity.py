@@ -23,7 +23,7 @@ from harness.aws import ACCOUNT, Sandbox
 from harness.ec2_state import launch, stop
 from harness.iam_state import key_ids, make_user
 from mamori import records
-from mamori.catalog import RECORD_KEY_CONDITION, RECORD_KEYS
+from mamori.catalog import RECORD_KEY_CONDITION, RECORD_KEYS, RECORD_KEYS_ANY_REGION
 from mamori.records import RECORD_KEY_ALIAS, RECORD_VALUE_LIMIT, Record, save_record
 from tests.conftest import inbound, make_group, tcp, write_mamori_record
 from tests.meta.grants import ROOT
@@ -347,6 +347,11 @@ def _arns(value: Any) -> list[tuple[str, str | None]]:
     return found
 
 
+# The one writer of records that runs in every region but signs with the home region's key
+# (mamori-miner-responder: it keeps its records where mamori-unapproved-regions-restore reads them).
+SIGNS_IN_EVERY_REGION = {"MinerResponderRole": "mamori-miner-responder"}
+
+
 @pytest.mark.parametrize("name", TEMPLATES)
 def test_only_the_roles_that_write_records_may_sign_them(name: str) -> None:
     resources = yaml.safe_load((ROOT / name).read_text())["Resources"]
@@ -362,30 +367,57 @@ def test_only_the_roles_that_write_records_may_sign_them(name: str) -> None:
         )
     }
     [signers] = [s for s in statements if s.get("Sid") == SIGNERS_SID]
+    # Member stacks only: the home region's key admits the namesakes of the other regions' stacks
+    # (the roles' names are the region's: tests/test_miners.py evaluates the policy).
+    other_regions = [s["Fn::If"] for s in statements if "Fn::If" in s]
+    if name == "member-template.yaml":
+        [(condition, namesakes, otherwise)] = other_regions
+        [(role_id, prefix)] = SIGNS_IN_EVERY_REGION.items()
+        role = resources[role_id]
+        assert role["Properties"]["RoleName"] == sub(prefix + "-${AWS::Region}")
+        assert role["Properties"]["Path"] == "/mamori/" and otherwise == {"Ref": "AWS::NoValue"}
+        assert condition == f"{role['Condition']}InHomeRegion"
+        assert namesakes["Condition"] == {
+            "StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"},
+            "ArnLike": {"aws:PrincipalArn": sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/mamori/{prefix}-*")},
+        }
+        assert namesakes["Principal"] == signers["Principal"] and namesakes["Action"] == "kms:GenerateMac"
+        statements = [s for s in statements if "Fn::If" not in s] + [namesakes]
+    else:  # one region, one stack: exactly its own roles
+        assert other_regions == [] and not any(
+            "RoleName" in r["Properties"] for r in resources.values() if r["Type"] == "AWS::IAM::Role"
+        )
 
     assert dict(_arns(signers["Condition"]["ArnEquals"]["aws:PrincipalArn"])) == writers and writers
     assert signers["Action"] == "kms:GenerateMac" and signers["Condition"]["StringEquals"] == {"kms:MacAlgorithm": "HMAC_SHA_256"}
     for statement in statements:
         actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
         assert statement["Effect"] == "Allow" and not any("*" in action for action in actions), statement
-        assert statement is signers or not {"kms:GenerateMac", "kms:CreateGrant"} & set(actions), statement
+        assert statement in (signers, *[s for _, s, _ in other_regions]) or not {
+            "kms:GenerateMac",
+            "kms:CreateGrant",
+        } & set(actions), statement
         assert all(IAM.actions.action_exists("kms", action.split(":")[1]) for action in actions), actions
     assert "kms:MacAlgorithm" in IAM.actions.get_action_details("kms", "GenerateMac")["conditionKeys"]
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
 def test_every_grant_on_the_record_key_is_narrowed_to_it(name: str) -> None:
+    """To the record key of the role's own region; of any region only for the writer that signs
+    the home region's records from every region."""
     resources = yaml.safe_load((ROOT / name).read_text())["Resources"]
     on_keys = [
-        statement
-        for resource in resources.values()
+        (logical_id, statement)
+        for logical_id, resource in resources.items()
         if resource["Type"] == "AWS::IAM::Role"
         for policy in resource["Properties"].get("Policies", [])
         for statement in policy["PolicyDocument"]["Statement"]
         if any(str(action).startswith("kms:") and "Mac" in str(action) for action in statement["Action"])
     ]
 
-    assert on_keys and all(s["Resource"] == sub(RECORD_KEYS) and s["Condition"] == RECORD_KEY_CONDITION for s in on_keys)
+    assert on_keys and all(s["Condition"] == RECORD_KEY_CONDITION for _, s in on_keys)
+    assert all(s["Resource"] == sub(RECORD_KEYS) for logical_id, s in on_keys if logical_id not in SIGNS_IN_EVERY_REGION)
+    assert {logical_id for logical_id, s in on_keys if s["Resource"] == sub(RECORD_KEYS_ANY_REGION)} == set(SIGNS_IN_EVERY_REGION)
     assert "kms:ResourceAliases" in IAM.resources.get_resource_type_details("kms", "key")["conditionKeys"]
 
 

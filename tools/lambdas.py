@@ -108,6 +108,7 @@ class LambdaFunction:
     # logical id of the template); None for a function nothing retries (a Config rule's).
     dead_letter_queue: str | None = None
     event_bus: Any = None  # the EventBusName of its rules; None: the default bus
+    default_bus_events: tuple[str, ...] = ()  # events whose rules stay on the default bus all the same
 
 
 def dead_letter_arn(queue: str) -> dict[str, Any]:
@@ -142,12 +143,15 @@ def lambda_resources(function: LambdaFunction) -> dict[str, Any]:
         properties["Environment"] = {"Variables": dict(function.environment)}
     if function.events:
         rule: dict[str, Any] = {}
-        if function.event_bus is not None:
-            rule["EventBusName"] = function.event_bus
         if function.dead_letter_queue is not None:
             rule.update(event_target_settings(function.dead_letter_queue))
+
+        def bus(name: str) -> dict[str, Any]:
+            on_default = function.event_bus is None or name in function.default_bus_events
+            return {} if on_default else {"EventBusName": function.event_bus}
+
         properties["Events"] = {
-            name: {"Type": "EventBridgeRule", "Properties": {"Pattern": dict(pattern), **rule}}
+            name: {"Type": "EventBridgeRule", "Properties": {"Pattern": dict(pattern), **bus(name), **rule}}
             for name, pattern in function.events.items()
         }
     statements = list(function.statements)
@@ -280,6 +284,7 @@ def responder_resources(
             uses_library_layer=not spec.bundles_mamori,
             dead_letter_queue=DEAD_LETTER_QUEUE,
             event_bus=None if spec.event_bus is None else {"Ref": spec.event_bus},
+            default_bus_events=spec.default_bus_events,
         )
     )
     for logical_id, resource in spec.resources.items():

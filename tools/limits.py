@@ -16,6 +16,7 @@ from mamori.service_limits import (  # noqa: F401 - the generator's and the test
     AUTOMATION_PARAMETER_VALUES,
     CLOUDFORMATION_TEMPLATE_LIMIT,
     EVALUATIONS_PER_PUT,
+    IAM_ROLE_NAME_CHARS,
     PARAMETER_VALUE_ADVANCED,
     PARAMETER_VALUE_STANDARD,
     REMEDIATION_PARAMETERS,
@@ -66,3 +67,23 @@ def commercial_regions() -> tuple[str, ...]:
     endpoints = botocore.loaders.Loader().load_data("endpoints")
     [partition] = [p for p in endpoints["partitions"] if p["partition"] == "aws"]
     return tuple(sorted(partition["regions"]))
+
+
+@functools.cache
+def every_region() -> tuple[str, ...]:
+    """Every region of every partition (commercial, China, GovCloud, ISO, European Sovereign
+    Cloud), from botocore's endpoints data: where a member stack could run."""
+    endpoints = botocore.loaders.Loader().load_data("endpoints")
+    return tuple(sorted(region for partition in endpoints["partitions"] for region in partition["regions"]))
+
+
+def check_regional_role_name(prefix: str) -> int:
+    """A role named <prefix>-<region> (one per region of an account, IAM names being global):
+    its length in the region with the longest name."""
+    longest = max(every_region(), key=len)
+    size = len(f"{prefix}-{longest}")
+    if size > IAM_ROLE_NAME_CHARS:
+        raise SizeError(
+            f"role name {prefix}-{longest} is {size} characters, over IAM's {IAM_ROLE_NAME_CHARS} (CreateRole RoleName)"
+        )
+    return size

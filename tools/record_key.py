@@ -15,30 +15,38 @@ policies still cannot add a signer, because the condition must match too.
 from collections.abc import Mapping
 from typing import Any
 
-from mamori.catalog import RECORD_KEYS, RECORD_KEYS_ANY_REGION
+from mamori.catalog import RECORD_KEYS, RECORD_KEYS_ANY_REGION, ROLE_PATH
 from mamori.records import MAC_ALGORITHM
 from tools.cfn import sub
 
 RECORD_KEY = "RecordKey"
 SIGNERS_SID = "RecordWritersSign"
 SIGN = "kms:GenerateMac"
+REGION_SUFFIX = "-${AWS::Region}"
 
 
 class RecordKeyError(ValueError):
     """The template cannot say who signs records."""
 
 
-def _grants_signing(role: Mapping[str, Any]) -> bool:
+def _grants_signing(role: Mapping[str, Any], keys: tuple[str, ...] = (RECORD_KEYS, RECORD_KEYS_ANY_REGION)) -> bool:
     for policy in role.get("Properties", {}).get("Policies", []):
         for statement in policy["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            if (
-                statement["Effect"] == "Allow"
-                and SIGN in actions
-                and statement.get("Resource") in (sub(RECORD_KEYS), sub(RECORD_KEYS_ANY_REGION))
-            ):
+            if statement["Effect"] == "Allow" and SIGN in actions and statement.get("Resource") in [sub(key) for key in keys]:
                 return True
     return False
+
+
+def signs_in_every_region(role: Mapping[str, Any]) -> bool:
+    """Whether the role signs with the record key of any region (RECORD_KEYS_ANY_REGION)."""
+    return _grants_signing(role, (RECORD_KEYS_ANY_REGION,))
+
+
+def regional_role_name(prefix: str) -> dict[str, Any]:
+    """<prefix>-<region>: one role per region of an account (IAM names are global), a name the
+    other regions' stacks can foresee."""
+    return sub(prefix + REGION_SUFFIX)
 
 
 def signer_roles(template: Mapping[str, Any]) -> list[str]:
@@ -78,4 +86,33 @@ def add_record_signers(template: dict[str, Any]) -> None:
                 "ArnEquals": {"aws:PrincipalArn": arns},
             },
         }
+    )
+
+
+def admit_other_regions(template: dict[str, Any], role_id: str, condition: str) -> None:
+    """Member template: let the role's namesakes of the account's other regions (the role named
+    <prefix>-${AWS::Region} under ROLE_PATH in every stack) sign with this stack's record key, in
+    a statement of its own (ArnLike on <prefix>-*), under the condition (the home region's, and
+    the role's own)."""
+    resources = template["Resources"]
+    role = resources[role_id]["Properties"]
+    name = str(role["RoleName"].get("Fn::Sub", "")) if isinstance(role.get("RoleName"), dict) else ""
+    if not (signs_in_every_region(resources[role_id]) and name.endswith(REGION_SUFFIX) and role.get("Path") == ROLE_PATH):
+        raise RecordKeyError(f"{role_id} must sign in every region and be named <prefix>{REGION_SUFFIX} under {ROLE_PATH}")
+    prefix = name.removesuffix(REGION_SUFFIX)
+    if not prefix.startswith("mamori-") or "$" in prefix or "*" in prefix or "?" in prefix:
+        raise RecordKeyError(f"{role_id}: {prefix!r} is not a plain mamori- name, so <prefix>-* would admit more")
+    statement = {
+        "Sid": f"{role_id}OfOtherRegionsSigns",
+        "Effect": "Allow",
+        "Principal": {"AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+        "Action": SIGN,
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"kms:MacAlgorithm": MAC_ALGORITHM},
+            "ArnLike": {"aws:PrincipalArn": sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{ROLE_PATH}{prefix}-*")},
+        },
+    }
+    resources[RECORD_KEY]["Properties"]["KeyPolicy"]["Statement"].append(
+        {"Fn::If": [condition, statement, {"Ref": "AWS::NoValue"}]}
     )

@@ -89,6 +89,9 @@ RESPONDER = ResponderSpec(
     # The three rules' changes to NON_COMPLIANT, from accounts other than this one (its own
     # stack remediates this account; the code refuses it too), on the bus only they may put to.
     event_bus=CENTRAL_BUS,
+    # AWS Health delivers the organizational view to the default bus (no member can put an
+    # aws.* event anywhere: EventBridge refuses aws. sources from PutEvents).
+    default_bus_events=("MemberExposedKey",),
     events={
         "MemberComplianceChange": {
             "source": [SOURCE],

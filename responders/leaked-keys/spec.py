@@ -19,7 +19,7 @@ RESPONDER = ResponderSpec(
     ),
     permissions=(
         # Whose key it is. A root key is no user's: its resource is not a user ARN, so any.
-        Permission("iam:GetAccessKeyLastUsed"),
+        Permission("iam:GetAccessKeyLastUsed", IAM_USERS),
         Permission("iam:GetAccountSummary"),
         *allow("iam:GetUser", "iam:ListAccessKeys", "iam:UpdateAccessKey", "iam:TagUser", on=IAM_USERS),
         *record_permissions(RECORDING_REMEDIATION, "PutParameter"),
