@@ -182,10 +182,8 @@ def test_a_scan_parses_only_what_it_reads(sandbox: Sandbox) -> None:
         TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "mamori:exempt", "Value": "GPU lab"}]}],
     )["Instances"]
     ec2.stop_instances(InstanceIds=[launched[0]["InstanceId"]])
-    boto3.client("ec2", region_name="ap-south-1").run_instances(
-        ImageId="ami-0123456789abcdef0", MinCount=1, MaxCount=1, InstanceMarketOptions={"MarketType": "spot"}
-    )
-    regions = ["eu-west-3", "ap-south-1"]
+    ec2.run_instances(ImageId="ami-0123456789abcdef0", MinCount=1, MaxCount=1, InstanceMarketOptions={"MarketType": "spot"})
+    regions = ["eu-west-3"]
     answers: list[dict[str, Any]] = []
 
     def kept(ec2: Any, region: str) -> list[Instance]:
@@ -195,9 +193,9 @@ def test_a_scan_parses_only_what_it_reads(sandbox: Sandbox) -> None:
     narrowed = scan_regions("ec2", regions, kept, reads=DESCRIBE_INSTANCES_READS)
     whole = scan_regions("ec2", regions, list_instances)
 
-    assert narrowed.results == whole.results and sum(map(len, whole.results.values())) == 4
+    assert narrowed.results == whole.results and len(whole.results["eu-west-3"]) == 4
     assert {i.state for i in whole.results["eu-west-3"]} == {"stopped", "running"}
-    assert [i.spot for i in whole.results["ap-south-1"]] == [True]
+    assert sorted(i.spot for i in whole.results["eu-west-3"]) == [False, False, False, True]
     # Read by mamori.clients.parse_timestamp, not dateutil (which gives tzutc or tzlocal).
     assert {i.launched and i.launched.tzinfo for found in narrowed.results.values() for i in found} == {datetime.UTC}
     read = dict(DESCRIBE_INSTANCES_READS)["Instance"]
