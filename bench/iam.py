@@ -22,8 +22,10 @@ What is measured
   a call) to mark users that are gone. The Config stand-in is filled with them directly.
 * The credential report: the first rule of each run generates it (GenerateCredentialReport
   answers STARTED, then COMPLETE; the waits are recorded, not slept), the second finds it.
-* rdklib's clean-up of old evaluations, timed on its own at 1,000 and 5,000 earlier results,
-  rdklib's (a `not in` on a list) against mamori's (mamori.rule_runtime, a set).
+* rdklib's clean-up of old evaluations against mamori's (mamori.rule_runtime), on their own:
+  rdklib's looks each earlier result's id up in a list, mamori's in a set. Their work is
+  counted in comparisons and hashes of resource ids (harness.comparisons; the same on any
+  machine) at 500, 5,000 and 50,000 earlier results, with CPU seconds at 5,000 beside them.
 
 moto pages neither ListUsers nor GetAccountAuthorizationDetails: harness.aws pages
 GetAccountAuthorizationDetails as IAM does (MaxItems up to 1,000), and iam_list_users_pages
@@ -53,6 +55,7 @@ from moto.iam.responses import IamResponse
 
 from bench.report import progress, table, target
 from harness.aws import ACCOUNT, REGION, Sandbox, fake_credentials
+from harness.comparisons import CleanUp, EarlierResults, id_comparisons, usual_day
 from harness.config_events import periodic_event
 from harness.iam_state import (
     create_managed_policy,
@@ -756,80 +759,72 @@ def print_peers(runs: list[PeerRun]) -> bool:
 # --- rdklib's clean-up of old evaluations ---------------------------------------------------------
 
 
-class _EarlierResults:
-    """A Config client that answers GetComplianceDetailsByConfigRule from a list, in pages of
-    100 ready-made (so the clean-up's own CPU is what is timed), for rdklib's loop and for a paginator."""
-
-    def __init__(self, results: list[dict[str, Any]]) -> None:
-        self.pages = [results[i : i + 100] for i in range(0, len(results), 100)] or [[]]
-
-    def get_compliance_details_by_config_rule(self, NextToken: str = "", **_: Any) -> dict[str, Any]:
-        index = int(NextToken or 0)
-        page: dict[str, Any] = {"EvaluationResults": self.pages[index]}
-        if index + 1 < len(self.pages):
-            page["NextToken"] = str(index + 1)
-        return page
-
-    def get_paginator(self, _: str) -> Any:
-        pages = self.pages
-
-        class Paginator:
-            def paginate(self, **__: Any) -> Iterator[dict[str, Any]]:
-                return iter({"EvaluationResults": page} for page in pages)
-
-        return Paginator()
-
-    def build_client(self, _: str, *__: Any, **___: Any) -> Any:
-        return self
-
-
-def clean_up_seconds(users: int, which: Sequence[str] = ("rdklib", "mamori")) -> dict[str, float]:
-    """CPU seconds (of this thread: a busy machine does not inflate them) each clean-up takes on
-    `users` earlier results, all of them still reported (the usual day), best of five."""
-    ids = [f"AIDA{index:017d}" for index in range(users)]
-    earlier = [
-        {"EvaluationResultIdentifier": {"EvaluationResultQualifier": {"ResourceId": i, "ResourceType": "AWS::IAM::User"}}}
-        for i in ids
-    ]
-    latest = [{"ComplianceResourceId": i, "ComplianceResourceType": "AWS::IAM::User", "ComplianceType": COMPLIANT} for i in ids]
-    event = periodic_event("mamori-stale-access-keys")
+def clean_ups() -> dict[str, CleanUp]:
     rule_runtime.install()  # keeps rdklib's own in rule_runtime.RDKLIB
-    clean_ups = {"rdklib": rule_runtime.RDKLIB["clean_up_old_evaluations"], "mamori": rule_runtime.clean_up_old_evaluations}
+    return {"rdklib": rule_runtime.RDKLIB["clean_up_old_evaluations"], "mamori": rule_runtime.clean_up_old_evaluations}
+
+
+def clean_up_seconds(results: int, which: Sequence[str] = ("rdklib", "mamori")) -> dict[str, float]:
+    """CPU seconds (of this thread: a busy machine inflates them less than wall time) each
+    clean-up takes on a usual day of `results` earlier results, best of three."""
+    earlier, reported = usual_day(results)
+    event = periodic_event("mamori-stale-access-keys")
     timed = {}
     for name in which:
         best = math.inf
-        for _ in range(5):
-            config, reported = _EarlierResults(earlier), list(latest)
+        for _ in range(3):
             started = time.thread_time()
-            clean_ups[name](event, config, reported)
+            clean_ups()[name](event, EarlierResults(earlier), list(reported))
             best = min(best, time.thread_time() - started)
         timed[name] = best
     return timed
 
 
 def print_clean_up() -> bool:
-    """rdklib's at 1,000 and 5,000 earlier results (5,000 is the IAM user quota); mamori's at
-    5,000 and 50,000: at 1,000 it takes under a millisecond, too little to time on a busy machine."""
-    progress("iam: rdklib's clean-up against mamori's")
-    at_1000, at_5000, at_50000 = (
-        clean_up_seconds(1_000, ["rdklib"]),
-        clean_up_seconds(5_000),
-        clean_up_seconds(50_000, ["mamori"]),
-    )
-    rdklib_growth = at_5000["rdklib"] / at_1000["rdklib"]
-    growth = at_50000["mamori"] / at_5000["mamori"]
+    """How each clean-up's work grows: resource-id comparisons (== and hashes, counted by
+    harness.comparisons) at 500 and 5,000 earlier results (5,000 is the IAM user quota), and
+    mamori's at 50,000; CPU seconds at 5,000 beside them."""
+    progress("iam: rdklib's clean-up against mamori's, in id comparisons")
+    sizes = {"rdklib": (500, 5_000), "mamori": (500, 5_000, 50_000)}
+    counts = {name: {n: id_comparisons(clean_ups()[name], n) for n in ns} for name, ns in sizes.items()}
+    seconds = clean_up_seconds(5_000)
+    growth = {name: counts[name][5_000] / counts[name][500] for name in counts}
     print(
-        f"clean-up of old evaluations (CPU seconds of the thread, best of 5): rdklib {at_1000['rdklib']:.3f} s "
-        f"at 1,000 earlier results, {at_5000['rdklib']:.3f} s at 5,000 ({rdklib_growth:.0f}x for 5x); "
-        f"mamori {at_5000['mamori']:.4f} s at 5,000, {at_50000['mamori']:.4f} s at 50,000 ({growth:.1f}x for 10x)"
+        table(
+            [
+                "clean-up of old evaluations, a usual day",
+                "id comparisons at 500",
+                "at 5,000",
+                "at 50,000",
+                "5,000 / 500",
+                "CPU s at 5,000",
+            ],
+            [
+                [
+                    f"{name} ({how})",
+                    f"{counts[name][500]:,}",
+                    f"{counts[name][5_000]:,}",
+                    f"{counts[name][50_000]:,}" if 50_000 in counts[name] else "-",
+                    f"{growth[name]:.1f}x",
+                    f"{seconds[name]:.4f}",
+                ]
+                for name, how in (("rdklib", "each id looked up in a list"), ("mamori", "in a set"))
+            ],
+        )
     )
+    print(
+        "id comparisons: == and hash() of the resource ids, counted (harness.comparisons), the same on any machine; "
+        "every earlier result still reported. Linear work grows 10x for 10x the results, quadratic 100x. "
+        "CPU s: of the thread, best of 3."
+    )
+    linear = growth["mamori"] <= 11 and counts["mamori"][50_000] <= 11 * counts["mamori"][5_000]
     return target(
         "iam",
-        "rdklib's clean-up linear: 10x the results (5,000 to 50,000), time",
-        "<= 20x (linear: 10x; quadratic: 100x)",
-        f"mamori {growth:.1f}x ({at_5000['mamori'] * 1000:.1f} ms at 5,000, rdklib {at_5000['rdklib']:.2f} s); "
-        f"rdklib {rdklib_growth:.0f}x for 5x",
-        growth <= 20,
+        "rdklib's clean-up linear: id comparisons for 10x the results (500 to 5,000; 5,000 to 50,000)",
+        "<= 11x (linear: 10x; quadratic: 100x)",
+        f"mamori {growth['mamori']:.1f}x and {counts['mamori'][50_000] / counts['mamori'][5_000]:.1f}x "
+        f"({counts['mamori'][5_000]:,} at 5,000); rdklib {growth['rdklib']:.1f}x ({counts['rdklib'][5_000]:,})",
+        linear,
     )
 
 

@@ -155,6 +155,7 @@ def condition_key_problem(action: str, key: str) -> str | None:
 # --- IAM's matching --------------------------------------------------------------------------
 
 
+@functools.cache  # a pure function of a policy's patterns, which every call of every test matches again
 def _glob(pattern: str, colon_bound: bool) -> str:
     """IAM wildcards as a regex. In a resource ARN (colon_bound) a wildcard stays within its
     colon-separated segment, except a * that ends a segment, which "can expand to match beyond
@@ -171,6 +172,7 @@ def _glob(pattern: str, colon_bound: bool) -> str:
     return "".join(out)
 
 
+@functools.cache
 def action_matches(pattern: str, action: str) -> bool:
     """Action names are case-insensitive."""
     return re.fullmatch(_glob(pattern, colon_bound=False), action, re.IGNORECASE) is not None

@@ -10,12 +10,21 @@ so each worker's client comes from a session of its own. That session behaves li
 default one: the same credentials, profile and event handlers, and the same model loader (a
 service model is parsed once per container, not once per region).
 
+A region scan parses every region's answer in one process, under one interpreter lock, so
+that CPU is spent one region after another. Two things make it smaller in the workers' clients:
+* timestamps: botocore's parser (dateutil, ~0.1 ms a timestamp, three per instance) was two
+  thirds of it; ISO 8601 in UTC, what AWS answers, is read with the standard library (~50 times
+  faster, the same instants; anything else goes to botocore's own parser);
+* `reads`: botocore parses every member the service model names (about 90 values of an EC2
+  instance); a worker whose task reads six of them is given a model that names only those.
+
 The cache belongs to boto3's default session: when that is replaced (a new profile, a test's
 fresh mock), the clients made under the old one are dropped. Inlined into SSM documents:
 standard library, boto3 and botocore only.
 """
 
 import copy
+import datetime
 import hashlib
 import threading
 from collections.abc import Hashable
@@ -24,11 +33,33 @@ from typing import Any
 
 import boto3
 import botocore.config
+import botocore.parsers
 import botocore.session
+import botocore.utils
 
 _lock = threading.Lock()
 _owner: object = None  # the boto3 default session the cached clients were made under
 _clients: dict[Hashable, Any] = {}
+
+
+def parse_timestamp(value: Any) -> datetime.datetime:
+    """botocore's parse_timestamp, without dateutil for the ISO 8601 timestamps AWS answers
+    in UTC ('2024-06-11T08:00:00.000Z'): datetime.fromisoformat is ~50 times faster (2 µs
+    against 100 µs here). The same instant (tzinfo datetime.UTC where botocore's is tzutc or tzlocal)."""
+    if isinstance(value, str) and len(value) > 19 and value[4] == "-" and value[10] == "T":
+        try:
+            parsed = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.utcoffset() == datetime.timedelta(0):
+                return parsed.replace(tzinfo=datetime.UTC)
+    return botocore.utils.parse_timestamp(value)
+
+
+# The workers' sessions build their response parsers from this (a botocore session component).
+_RESPONSE_PARSERS = botocore.parsers.ResponseParserFactory()
+_RESPONSE_PARSERS.set_parser_defaults(timestamp_parser=parse_timestamp)
 
 
 def _default_session() -> Any:
@@ -97,20 +128,51 @@ def origin() -> Origin:
     )
 
 
-def regional_client(service: str, region: str, source: Origin, config: botocore.config.Config | None = None) -> Any:
-    """A client for a worker thread, from a session of its own (made once per container)."""
+# Output shapes narrowed to the members a caller reads: ((shape name, (member, ...)), ...).
+Reads = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+class _NarrowedLoader:
+    """A session's data loader whose service model keeps, in the named output shapes, only
+    the members the caller reads: botocore parses what the model names, nothing else."""
+
+    def __init__(self, loader: Any, service: str, reads: Reads) -> None:
+        self._loader, self._service, self._reads = loader, service, reads
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+    def load_service_model(self, service_name: str, type_name: str, api_version: str | None = None) -> Any:
+        model = self._loader.load_service_model(service_name, type_name, api_version=api_version)
+        if service_name != self._service or type_name != "service-2":
+            return model
+        shapes = dict(model["shapes"])  # the loader's own model is shared: changed copies only
+        for shape, members in self._reads:
+            if shapes.get(shape, {}).get("type") != "structure" or not set(members) <= set(shapes[shape]["members"]):
+                raise ValueError(f"{service_name} model: {shape} has no members {members}")
+            shapes[shape] = {**shapes[shape], "members": {name: shapes[shape]["members"][name] for name in members}}
+        return {**model, "shapes": shapes}
+
+
+def regional_client(
+    service: str, region: str, source: Origin, config: botocore.config.Config | None = None, reads: Reads = ()
+) -> Any:
+    """A client for a worker thread, from a session of its own (made once per container).
+    `reads` narrows output shapes to the members the caller reads (see Reads): only for
+    shapes that no request uses, and only for a client that nothing else shares."""
 
     def make() -> Any:
         # The default session's handlers are already in the copied emitter: do not add them twice.
         session = botocore.session.Session(
             event_hooks=copy.copy(source.events), include_builtin_handlers=False, profile=source.profile
         )
-        session.register_component("data_loader", source.loader)
+        session.register_component("data_loader", _NarrowedLoader(source.loader, service, reads) if reads else source.loader)
+        session.register_component("response_parser_factory", _RESPONSE_PARSERS)
         if source.credentials is not None:
             session.set_credentials(source.credentials.access_key, source.credentials.secret_key, source.credentials.token)
         return session.create_client(service, region_name=region, config=config)
 
-    key = ("regional", service, region, source.credentials_key, config)
+    key = ("regional", service, region, source.credentials_key, config, reads)
     return _cached(key, source.owner, make)
 
 

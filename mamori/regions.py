@@ -95,11 +95,13 @@ def scan_regions(
     regions: Iterable[str],
     task: Callable[[Any, str], T],
     max_concurrent: int | None = None,
+    reads: clients.Reads = (),
 ) -> RegionScan[T]:
     """task(client, region) in every region, up to max_concurrent (MAX_CONCURRENT_REGIONS) at a
     time. Each worker builds its region's client itself, from a session of its own, so that no
     region waits for the others' clients before its first request (mamori.clients keeps them
-    for the container's next run)."""
+    for the container's next run). `reads`: the answers' members the task reads
+    (mamori.clients.regional_client); the others are not parsed."""
     regions = list(dict.fromkeys(regions))
     scan: RegionScan[T] = RegionScan()
     if not regions:
@@ -107,7 +109,7 @@ def scan_regions(
     source = clients.origin()  # read here: the default session is not thread-safe
 
     def in_region(region: str) -> T:
-        return task(clients.regional_client(service, region, source, REGIONAL_CLIENT_CONFIG), region)
+        return task(clients.regional_client(service, region, source, REGIONAL_CLIENT_CONFIG, reads), region)
 
     workers = max_concurrent or MAX_CONCURRENT_REGIONS  # read at call time: the bench compares with 1
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(regions)))) as pool:

@@ -7,11 +7,16 @@ layer/requirements.txt; `install` fails loudly if a new version moved what it re
   (AssumeRoleMode=false, as mamori deploys every rule); with an assumed role it is rdklib's.
 * Evaluations sent together. PutEvaluations takes 100 evaluations; rdklib sends the batches
   one after another, each a network round trip. They go out PUT_CONCURRENCY at a time.
+* Timestamps read once. rdklib gives every evaluation its event's notificationCreationTime as
+  a string, and botocore parses each one twice (validation, then serialization) with dateutil:
+  a batch of 100 took 38 ms of CPU instead of 5 ms, 1.6 s for 5,000 IAM users' evaluations.
+  The string is read once per run; botocore sends the same instant, the same bytes.
 * The clean-up linear. On a scheduled run rdklib marks NOT_APPLICABLE every earlier result
   whose resource the rule no longer reports, testing each one against a list: quadratic,
   1.26 s of CPU at 5,000 IAM users. The same clean-up, with a set.
 """
 
+import datetime
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -45,13 +50,36 @@ class WarmClientFactory(ClientFactory):  # type: ignore[misc]
         return super().build_client(service, region, assume_role_mode)
 
 
+def with_ordering_datetimes(evaluations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The evaluations with each ISO 8601 OrderingTimestamp string read once into a datetime
+    (the same instant botocore would send); anything else is left to botocore."""
+    read: dict[str, Any] = {}
+
+    def instant(text: str) -> Any:
+        if text not in read:
+            try:
+                parsed: datetime.datetime | None = datetime.datetime.fromisoformat(text)
+            except ValueError:
+                parsed = None
+            read[text] = parsed if parsed is not None and parsed.tzinfo is not None else text
+        return read[text]
+
+    return [
+        {**evaluation, "OrderingTimestamp": instant(evaluation["OrderingTimestamp"])}
+        if isinstance(evaluation.get("OrderingTimestamp"), str)
+        else evaluation
+        for evaluation in evaluations
+    ]
+
+
 def put_evaluations(event: Mapping[str, Any], client_factory: Any, evaluations: Sequence[dict[str, Any]]) -> Any:
     """rdklib's process_evaluations, with the batches sent PUT_CONCURRENCY at a time. Every
     batch is sent; the first failure is raised after all have been tried."""
     config = client_factory.build_client("config")
     token = event["resultToken"]
     test_mode = token == "TESTMODE"  # rdklib's test runs
-    batches = [list(evaluations[i : i + EVALUATIONS_PER_PUT]) for i in range(0, len(evaluations), EVALUATIONS_PER_PUT)]
+    sent = with_ordering_datetimes(evaluations)
+    batches = [list(sent[i : i + EVALUATIONS_PER_PUT]) for i in range(0, len(sent), EVALUATIONS_PER_PUT)]
     if len(batches) <= 1:
         config.put_evaluations(Evaluations=batches[0] if batches else [], ResultToken=token, TestMode=test_mode)
         return list(evaluations) if evaluations else []

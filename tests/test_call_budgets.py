@@ -11,10 +11,11 @@ import pytest
 from moto.ec2.models import ec2_backends
 
 from harness.aws import ACCOUNT, DEFAULT_REGIONS, REGION, Sandbox
+from harness.comparisons import id_comparisons
 from harness.config_events import change_event, periodic_event, security_group_item
 from harness.iam_state import make_users_in_backend
 from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal, rule_spec
-from mamori import open_proxy
+from mamori import open_proxy, rule_runtime
 
 DAY = 86400.0
 IAM_RULES = ("iam-user-console-mfa", "stale-access-keys")
@@ -198,3 +199,16 @@ def test_a_burst_of_changes_reads_a_prefix_list_once(sandbox: Sandbox, monkeypat
     now[0] += open_proxy.PREFIX_LIST_SECONDS
     invoke_rule(sandbox, "open-proxy-ports", change_event(name, items[0], parameters))
     assert {a: n for a, n in sandbox.calls_by(lambda_principal(name)).items() if a in looked_up} == dict.fromkeys(looked_up, 2)
+
+
+def test_the_clean_up_of_old_evaluations_grows_linearly() -> None:
+    """mamori's clean-up (mamori.rule_runtime) compares or hashes a resource id a few times per
+    earlier result: 10 times the results, 10 times the work. Counted, not timed. rdklib's own,
+    which it replaces, looks each id up in a list: 10 times the results, 100 times the work
+    (the same count tells them apart)."""
+    mamori = {n: id_comparisons(rule_runtime.clean_up_old_evaluations, n) for n in (500, 5_000)}
+    assert mamori[5_000] <= 10 * mamori[500] <= 10 * 4 * 500, mamori
+
+    rule_runtime.install()  # keeps rdklib's own in rule_runtime.RDKLIB
+    rdklib = {n: id_comparisons(rule_runtime.RDKLIB["clean_up_old_evaluations"], n) for n in (50, 500)}
+    assert rdklib[500] >= 90 * rdklib[50], rdklib

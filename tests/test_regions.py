@@ -3,13 +3,16 @@ region at once. moto stands in for EC2; the sandbox (harness.aws) stands in for 
 gets unlike a real account: DescribeRegions lists the 17 default regions plus those opted in
 to, and deny_region answers every call into a region with an error (an SCP, not opted in)."""
 
+import datetime
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import pytest
 
 from harness.aws import DEFAULT_REGIONS, Sandbox
+from mamori import clients
+from mamori.instances import DESCRIBE_INSTANCES_READS, Instance, instance_from_api, list_instances
 from mamori.regions import REGION_REFUSALS, enabled_regions, parse_regions, scan_regions
 
 
@@ -164,3 +167,60 @@ def test_a_broken_barrier_would_show(sandbox: Sandbox) -> None:
 
     with pytest.raises(threading.BrokenBarrierError):
         scan_regions("ec2", regions, task, max_concurrent=1)
+
+
+def test_a_scan_parses_only_what_it_reads(sandbox: Sandbox) -> None:
+    """The rule's workers parse only DESCRIBE_INSTANCES_READS of each instance (botocore parses
+    what the service model names): the same Instances as a whole answer gives, and
+    instance_from_api reads nothing that is not parsed."""
+    ec2 = boto3.client("ec2", region_name="eu-west-3")
+    launched = ec2.run_instances(
+        ImageId="ami-0123456789abcdef0",
+        MinCount=3,
+        MaxCount=3,
+        InstanceType="c5.xlarge",
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "mamori:exempt", "Value": "GPU lab"}]}],
+    )["Instances"]
+    ec2.stop_instances(InstanceIds=[launched[0]["InstanceId"]])
+    ec2.run_instances(ImageId="ami-0123456789abcdef0", MinCount=1, MaxCount=1, InstanceMarketOptions={"MarketType": "spot"})
+    regions = ["eu-west-3"]
+    answers: list[dict[str, Any]] = []
+
+    def kept(ec2: Any, region: str) -> list[Instance]:
+        answers.append(ec2.describe_instances())
+        return list_instances(ec2, region)
+
+    narrowed = scan_regions("ec2", regions, kept, reads=DESCRIBE_INSTANCES_READS)
+    whole = scan_regions("ec2", regions, list_instances)
+
+    assert narrowed.results == whole.results and len(whole.results["eu-west-3"]) == 4
+    assert {i.state for i in whole.results["eu-west-3"]} == {"stopped", "running"}
+    assert sorted(i.spot for i in whole.results["eu-west-3"]) == [False, False, False, True]
+    # Read by mamori.clients.parse_timestamp, not dateutil (which gives tzutc or tzlocal).
+    assert {i.launched and i.launched.tzinfo for found in narrowed.results.values() for i in found} == {datetime.UTC}
+    read = dict(DESCRIBE_INSTANCES_READS)["Instance"]
+    items = [item for answer in answers for r in answer["Reservations"] for item in r["Instances"]]
+    assert items and all(set(item) <= set(read) for item in items)
+
+    class Reading(dict[str, Any]):
+        """Records every key instance_from_api asks for."""
+
+        asked: ClassVar[set[str]] = set()
+
+        def __getitem__(self, key: str) -> Any:
+            Reading.asked.add(key)
+            return super().__getitem__(key)
+
+        def get(self, key: str, default: Any = None) -> Any:
+            Reading.asked.add(key)
+            return super().get(key, default)
+
+    for item in items:
+        instance_from_api(Reading(item), "eu-west-3")
+    assert Reading.asked and Reading.asked <= set(read)
+
+
+def test_reads_name_members_the_model_has(sandbox: Sandbox) -> None:
+    """A misspelt member fails when the client is made, not as a value silently missing."""
+    with pytest.raises(ValueError, match="Instance has no members"):
+        clients.regional_client("ec2", "eu-west-3", clients.origin(), reads=(("Instance", ("InstanceId", "Colour")),))

@@ -1,15 +1,23 @@
 """mamori.rule_runtime and mamori.clients: what mamori changes in rdklib's run of a rule (warm
 clients, evaluations sent concurrently, a linear clean-up) answers as rdklib did."""
 
+import datetime
 import os
+import threading
 from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.session
+import botocore.utils
+import dateutil.parser
 import pytest
+import rdklib
 import rdklib.clientfactory
 import rdklib.evaluator
 import rdklib.util.evaluations
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 
 from harness.aws import Sandbox, result_token
 from harness.config_events import periodic_event
@@ -97,6 +105,79 @@ def test_no_evaluation_is_one_empty_put_as_rdklib_sends() -> None:
 
     assert rule_runtime.put_evaluations({"resultToken": "TESTMODE"}, config, []) == []
     assert config.put == [[]]
+
+
+def counting_dateutil(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text dateutil parses from here on (botocore's own timestamp parser uses it)."""
+    parses: list[str] = []
+    parse = dateutil.parser.parse
+
+    def counted(text: str, *args: Any, **kwargs: Any) -> Any:
+        parses.append(text)
+        return parse(text, *args, **kwargs)
+
+    monkeypatch.setattr(dateutil.parser, "parse", counted)
+    return parses
+
+
+class Sent:
+    """A real botocore Config client whose requests are kept, not sent (answered 200, nothing failed)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        self._lock = threading.Lock()
+        session = botocore.session.Session()
+        session.set_credentials("AKIDEXAMPLE", "secret")
+        self.client = session.create_client("config", region_name="us-east-1")
+        self.client.meta.events.register("before-send", self._keep)
+
+    def _keep(self, request: Any, **_: Any) -> Any:
+        with self._lock:
+            self.bodies.append(request.body)
+
+        class Answer:
+            def stream(self, **__: Any) -> Any:
+                yield b'{"FailedEvaluations": []}'
+
+        return AWSResponse(request.url, 200, HTTPHeaders(), Answer())
+
+    def build_client(self, *_: Any, **__: Any) -> Any:
+        return self.client
+
+
+def test_evaluations_go_out_as_rdklib_sends_them_their_time_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same PutEvaluations requests as rdklib's, byte for byte, but the event's time (rdklib
+    copies the same string into every evaluation) is read once, not by botocore twice per
+    evaluation with dateutil (0.3 ms each)."""
+    event = periodic_event("mamori-stale-access-keys")
+    evaluations = []
+    for n in range(250):
+        evaluation = rdklib.Evaluation(rdklib.ComplianceType.NON_COMPLIANT, f"AIDA{n:04d}", "AWS::IAM::User", "no MFA")
+        evaluation.import_fields_from_periodic_event(event)
+        evaluations.append(evaluation.get_json())
+    theirs, ours = Sent(), Sent()
+    rule_runtime.RDKLIB.get("process_evaluations", rdklib.util.evaluations.process_evaluations)(event, theirs, evaluations)
+    dateutil_parses = counting_dateutil(monkeypatch)
+
+    sent = rule_runtime.put_evaluations(event, ours, evaluations)
+
+    assert sent == evaluations and isinstance(evaluations[0]["OrderingTimestamp"], str)  # rdklib's own, untouched
+    assert sorted(ours.bodies) == sorted(theirs.bodies) and len(ours.bodies) == 3
+    assert dateutil_parses == []
+
+
+def test_a_workers_client_reads_timestamps_as_botocore_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same instants as botocore's parser; ISO 8601 in UTC (what AWS answers) without dateutil."""
+    texts = ["2024-06-11T08:00:00.000Z", "2024-06-11T08:00:00Z", "2024-06-11T08:00:00.123456Z", "2024-06-11T08:00:00+00:00"]
+    others = ["2024-06-11T10:00:00+02:00", "2024-06-11T08:00:00", "1718092800", "Tue, 11 Jun 2024 08:00:00 GMT", "2024-06-11"]
+    for text in texts + others:
+        assert clients.parse_timestamp(text) == botocore.utils.parse_timestamp(text), text
+    dateutil_parses = counting_dateutil(monkeypatch)
+
+    assert all(clients.parse_timestamp(text).tzinfo is datetime.UTC for text in texts)
+    assert dateutil_parses == []
+    with pytest.raises(ValueError):
+        clients.parse_timestamp("yesterday")
 
 
 def test_install_replaces_rdklibs_three_once() -> None:

@@ -27,7 +27,7 @@ from typing import Any
 from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator
 
 from mamori import config_rule, rule_runtime
-from mamori.instances import INSTANCE_RESOURCE_TYPE, decide, list_instances
+from mamori.instances import DESCRIBE_INSTANCES_READS, INSTANCE_RESOURCE_TYPE, decide, list_instances
 from mamori.regions import enabled_regions, parse_regions, scan_regions
 
 ACCOUNT_RESOURCE_TYPE = "AWS::::Account"
@@ -117,7 +117,7 @@ class UnapprovedRegions(ConfigRule):  # type: ignore[misc]
             earlier = alongside.submit(rule_runtime.earlier_results, config, event["configRuleName"])
             enabled = enabled_regions(client_factory.build_client("ec2"))
             to_scan = [region for region in enabled if region not in approved]
-            scan = scan_regions("ec2", to_scan, list_instances)
+            scan = scan_regions("ec2", to_scan, list_instances, reads=DESCRIBE_INSTANCES_READS)
             if scan.failed:
                 # rdklib answers a ValueError with an error response and puts nothing: the next run tries again.
                 raise ValueError(f"mamori-unapproved-regions evaluated nothing: scanning failed in {scan.failed_text()}")

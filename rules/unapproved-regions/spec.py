@@ -43,8 +43,10 @@ RULE = RuleSpec(
     ),
     # Every region is asked at once, but a region with many instances is paged one call after another.
     timeout_seconds=300,
-    # A client per region, each from its own session (~1.4 MB and ~30 ms of CPU each, ~29 regions),
-    # and up to one 1,000-instance page per region parsed at once; Lambda's CPU grows with memory.
+    # One full vCPU ("At 1,769 MB, a function has the equivalent of one vCPU", Lambda Developer
+    # Guide, Configure Lambda function memory): what the concurrent scan leaves is CPU under one
+    # interpreter lock, which can use one vCPU and no more. It also holds a client per region
+    # (~1.4 MB each) and up to one 1,000-instance page per region being parsed (~20 MB each).
     # See README.md, "Cost".
-    memory_mb=1024,
+    memory_mb=1769,
 )

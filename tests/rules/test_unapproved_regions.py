@@ -9,6 +9,7 @@ which is what the tests read back, as the Config dashboard would show them."""
 
 import collections
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from harness.aws import ACCOUNT, DEFAULT_REGIONS, Sandbox
 from harness.config_events import periodic_event
 from harness.ec2_state import launch, launched, stop, terminate
-from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal
+from harness.pack import ROOT, deployed_rule_parameters, invoke_rule, lambda_principal, rule_spec
 from mamori.catalog import load_unit_module
 from mamori.rule_runtime import earlier_results
 from tests.exempt import SOON
@@ -361,3 +362,16 @@ def test_a_long_earlier_annotation_keeps_its_note(sandbox: Sandbox) -> None:
     assert len(kept.annotation) == 256
     assert kept.annotation.startswith("eu-west-3: xxx")
     assert kept.annotation.endswith("x (not re-checked: eu-west-3 refused, AuthFailure)")
+
+
+def test_the_readme_says_the_memory_the_templates_give() -> None:
+    """Scanning every region at once needs memory (README, Cost): the README says how much,
+    and the rule's spec, hence every generated template, gives exactly that."""
+    readme = (ROOT / "rules" / RULE_ID / "README.md").read_text()
+    said = re.search(r"\*\*Lambda memory: ([\d,]+) MB", readme)
+    assert said is not None, "the README names the Lambda memory"
+    memory = int(said.group(1).replace(",", ""))
+    assert rule_spec(RULE_ID).memory_mb == memory
+    for name in ("template.yaml", "member-template.yaml", "org-template.yaml"):
+        given = re.search(rf"FunctionName: {RULE}\n(?:[ ]{{6,}}.*\n)*?[ ]{{6}}MemorySize: (\d+)\n", (ROOT / name).read_text())
+        assert given is not None and int(given.group(1)) == memory, name
