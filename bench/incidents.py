@@ -68,8 +68,8 @@ def _environment(responder_id: str, topic: str, **extra: str) -> None:
 
 
 def _abuse(sandbox: Sandbox, topic: str) -> list[Callable[[], Any]]:
+    from harness.incident_events import proxy_report
     from tests.incident_helpers import CaseCenter, SchedulerGaps
-    from tests.test_abuse_response import proxy_report
 
     CaseCenter()
     SchedulerGaps()
@@ -95,9 +95,9 @@ def _abuse(sandbox: Sandbox, topic: str) -> list[Callable[[], Any]]:
 
 
 def _leaked_key(sandbox: Sandbox, topic: str) -> list[Callable[[], Any]]:
+    from harness.incident_events import exposed
     from tests.incident_helpers import CloudTrailHistory
     from tests.root_helpers import OpsCenter
-    from tests.test_leaked_keys import exposed
 
     OpsCenter()
     trail = CloudTrailHistory()
@@ -117,7 +117,7 @@ def _leaked_key(sandbox: Sandbox, topic: str) -> list[Callable[[], Any]]:
 def _miner(sandbox: Sandbox, topic: str) -> list[Callable[[], Any]]:
     import os
 
-    from tests.test_miners import MINING_REGION, finding
+    from harness.incident_events import MINING_REGION, finding
 
     ec2 = boto3.client("ec2", region_name=MINING_REGION)
     _environment("guardduty-findings", topic)

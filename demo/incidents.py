@@ -24,6 +24,7 @@ import boto3
 from demo.kit import Demo, say, step
 from harness.aws import REGION
 from harness.iam_state import key_ids, key_used_ago, make_user
+from harness.incident_events import MINING_REGION, exposed, finding, proxy_report
 from harness.pack import make_deduplication_table, run_automations
 from harness.responders import invoke_responder, responder_environment
 from mamori import automation
@@ -31,9 +32,6 @@ from mamori.abuse_cases import DRAFT_KEY, SCHEDULE_GROUP
 from mamori.records import REMEDIATED_TAG, load_record
 from tests.incident_helpers import CaseCenter, CloudTrailHistory, SchedulerGaps, unsigned
 from tests.root_helpers import OpsCenter
-from tests.test_abuse_response import proxy_report
-from tests.test_leaked_keys import exposed
-from tests.test_miners import MINING_REGION, finding
 
 IMAGE = "ami-12c6146b"
 

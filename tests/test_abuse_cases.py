@@ -18,13 +18,14 @@ import boto3
 import pytest
 
 from harness.aws import ACCOUNT
+from harness.incident_events import proxy_report
 from harness.responders import responder_environment
 from mamori import automation
 from mamori.abuse_cases import DRAFT_KEY, SCHEDULE_GROUP
 from mamori.records import REMEDIATED_TAG
 from tests.conftest import make_group, tcp
 from tests.incident_helpers import unsigned
-from tests.test_abuse_response import PRINCIPAL, World, proxy_report, world
+from tests.test_abuse_response import PRINCIPAL, World, world
 
 __all__ = ["world"]  # the fixture, used by name below
 

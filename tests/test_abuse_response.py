@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from harness.authorization import role_policy
 from harness.aws import ACCOUNT, REGION, Sandbox
+from harness.incident_events import proxy_report
 from harness.pack import (
     AutomationRun,
     deploy_rule,
@@ -87,48 +88,6 @@ DOS_SAMPLE: dict[str, Any] = {
 
 def copy(event: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(event))  # type: ignore[no-any-return]
-
-
-def proxy_report(
-    *entities: str,
-    resources: list[str] | None = None,
-    code: str = "AWS_ABUSE_OPEN_PROXY_REPORT",
-    description: str = "We have received a report that your instance is operating as an open proxy.",
-    account: str = ACCOUNT,
-    affected_account: str | None = ACCOUNT,
-    event_region: str | None = REGION,
-) -> dict[str, Any]:
-    """The published sample's shape (organizational fields, paging, status), about an open proxy."""
-    detail: dict[str, Any] = {
-        "eventArn": f"arn:aws:health:global::event/{code}_92387492375_4498_2026_11_21_09_30_00",
-        "service": "ABUSE",
-        "eventTypeCode": code,
-        "eventTypeCategory": "issue",
-        "eventScopeCode": "ACCOUNT_SPECIFIC",
-        "communicationId": "1234abc01232a4012345678-1",
-        "startTime": "Sat, 21 Nov 2026 09:30:00 GMT",
-        "lastUpdatedTime": "Sat, 21 Nov 2026 09:30:00 GMT",
-        "statusCode": "open",
-        "eventDescription": [{"language": "en_US", "latestDescription": description}],
-        "affectedEntities": [{"entityValue": value, "lastUpdatedTime": "Sat, 21 Nov 2026 09:30:00 GMT"} for value in entities],
-        "page": "1",
-        "totalPages": "1",
-    }
-    if event_region is not None:
-        detail["eventRegion"] = event_region
-    if affected_account is not None:
-        detail["affectedAccount"] = affected_account
-    return {
-        "version": "0",
-        "id": "7bf73129-1428-4cd3-a780-000000000001",
-        "detail-type": "AWS Health Abuse Event",
-        "source": "aws.health",
-        "account": account,
-        "time": "2026-11-21T09:30:05Z",
-        "region": "global",
-        "resources": list(entities) if resources is None else resources,
-        "detail": detail,
-    }
 
 
 # The eventArn proxy_report() gives the report (its default code).

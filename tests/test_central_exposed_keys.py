@@ -7,8 +7,8 @@ from typing import Any
 
 from harness.aws import ACCOUNT
 from harness.central import root_principal
+from harness.incident_events import exposed
 from tests.test_central_responder import PRINCIPAL, World, world
-from tests.test_leaked_keys import exposed
 
 __all__ = ["world"]  # the fixture, used by name below
 

@@ -17,6 +17,7 @@ import pytest
 
 from harness.aws import ACCOUNT, REGION, RootAccessKey, RootCredentials, Sandbox
 from harness.iam_state import key_ids, key_used_ago, make_user
+from harness.incident_events import EVENT_ARN, SAMPLE, exposed
 from harness.pack import AUTOMATION_ROLE_ARN, granted_actions, lambda_principal, run_document, template
 from harness.responders import invoke_responder, responder_environment
 from mamori import leaked_keys
@@ -31,41 +32,6 @@ RESPONDER = "leaked-keys"
 PRINCIPAL = lambda_principal("mamori-leaked-key-responder")
 ROLE = "LeakedKeyResponderRole"
 MEMBER = "210987654321"
-EVENT_ARN = "arn:aws:health:us-east-1::event/RISK/AWS_RISK_CREDENTIALS_EXPOSED/AWS_RISK_CREDENTIALS_EXPOSED_1a2b3c"
-
-# AWS's published sample (aws/aws-health-tools, automated-actions/AWS_RISK_CREDENTIALS_EXPOSED/
-# README.md, "Testing the Example"), with the key id a test puts in.
-SAMPLE: dict[str, Any] = {
-    "version": "0",
-    "id": "121345678-1234-1234-1234-123456789012",
-    "detail-type": "AWS Health Event",
-    "source": "aws.health",
-    "account": "123456789012",
-    "time": "2016-06-05T06:27:57Z",
-    "region": "us-east-1",
-    "resources": [],
-    "detail": {
-        "eventArn": "arn:aws:health:us-east-1::event/AWS_RISK_CREDENTIALS_EXPOSED_XXXXXXXXXXXXXXXXX",
-        "service": "RISK",
-        "eventTypeCode": "AWS_RISK_CREDENTIALS_EXPOSED",
-        "eventTypeCategory": "issue",
-        "startTime": "Sat, 05 Jun 2016 15:10:09 GMT",
-        "eventDescription": [{"language": "en_US", "latestDescription": "A description of the event will be provided here"}],
-        "affectedEntities": [{"entityValue": "ACCESS_KEY_ID_HERE"}],
-    },
-}
-
-
-def exposed(*key_ids: str, account: str = ACCOUNT, affected: str | None = None) -> dict[str, Any]:
-    event = json.loads(json.dumps(SAMPLE))
-    event["account"] = account
-    event["time"] = "2026-11-30T02:10:00Z"
-    event["detail"]["eventArn"] = EVENT_ARN
-    event["detail"]["startTime"] = "Mon, 30 Nov 2026 02:09:41 GMT"
-    event["detail"]["affectedEntities"] = [{"entityValue": key} for key in key_ids]
-    if affected is not None:
-        event["detail"]["affectedAccount"] = affected
-    return event
 
 
 class World:

