@@ -11,48 +11,25 @@ Sources (checked by tests/test_shapes.py against harness/shapes.py):
   messageType ComplianceChangeNotification), which the notifier and central responder read.
 """
 
-import datetime
 import json
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from harness.aws import ACCOUNT, REGION, result_token
+from mamori.scan.items import capture_time, config_permission
 
 _serial = 0
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def _config_permission(permission: Mapping[str, Any], ipv4_shape: str) -> dict[str, Any]:
-    """EC2 API IpPermission -> Config's ipPermissions item."""
-    cidrs = [r["CidrIp"] for r in permission.get("IpRanges", [])]
-    item: dict[str, Any] = {"ipProtocol": permission["IpProtocol"]}
-    if "FromPort" in permission:
-        item["fromPort"] = permission["FromPort"]
-        item["toPort"] = permission["ToPort"]
-    item["userIdGroupPairs"] = [
-        {
-            "groupId": pair["GroupId"],
-            "userId": pair.get("UserId", ACCOUNT),
-            **({"description": pair["Description"]} if pair.get("Description") else {}),
-        }
-        for pair in permission.get("UserIdGroupPairs", [])
-    ]
-    if ipv4_shape in ("both", "ipRanges"):
-        item["ipRanges"] = cidrs
-    if ipv4_shape in ("both", "ipv4Ranges"):
-        item["ipv4Ranges"] = [
-            {"cidrIp": r["CidrIp"], **({"description": r["Description"]} if r.get("Description") else {})}
-            for r in permission.get("IpRanges", [])
-        ]
-    item["ipv6Ranges"] = [
-        {"cidrIpv6": r["CidrIpv6"], **({"description": r["Description"]} if r.get("Description") else {})}
-        for r in permission.get("Ipv6Ranges", [])
-    ]
-    item["prefixListIds"] = [{"prefixListId": p["PrefixListId"]} for p in permission.get("PrefixListIds", [])]
+    """EC2 API IpPermission -> Config's ipPermissions item (mamori.scan.items', the one conversion),
+    with only the IPv4 shape asked for: Config has written ipRanges, ipv4Ranges or both."""
+    item = config_permission(permission, ACCOUNT)
+    if ipv4_shape == "ipRanges":
+        del item["ipv4Ranges"]
+    elif ipv4_shape == "ipv4Ranges":
+        del item["ipRanges"]
     return item
 
 
@@ -108,7 +85,7 @@ def configuration_item(
         "supplementaryConfiguration": {},
         "tags": dict(tags or {}),
         "configurationItemVersion": "1.3",
-        "configurationItemCaptureTime": _now(),
+        "configurationItemCaptureTime": capture_time(),
         "configurationStateId": int(time.time() * 1000),
         "awsAccountId": ACCOUNT,
         "configurationItemStatus": status,
@@ -151,7 +128,7 @@ def change_event(rule_name: str, item: Mapping[str, Any], rule_parameters: Mappi
     invoking = {
         "configurationItemDiff": None,
         "configurationItem": dict(item),
-        "notificationCreationTime": _now(),
+        "notificationCreationTime": capture_time(),
         "messageType": "ConfigurationItemChangeNotification",
         "recordVersion": "1.3",
     }
@@ -179,7 +156,7 @@ def oversized_event(rule_name: str, item: Mapping[str, Any], rule_parameters: Ma
     invoking = {
         "configurationItemSummary": summary,
         "messageType": "OversizedConfigurationItemChangeNotification",
-        "notificationCreationTime": _now(),
+        "notificationCreationTime": capture_time(),
         "recordVersion": "1.3",
     }
     return _envelope(rule_name, invoking, rule_parameters)
@@ -188,7 +165,7 @@ def oversized_event(rule_name: str, item: Mapping[str, Any], rule_parameters: Ma
 def periodic_event(rule_name: str, rule_parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
     invoking = {
         "awsAccountId": ACCOUNT,
-        "notificationCreationTime": _now(),
+        "notificationCreationTime": capture_time(),
         "messageType": "ScheduledNotification",
         "recordVersion": "1.0",
     }

@@ -14,11 +14,12 @@ from typing import Any
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
 
 
-def _now() -> str:
+def capture_time() -> str:
+    """Now, as Config writes a configuration item's time (milliseconds, Z)."""
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _permission(permission: Mapping[str, Any], account: str) -> dict[str, Any]:
+def config_permission(permission: Mapping[str, Any], account: str) -> dict[str, Any]:
     """An EC2 API IpPermission as Config records it in ipPermissions."""
     item: dict[str, Any] = {"ipProtocol": permission["IpProtocol"]}
     if "FromPort" in permission:
@@ -53,10 +54,10 @@ def security_group_item(group: Mapping[str, Any], account: str, region: str, par
     configuration = {
         "description": group.get("Description", ""),
         "groupName": group.get("GroupName"),
-        "ipPermissions": [_permission(p, owner) for p in group.get("IpPermissions", [])],
+        "ipPermissions": [config_permission(p, owner) for p in group.get("IpPermissions", [])],
         "ownerId": owner,
         "groupId": group_id,
-        "ipPermissionsEgress": [_permission(p, owner) for p in group.get("IpPermissionsEgress", [])],
+        "ipPermissionsEgress": [config_permission(p, owner) for p in group.get("IpPermissionsEgress", [])],
         "vpcId": group.get("VpcId"),
         "tags": [{"key": key, "value": value} for key, value in tags.items()],
     }
@@ -74,7 +75,7 @@ def security_group_item(group: Mapping[str, Any], account: str, region: str, par
         "supplementaryConfiguration": {},
         "tags": tags,
         "configurationItemVersion": "1.3",
-        "configurationItemCaptureTime": _now(),
+        "configurationItemCaptureTime": capture_time(),
         "configurationStateId": int(datetime.datetime.now(datetime.UTC).timestamp() * 1000),
         "awsAccountId": account,
         "configurationItemStatus": "OK",
