@@ -24,6 +24,8 @@ import contextlib
 import io
 import os
 import random
+import re
+import select
 import signal
 import subprocess
 import sys
@@ -38,6 +40,8 @@ from urllib.parse import parse_qs, urlsplit
 READ_PREFIXES = ("Describe", "Get", "List")
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _START_TIMEOUT_SECONDS = 60
+# What each server prints once it listens: 'eu-west-3 41263 8812'.
+_STARTED = re.compile(r"([a-z]{2}(?:-[a-z]+)+-\d{1,2}) (\d+) (\d+)")
 
 
 class KeptAnswers:
@@ -111,7 +115,9 @@ def _serve(region: str, keep_answers: bool, launcher: int) -> None:
     app: Any = DomainDispatcherApplication(create_backend_app)
     server = make_server("127.0.0.1", 0, KeptAnswers(app) if keep_answers else app, threaded=True, request_handler=Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(f"{region} {server.server_port} {os.getpid()}", flush=True)
+    # One write, so that the servers' lines never interleave (print writes the line and its end
+    # apart when Python's output is unbuffered, as PYTHONUNBUFFERED makes it).
+    os.write(sys.stdout.fileno(), f"{region} {server.server_port} {os.getpid()}\n".encode())
     while os.getppid() == launcher:
         time.sleep(0.5)
 
@@ -162,24 +168,33 @@ class RegionEndpoints:
         self.keep_answers = keep_answers
         self.urls: dict[str, str] = {}
         self.pids: dict[str, int] = {}
-        self._launcher: subprocess.Popen[str] | None = None
+        self._launcher: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> "RegionEndpoints":
         fresh = [] if self.keep_answers else ["--fresh-answers"]
         command = [sys.executable, "-m", "bench.region_endpoints", *fresh, *self.regions]
         root = str(Path(__file__).resolve().parent.parent)
         environment = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-        self._launcher = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment)
+        self._launcher = subprocess.Popen(command, stdout=subprocess.PIPE, env=environment)
         try:
             assert self._launcher.stdout is not None
+            output = self._launcher.stdout.fileno()
             deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+            pending = b""
             while len(self.urls) < len(self.regions):
-                if time.monotonic() > deadline or self._launcher.poll() is not None:
+                waited = select.select([output], [], [], max(0.0, deadline - time.monotonic()))[0]
+                chunk = os.read(output, 4096) if waited else b""
+                if not chunk:  # the deadline passed, or the launcher ended
                     missing = sorted(set(self.regions) - set(self.urls))
                     raise RuntimeError(f"the region endpoints did not start: {missing} missing")
-                line = self._launcher.stdout.readline()
-                if line:
-                    region, port, pid = line.split()
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    # 'region port pid' lines; anything else a library printed is shown, not read.
+                    started = _STARTED.fullmatch(line.decode(errors="replace").strip())
+                    if started is None:
+                        print(f"region endpoints: {line.decode(errors='replace')}", file=sys.stderr)
+                        continue
+                    region, port, pid = started.groups()
                     self.urls[region], self.pids[region] = f"http://127.0.0.1:{port}", int(pid)
         except BaseException:
             self.__exit__()

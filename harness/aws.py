@@ -33,6 +33,7 @@ Production code is untouched: it calls the real APIs through boto3.
 import collections
 import contextlib
 import datetime
+import functools
 import itertools
 import json
 import os
@@ -44,6 +45,8 @@ from typing import Any, ClassVar
 
 import boto3
 import botocore.exceptions
+import botocore.session
+import botocore.validate
 from moto.core.responses import ActionResult
 from moto.iam.exceptions import ValidationError as IamValidationError
 from moto.iam.responses import IamResponse
@@ -153,6 +156,11 @@ class _Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@functools.cache
+def _put_evaluations_input() -> Any:
+    return botocore.session.get_session().get_service_model("config").operation_model("PutEvaluations").input_shape
+
+
 @dataclass
 class ConfigStandIn:
     """What AWS Config would hold: evaluations per rule, and recorded configuration items."""
@@ -187,6 +195,12 @@ class ConfigStandIn:
     def answer(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if operation == "PutEvaluations":
             self.put_evaluations_calls += 1
+            # Config checks the request against its model (the pack's client leaves that to it).
+            invalid = botocore.validate.ParamValidator().validate(params, _put_evaluations_input())
+            if invalid.has_errors():
+                raise botocore.exceptions.ClientError(
+                    {"Error": {"Code": "ValidationException", "Message": invalid.generate_report()}}, operation
+                )
             if len(params["Evaluations"]) > EVALUATIONS_PER_PUT:
                 raise botocore.exceptions.ClientError(
                     {"Error": {"Code": "ValidationException", "Message": f"at most {EVALUATIONS_PER_PUT} evaluations"}},
@@ -373,7 +387,9 @@ class Sandbox:
         self.opted_in_regions: list[str] = []
         # region -> error code answered to every call into that region (see deny_region).
         self.region_faults: dict[str, str] = {}
-        # Seconds each call waits before it is answered: stands in for the network (bench).
+        # Seconds each call waits for its answer: stands in for the network and AWS's time to
+        # answer (bench). A request that is sent waits after it is signed, when it goes on the wire
+        # (_on_the_wire); one answered here waits before the answer (_before_call).
         self.latency_seconds = 0.0
         # (document name, parameters as StartAutomationExecution got them) -> execution id;
         # installed by harness.pack.run_automations (moto runs no automation).
@@ -387,6 +403,7 @@ class Sandbox:
         boto3.DEFAULT_SESSION.events.register("before-parameter-build", self._keep_parameters)
         self.record_key_id = deploy_record_key(boto3.client("kms"))
         boto3.DEFAULT_SESSION.events.register("before-call", self._before_call)
+        boto3.DEFAULT_SESSION.events.register_first("before-send", self._on_the_wire)
         boto3.DEFAULT_SESSION.events.register("after-call.iam", self._after_iam_call)
         boto3.DEFAULT_SESSION.events.register("after-call.ec2.DescribeInstances", self._page_instances)
         boto3.DEFAULT_SESSION.events.register("after-call.ec2.DescribeSecurityGroups", self._page_security_groups)
@@ -460,6 +477,26 @@ class Sandbox:
         return None
 
     def _before_call(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
+        try:
+            answer = self._answer_here(model, params, context)
+        except botocore.exceptions.ClientError:
+            self._wait_for_answer()
+            raise
+        if answer is not None:
+            self._wait_for_answer()
+        return answer
+
+    def _on_the_wire(self, **_: Any) -> None:
+        # A request that goes out (to moto, or to the bench's region servers), signed as for AWS.
+        self._wait_for_answer()
+
+    def _wait_for_answer(self) -> None:
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
+
+    def _answer_here(self, model: Any, params: dict[str, Any], context: dict[str, Any]) -> Any:
+        """The call's answer, or the error it gets, when the sandbox gives them (a refusal,
+        an injected fault, a stand-in for what moto lacks); None to send the request."""
         service = model.service_model.signing_name
         api_action = f"{service}:{model.name}"
         action = iam_action(api_action)
@@ -472,8 +509,6 @@ class Sandbox:
                     Sandbox.session_calls[(self._principal, action)] += 1
             queued = None if denied else self.next_answers.get(api_action)
             answer = queued.pop(0) if queued else None
-        if self.latency_seconds:
-            time.sleep(self.latency_seconds)
         if denied:
             raise botocore.exceptions.ClientError(
                 {"Error": {"Code": "AccessDenied", "Message": f"{self._principal} {refusal}"}}, model.name

@@ -10,9 +10,9 @@ a region not opted in) is skipped and said so; any other failure is reported as 
 Inlined into SSM documents: standard library, boto3 and botocore only.
 """
 
+import concurrent.futures
 import re
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -20,7 +20,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from mamori import clients
+from mamori import clients, workers
 from mamori.aws_api import error_code
 
 REGION_NAME = r"[a-z]{2}(-[a-z]+)+-\d{1,2}"
@@ -111,16 +111,17 @@ def scan_regions(
     def in_region(region: str) -> T:
         return task(clients.regional_client(service, region, source, REGIONAL_CLIENT_CONFIG, reads), region)
 
-    workers = max_concurrent or MAX_CONCURRENT_REGIONS  # read at call time: the bench compares with 1
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(regions)))) as pool:
-        futures = {region: pool.submit(in_region, region) for region in regions}
-        for region, future in futures.items():
-            try:
-                scan.results[region] = future.result()
-            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-                code = error_code(error)
-                if code in REGION_REFUSALS:
-                    scan.skipped[region] = code
-                else:
-                    scan.failed[region] = f"{code}: {error}"[:300]
+    limit = max_concurrent or MAX_CONCURRENT_REGIONS  # read at call time: the bench compares with 1
+    pool = workers.pool("regions", limit)
+    futures = {region: pool.submit(in_region, region) for region in regions}
+    concurrent.futures.wait(futures.values())  # no region's work goes on after the scan returns or raises
+    for region, future in futures.items():
+        try:
+            scan.results[region] = future.result()
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            code = error_code(error)
+            if code in REGION_REFUSALS:
+                scan.skipped[region] = code
+            else:
+                scan.failed[region] = f"{code}: {error}"[:300]
     return scan

@@ -2,7 +2,9 @@
 machine cannot promise; `make bench` measures those): what a rule may call, at a size the
 suite can afford."""
 
+import collections
 import math
+import threading
 import time
 from collections.abc import Iterator
 
@@ -15,7 +17,7 @@ from harness.comparisons import id_comparisons
 from harness.config_events import change_event, periodic_event, security_group_item
 from harness.iam_state import make_users_in_backend
 from harness.pack import deployed_rule_parameters, invoke_rule, lambda_principal, rule_spec
-from mamori import open_proxy, rule_runtime
+from mamori import open_proxy, rule_runtime, workers
 
 DAY = 86400.0
 IAM_RULES = ("iam-user-console-mfa", "stale-access-keys")
@@ -127,10 +129,29 @@ def clients_made() -> Iterator[list[str]]:
     boto3.DEFAULT_SESSION.events.unregister("creating-client-class", count)
 
 
-def test_no_client_is_made_after_the_first_event(sandbox: Sandbox, clients_made: list[str], no_report_waits: None) -> None:
-    """A container makes its clients once: the open-proxy rule's change events and sweep, an IAM
-    rule and the region scan make none on their second run (rdklib alone made new ones for
-    every event: 70 % of a change event's time)."""
+@pytest.fixture
+def threads_started(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of every thread started from here on."""
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def counted(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counted)
+    return started
+
+
+def test_no_client_is_made_and_no_thread_started_after_the_first_event(
+    sandbox: Sandbox, clients_made: list[str], threads_started: list[str], no_report_waits: None
+) -> None:
+    """A container makes its clients once (mamori.clients): the open-proxy rule's change events
+    and sweep, an IAM rule and the region scan make none on their second run (rdklib alone made
+    new clients for every event: 70 % of a change event's time). Its worker threads are kept
+    too (mamori.workers): a pool grows to the most work it has had at once, one thread per
+    region at most, and no further however many runs follow (a pool made per run started the
+    region scan's threads anew every time)."""
     ec2 = boto3.client("ec2")
     listed = ec2.create_managed_prefix_list(
         PrefixListName="partners", MaxEntries=5, AddressFamily="IPv4", Entries=[{"Cidr": "198.51.100.0/24"}]
@@ -154,19 +175,24 @@ def test_no_client_is_made_after_the_first_event(sandbox: Sandbox, clients_made:
             "mamori-unapproved-regions", deployed_rule_parameters("unapproved-regions", ApprovedRegions="us-east-1")
         ),
     }
+    workers.clear()  # a new container
     clients_made.clear()
+    threads_started.clear()
     for label, event in runs.items():
         invoke_rule(sandbox, label.split(" ")[0], event())
     first = list(clients_made)
     clients_made.clear()
 
-    for _ in range(3):
+    for _ in range(5):
         for label, event in runs.items():
             invoke_rule(sandbox, label.split(" ")[0], event())
             assert clients_made == [], f"{label}: made {clients_made} after the first events"
 
     scanned = len(DEFAULT_REGIONS) - 1  # every enabled region but the approved one, each its own client
     assert sorted(set(first)) == ["config-service", "ec2", "iam"] and first.count("ec2") == 1 + scanned, first
+    kept = collections.Counter(name.rsplit("_", 1)[0] for name in threads_started)
+    assert 1 <= kept["mamori-regions"] <= scanned and kept["mamori-earlier-results"] == 1, kept
+    assert kept["mamori-put-evaluations"] <= rule_runtime.PUT_CONCURRENCY and sum(kept.values()) == len(threads_started), kept
 
 
 def test_a_burst_of_changes_reads_a_prefix_list_once(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:

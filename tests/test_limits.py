@@ -9,12 +9,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import pytest
 
 from harness.authorization import Resolver
-from harness.aws import Sandbox
+from harness.aws import REGION, Sandbox
 from harness.pack import deploy_rule, template
-from mamori import compliance
+from mamori import compliance, rule_runtime
 from mamori.instances import REGION_LIST_PATTERN
 from mamori.regions import parse_regions
 from tests.meta.test_authorization_reference import load
@@ -201,6 +202,27 @@ def test_the_sandbox_refuses_what_config_and_parameter_store_refuse(sandbox: San
         )
     with pytest.raises(ssm.exceptions.ClientError, match="ValidationException"):
         ssm.put_parameter(Name="/mamori/x/c", Value="x" * (limits.PARAMETER_VALUE_STANDARD + 1), Type="String", Tier="Standard")
+
+
+def test_config_checks_the_evaluations_the_pack_sends_unchecked(sandbox: Sandbox) -> None:
+    """The pack's client puts evaluations without botocore's check (rule_runtime.CHECKED_BY_CONFIG);
+    the stand-in checks them against Config's model, as Config does, and a batch it refuses
+    fails the put, after every batch was tried."""
+    factory = rule_runtime.WarmClientFactory(None, REGION, assume_role_mode=False)
+    event = {"resultToken": "mamori-standin|mamori-x|0"}
+    good = {
+        "ComplianceResourceType": "AWS::::Account",
+        "ComplianceResourceId": "1",
+        "ComplianceType": "COMPLIANT",
+        "OrderingTimestamp": "2026-01-01T00:00:00+00:00",
+    }
+    rule_runtime.put_evaluations(event, factory, [good])
+    assert sandbox.config.compliance("mamori-x") == {"1": ("COMPLIANT", "")}
+
+    unnamed = {**good, "ComplianceResourceId": ""}
+    with pytest.raises(botocore.exceptions.ClientError, match="ValidationException.*ComplianceResourceId"):
+        rule_runtime.put_evaluations(event, factory, [unnamed] + [{**good, "ComplianceResourceId": str(n)} for n in range(2, 102)])
+    assert len(sandbox.config.compliance("mamori-x")) == 2  # the other batch was put
 
 
 def test_every_document_and_template_is_under_its_size_quota() -> None:

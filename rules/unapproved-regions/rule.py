@@ -21,12 +21,11 @@ findings a refused region keeps. Each region's client is built in its own worker
 import collections
 import re
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator
 
-from mamori import config_rule, rule_runtime
+from mamori import config_rule, rule_runtime, workers
 from mamori.instances import DESCRIBE_INSTANCES_READS, INSTANCE_RESOURCE_TYPE, decide, list_instances
 from mamori.regions import enabled_regions, parse_regions, scan_regions
 
@@ -113,15 +112,14 @@ class UnapprovedRegions(ConfigRule):  # type: ignore[misc]
     ) -> list[Evaluation]:
         approved = valid_rule_parameters["ApprovedRegions"]
         config = client_factory.build_client("config")
-        with ThreadPoolExecutor(max_workers=1) as alongside:
-            earlier = alongside.submit(rule_runtime.earlier_results, config, event["configRuleName"])
-            enabled = enabled_regions(client_factory.build_client("ec2"))
-            to_scan = [region for region in enabled if region not in approved]
-            scan = scan_regions("ec2", to_scan, list_instances, reads=DESCRIBE_INSTANCES_READS)
-            if scan.failed:
-                # rdklib answers a ValueError with an error response and puts nothing: the next run tries again.
-                raise ValueError(f"mamori-unapproved-regions evaluated nothing: scanning failed in {scan.failed_text()}")
-            results = earlier.result()
+        earlier = workers.pool("earlier-results", 1).submit(rule_runtime.earlier_results, config, event["configRuleName"])
+        enabled = enabled_regions(client_factory.build_client("ec2"))
+        to_scan = [region for region in enabled if region not in approved]
+        scan = scan_regions("ec2", to_scan, list_instances, reads=DESCRIBE_INSTANCES_READS)
+        if scan.failed:
+            # rdklib answers a ValueError with an error response and puts nothing: the next run tries again.
+            raise ValueError(f"mamori-unapproved-regions evaluated nothing: scanning failed in {scan.failed_text()}")
+        results = earlier.result()
 
         today = config_rule.today()
         evaluations = []
