@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.compat
 import moto
 from moto.ec2.models import ec2_backends
 
@@ -806,6 +807,11 @@ def artifacts_section() -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if botocore.compat.HAS_CRT:
+        progress(
+            "botocore signs with awscrt in this process, and Lambda's Python runtime has no awscrt "
+            "(aws/aws-lambda-base-images#147): set BOTO_DISABLE_CRT=true, as `make bench` does, to sign as the rules do there"
+        )
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
     parser.add_argument("--items", type=int, default=MINIMUM_ITEMS, help="security-group configuration items (default 10000)")
     parser.add_argument(

@@ -220,8 +220,9 @@ def test_config_checks_the_evaluations_the_pack_sends_unchecked(sandbox: Sandbox
     assert sandbox.config.compliance("mamori-x") == {"1": ("COMPLIANT", "")}
 
     unnamed = {**good, "ComplianceResourceId": ""}
-    with pytest.raises(botocore.exceptions.ClientError, match="ValidationException.*ComplianceResourceId"):
-        rule_runtime.put_evaluations(event, factory, [unnamed] + [{**good, "ComplianceResourceId": str(n)} for n in range(2, 102)])
+    named = [{**good, "ComplianceResourceId": str(n)} for n in range(2, 102)]
+    with pytest.raises(botocore.exceptions.ClientError, match=r"ValidationException.*ComplianceResourceId"):
+        rule_runtime.put_evaluations(event, factory, [unnamed, *named])
     assert len(sandbox.config.compliance("mamori-x")) == 2  # the other batch was put
 
 

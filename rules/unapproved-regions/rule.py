@@ -19,6 +19,7 @@ findings a refused region keeps. Each region's client is built in its own worker
 """
 
 import collections
+import datetime
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator
 
 from mamori import config_rule, rule_runtime, workers
-from mamori.instances import DESCRIBE_INSTANCES_READS, INSTANCE_RESOURCE_TYPE, decide, list_instances
+from mamori.instances import DESCRIBE_INSTANCES_READS, INSTANCE_RESOURCE_TYPE, Instance, decide, list_instances
 from mamori.regions import enabled_regions, parse_regions, scan_regions
 
 ACCOUNT_RESOURCE_TYPE = "AWS::::Account"
@@ -56,6 +57,25 @@ def earlier_findings(results: Sequence[Mapping[str, Any]], refused: Mapping[str,
             )
         )
     return kept
+
+
+def instance_evaluations(
+    instances: Sequence[Instance], approved: Sequence[str], today: datetime.date, max_exemption_days: int
+) -> list[Evaluation]:
+    """The evaluation of each instance (mamori.instances.decide) outside the approved regions."""
+    evaluations = []
+    for instance in instances:
+        finding = decide(instance, approved, today, max_exemption_days)
+        if finding is not None:  # None: an approved region's, which is not scanned
+            evaluations.append(
+                Evaluation(
+                    getattr(ComplianceType, finding.compliance),
+                    instance.instance_id,
+                    INSTANCE_RESOURCE_TYPE,
+                    config_rule.with_note(finding.annotation, finding.note),
+                )
+            )
+    return evaluations
 
 
 def _per_region(counts: Mapping[str, int]) -> str:
@@ -115,31 +135,25 @@ class UnapprovedRegions(ConfigRule):  # type: ignore[misc]
         earlier = workers.pool("earlier-results", 1).submit(rule_runtime.earlier_results, config, event["configRuleName"])
         enabled = enabled_regions(client_factory.build_client("ec2"))
         to_scan = [region for region in enabled if region not in approved]
-        scan = scan_regions("ec2", to_scan, list_instances, reads=DESCRIBE_INSTANCES_READS)
+        today, max_days = config_rule.today(), valid_rule_parameters[config_rule.MAX_EXEMPTION_DAYS]
+
+        def evaluate_region(ec2: Any, region: str) -> list[Evaluation]:
+            # In the region's worker, as its answer arrives: the decisions need no other region's.
+            return instance_evaluations(list_instances(ec2, region), approved, today, max_days)
+
+        scan = scan_regions("ec2", to_scan, evaluate_region, reads=DESCRIBE_INSTANCES_READS)
         if scan.failed:
             # rdklib answers a ValueError with an error response and puts nothing: the next run tries again.
             raise ValueError(f"mamori-unapproved-regions evaluated nothing: scanning failed in {scan.failed_text()}")
         results = earlier.result()
 
-        today = config_rule.today()
-        evaluations = []
-        running: collections.Counter[str] = collections.Counter()
-        for region in sorted(scan.results):
-            for instance in scan.results[region]:
-                finding = decide(instance, approved, today, valid_rule_parameters[config_rule.MAX_EXEMPTION_DAYS])
-                if finding is None:  # only regions outside ApprovedRegions were scanned
-                    continue
-                if finding.compliance == ComplianceType.NON_COMPLIANT:
-                    running[region] += 1
-                evaluations.append(
-                    Evaluation(
-                        getattr(ComplianceType, finding.compliance),
-                        instance.instance_id,
-                        INSTANCE_RESOURCE_TYPE,
-                        config_rule.with_note(finding.annotation, finding.note),
-                    )
-                )
-
+        evaluations = [evaluation for region in sorted(scan.results) for evaluation in scan.results[region]]
+        running = collections.Counter(
+            region
+            for region in scan.results
+            for evaluation in scan.results[region]
+            if evaluation.complianceType == ComplianceType.NON_COMPLIANT
+        )
         kept = earlier_findings(results, scan.skipped)
         kept_running = sum(1 for evaluation in kept if evaluation.complianceType == ComplianceType.NON_COMPLIANT)
         compliance = ComplianceType.NON_COMPLIANT if running or kept_running else ComplianceType.COMPLIANT
