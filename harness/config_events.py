@@ -17,13 +17,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.aws import ACCOUNT, REGION, result_token
-from mamori.scan.items import capture_time, config_permission
+from mamori.open_proxy import config_permission
+from mamori.scan.items import capture_time
 
 _serial = 0
 
 
 def _config_permission(permission: Mapping[str, Any], ipv4_shape: str) -> dict[str, Any]:
-    """EC2 API IpPermission -> Config's ipPermissions item (mamori.scan.items', the one conversion),
+    """EC2 API IpPermission -> Config's ipPermissions item (mamori.open_proxy's, the one conversion),
     with only the IPv4 shape asked for: Config has written ipRanges, ipv4Ranges or both."""
     item = config_permission(permission, ACCOUNT)
     if ipv4_shape == "ipRanges":

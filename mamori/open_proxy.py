@@ -57,31 +57,60 @@ def _described(items: object, fields: Mapping[str, str]) -> list[dict[str, Any]]
     ]
 
 
+# An IpPermission's lists: the EC2 API's name, Config's, and their fields by the same two names
+# (Config's: awslabs/aws-config-resource-schema, AWS::EC2::SecurityGroup.properties.json).
+_PERMISSION_LISTS = (
+    ("IpRanges", "ipv4Ranges", {"CidrIp": "cidrIp", "Description": "description"}),
+    ("Ipv6Ranges", "ipv6Ranges", {"CidrIpv6": "cidrIpv6", "Description": "description"}),
+    ("PrefixListIds", "prefixListIds", {"PrefixListId": "prefixListId", "Description": "description"}),
+    (
+        "UserIdGroupPairs",
+        "userIdGroupPairs",
+        {
+            "GroupId": "groupId",
+            "GroupName": "groupName",
+            "UserId": "userId",
+            "VpcId": "vpcId",
+            "VpcPeeringConnectionId": "vpcPeeringConnectionId",
+            "PeeringStatus": "peeringStatus",
+            "Description": "description",
+        },
+    ),
+)
+
+
+def config_permission(permission: Mapping[str, Any], owner: str | None = None) -> dict[str, Any]:
+    """An EC2 API IpPermission as Config records it in ipPermissions, IPv4 sources both as
+    `ipRanges` strings and `ipv4Ranges` objects, as Config writes them today. The one
+    conversion: the sweep, the abuse case, the read-only scan and the tests' items use it.
+    owner: the userId of a group pair that names none (the group's owner)."""
+    item: dict[str, Any] = {"ipProtocol": permission.get("IpProtocol")}
+    if "FromPort" in permission:
+        item["fromPort"] = permission["FromPort"]
+    if "ToPort" in permission:
+        item["toPort"] = permission["ToPort"]
+    for api, config, fields in _PERMISSION_LISTS:
+        item[config] = _described(permission.get(api), fields)
+    item["ipRanges"] = [source["cidrIp"] for source in item["ipv4Ranges"] if "cidrIp" in source]
+    if owner is not None:
+        item["userIdGroupPairs"] = [{"userId": owner, **pair} for pair in item["userIdGroupPairs"]]
+    return item
+
+
 def configuration_from_api(group: Mapping[str, Any]) -> dict[str, Any]:
     """A DescribeSecurityGroups group as AWS Config records its configuration (the fields the
-    decision reads; awslabs/aws-config-resource-schema, AWS::EC2::SecurityGroup)."""
-    permissions = []
-    for permission in group.get("IpPermissions") or ():
-        item: dict[str, Any] = {"ipProtocol": permission.get("IpProtocol")}
-        if "FromPort" in permission:
-            item["fromPort"] = permission["FromPort"]
-        if "ToPort" in permission:
-            item["toPort"] = permission["ToPort"]
-        item["ipv4Ranges"] = _described(permission.get("IpRanges"), {"CidrIp": "cidrIp", "Description": "description"})
-        item["ipv6Ranges"] = _described(permission.get("Ipv6Ranges"), {"CidrIpv6": "cidrIpv6", "Description": "description"})
-        item["prefixListIds"] = _described(
-            permission.get("PrefixListIds"), {"PrefixListId": "prefixListId", "Description": "description"}
-        )
-        item["userIdGroupPairs"] = _described(
-            permission.get("UserIdGroupPairs"), {"GroupId": "groupId", "UserId": "userId", "Description": "description"}
-        )
-        permissions.append(item)
+    decision reads)."""
+    owner = group.get("OwnerId")
     return {
         "groupId": group.get("GroupId"),
         "groupName": group.get("GroupName"),
-        "ownerId": group.get("OwnerId"),
+        "ownerId": owner,
         "vpcId": group.get("VpcId"),
-        "ipPermissions": permissions,
+        "ipPermissions": [
+            config_permission(permission, owner)
+            for permission in group.get("IpPermissions") or ()
+            if isinstance(permission, Mapping)
+        ],
     }
 
 

@@ -11,39 +11,14 @@ import datetime
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from mamori.open_proxy import config_permission
+
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
 
 
 def capture_time() -> str:
     """Now, as Config writes a configuration item's time (milliseconds, Z)."""
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def config_permission(permission: Mapping[str, Any], account: str) -> dict[str, Any]:
-    """An EC2 API IpPermission as Config records it in ipPermissions."""
-    item: dict[str, Any] = {"ipProtocol": permission["IpProtocol"]}
-    if "FromPort" in permission:
-        item["fromPort"] = permission["FromPort"]
-        item["toPort"] = permission["ToPort"]
-    item["userIdGroupPairs"] = [
-        {
-            "groupId": pair["GroupId"],
-            "userId": pair.get("UserId", account),
-            **({"description": pair["Description"]} if pair.get("Description") else {}),
-        }
-        for pair in permission.get("UserIdGroupPairs", [])
-    ]
-    item["ipRanges"] = [r["CidrIp"] for r in permission.get("IpRanges", [])]
-    item["ipv4Ranges"] = [
-        {"cidrIp": r["CidrIp"], **({"description": r["Description"]} if r.get("Description") else {})}
-        for r in permission.get("IpRanges", [])
-    ]
-    item["ipv6Ranges"] = [
-        {"cidrIpv6": r["CidrIpv6"], **({"description": r["Description"]} if r.get("Description") else {})}
-        for r in permission.get("Ipv6Ranges", [])
-    ]
-    item["prefixListIds"] = [{"prefixListId": p["PrefixListId"]} for p in permission.get("PrefixListIds", [])]
-    return item
 
 
 def security_group_item(group: Mapping[str, Any], account: str, region: str, partition: str = "aws") -> dict[str, Any]:
