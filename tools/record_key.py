@@ -58,6 +58,19 @@ def signer_roles(template: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def signing_statement(sid: str, principals: dict[str, Any]) -> dict[str, Any]:
+    """A key-policy statement letting the account's principals that `principals` (a condition on
+    aws:PrincipalArn) names sign records, with the records' MAC algorithm only."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+        "Action": SIGN,
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:MacAlgorithm": MAC_ALGORITHM}, **principals},
+    }
+
+
 def add_record_signers(template: dict[str, Any]) -> None:
     """Write RecordWritersSign into the record key's policy (replacing an earlier one): a role
     that exists only under a condition is named only under it."""
@@ -74,19 +87,7 @@ def add_record_signers(template: dict[str, Any]) -> None:
         raise RecordKeyError("no role that writes records exists unconditionally: the key policy would name no signer")
     policy = resources[RECORD_KEY]["Properties"]["KeyPolicy"]
     policy["Statement"] = [statement for statement in policy["Statement"] if statement.get("Sid") != SIGNERS_SID]
-    policy["Statement"].append(
-        {
-            "Sid": SIGNERS_SID,
-            "Effect": "Allow",
-            "Principal": {"AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
-            "Action": SIGN,
-            "Resource": "*",
-            "Condition": {
-                "StringEquals": {"kms:MacAlgorithm": MAC_ALGORITHM},
-                "ArnEquals": {"aws:PrincipalArn": arns},
-            },
-        }
-    )
+    policy["Statement"].append(signing_statement(SIGNERS_SID, {"ArnEquals": {"aws:PrincipalArn": arns}}))
 
 
 def admit_other_regions(template: dict[str, Any], role_id: str, condition: str) -> None:
@@ -102,17 +103,8 @@ def admit_other_regions(template: dict[str, Any], role_id: str, condition: str) 
     prefix = name.removesuffix(REGION_SUFFIX)
     if not prefix.startswith("mamori-") or "$" in prefix or "*" in prefix or "?" in prefix:
         raise RecordKeyError(f"{role_id}: {prefix!r} is not a plain mamori- name, so <prefix>-* would admit more")
-    statement = {
-        "Sid": f"{role_id}OfOtherRegionsSigns",
-        "Effect": "Allow",
-        "Principal": {"AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
-        "Action": SIGN,
-        "Resource": "*",
-        "Condition": {
-            "StringEquals": {"kms:MacAlgorithm": MAC_ALGORITHM},
-            "ArnLike": {"aws:PrincipalArn": sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{ROLE_PATH}{prefix}-*")},
-        },
-    }
+    others = sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{ROLE_PATH}{prefix}-*")
+    statement = signing_statement(f"{role_id}OfOtherRegionsSigns", {"ArnLike": {"aws:PrincipalArn": others}})
     resources[RECORD_KEY]["Properties"]["KeyPolicy"]["Statement"].append(
         {"Fn::If": [condition, statement, {"Ref": "AWS::NoValue"}]}
     )
